@@ -1,0 +1,34 @@
+"""The one protocol every backend implements, and the request it takes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, runtime_checkable
+
+from agent_core.events import AgentEvent
+from agent_core.files import AttachedFile
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """One turn: the user's text, the session it belongs to, and its files."""
+
+    text: str
+    session_id: str
+    memory_id: str | None = None
+    files: tuple[AttachedFile, ...] = ()
+    enable_trace: bool = True
+    end_session: bool = False
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """``invoke`` yields events lazily, as they arrive; it never raises for a
+    service or network failure: those end the stream as an ``AgentFailure``."""
+
+    name: str
+
+    def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]: ...
+
+    def reset_session(self, session_id: str) -> None:
+        """Forget a session (stop its kernel / interpreter session, drop history)."""
+        ...

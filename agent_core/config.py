@@ -1,0 +1,149 @@
+"""Settings from the environment, overridable by ``.streamlit/secrets.toml`` (``[agent]``).
+
+Credentials are never part of the settings: boto3's own chain finds them.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+BACKENDS = ("local", "bedrock", "bedrock-inline", "converse")
+EXECUTORS = ("local", "agentcore")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "local"
+    agent_id: str | None = None
+    agent_alias_id: str | None = None
+    model_id: str | None = None
+    code_executor: str = "local"
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    read_timeout: float = 600.0
+    home: Path = Path("~/.agent-desk").expanduser()
+    # local code interpreter
+    exec_timeout: float = 120.0
+    max_kernels: int = 4
+    kernel_idle_seconds: float = 1800.0
+    kernel_memory_mb: int = 2048
+    sandbox: str = "auto"  # auto | bwrap | none
+    # converse loop bounds
+    max_tool_calls: int = 8
+    max_wall_seconds: float = 600.0
+    max_tokens: int = 4096
+    # run store
+    retention_mb: int = 1024
+
+    def public(self) -> dict[str, Any]:
+        """The settings as shown in the UI / stored with a run (nothing secret is here)."""
+        return {f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path)
+                else getattr(self, f.name) for f in fields(self)}
+
+
+_ENV = {
+    "AGENT_BACKEND": "backend",
+    "BEDROCK_AGENT_ID": "agent_id",
+    "BEDROCK_AGENT_ALIAS_ID": "agent_alias_id",
+    "BEDROCK_MODEL_ID": "model_id",
+    "CODE_EXECUTOR": "code_executor",
+    "BEDROCK_ENDPOINT_URL": "endpoint_url",
+    "AWS_REGION": "region",
+    "AWS_PROFILE": "profile",
+    "BEDROCK_READ_TIMEOUT": "read_timeout",
+    "AGENT_DESK_HOME": "home",
+    "AGENT_DESK_EXEC_TIMEOUT": "exec_timeout",
+    "AGENT_DESK_MAX_KERNELS": "max_kernels",
+    "AGENT_DESK_KERNEL_IDLE_SECONDS": "kernel_idle_seconds",
+    "AGENT_DESK_KERNEL_MEMORY_MB": "kernel_memory_mb",
+    "AGENT_DESK_SANDBOX": "sandbox",
+    "AGENT_DESK_MAX_TOOL_CALLS": "max_tool_calls",
+    "AGENT_DESK_MAX_WALL_SECONDS": "max_wall_seconds",
+    "AGENT_DESK_MAX_TOKENS": "max_tokens",
+    "AGENT_DESK_RETENTION_MB": "retention_mb",
+}
+_SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(Settings, name)
+    if value is None or value == "":
+        return None if default is None else default
+    try:
+        if isinstance(default, bool):
+            return str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, Path):
+            return Path(str(value)).expanduser()
+    except (TypeError, ValueError):
+        raise SettingsError(f"Setting {name} must be a number, got {value!r}.") from None
+    return str(value)
+
+
+def read_secrets_file(path: Path) -> dict[str, Any]:
+    """The ``[agent]`` table of a secrets.toml (AWS keys in it are ignored, never read out)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML ({exc}); fix or remove it.") from None
+    table = data.get("agent", {})
+    return {k: v for k, v in table.items() if k.lower() not in _SECRET_KEYS} if isinstance(table, dict) else {}
+
+
+def load_settings(env: Mapping[str, str] | None = None,
+                  secrets: Mapping[str, Any] | None = None,
+                  **overrides: Any) -> Settings:
+    """Environment first, then the secrets ``[agent]`` table (its keys are the env names
+    or the field names), then explicit ``overrides`` (e.g. CLI flags; None is ignored)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for var, name in _ENV.items():
+        if env.get(var):
+            values[name] = env[var]
+    if secrets is None:
+        secrets = read_secrets_file(Path(".streamlit/secrets.toml"))
+    for key, value in (secrets or {}).items():
+        name = _ENV.get(key, key if key in {f.name for f in fields(Settings)} else None)
+        if name:
+            values[name] = value
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = value
+    settings = replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    if s.backend not in BACKENDS:
+        raise SettingsError(f"AGENT_BACKEND={s.backend!r} is not known; use one of {', '.join(BACKENDS)}.")
+    if s.code_executor not in EXECUTORS:
+        raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; use local or agentcore.")
+    if s.sandbox not in ("auto", "bwrap", "none"):
+        raise SettingsError("AGENT_DESK_SANDBOX must be auto, bwrap or none.")
+
+
+def missing_for_backend(s: Settings) -> list[str]:
+    """What the chosen backend still needs, in words (empty when ready)."""
+    missing = []
+    if s.backend == "bedrock":
+        if not s.agent_id:
+            missing.append("BEDROCK_AGENT_ID (the agent's id, from the Bedrock console)")
+        if not s.agent_alias_id:
+            missing.append("BEDROCK_AGENT_ALIAS_ID (the alias to invoke, e.g. TSTALIASID)")
+    if s.backend in ("bedrock-inline", "converse") and not s.model_id:
+        missing.append("BEDROCK_MODEL_ID (a model or inference profile id)")
+    return missing

@@ -1,0 +1,30 @@
+"""Shared test setup: every test gets its own AGENT_DESK_HOME, never the user's."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str, why: str) -> None:
+    """Skip (with the reason) when a tool is missing locally; in CI, fail instead:
+    CI installs every tool the tests need, so a missing one is a broken CI."""
+    if shutil.which(name):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI ({why}); .ci/run must install it")
+    pytest.skip(f"{name} is not installed ({why}); `apt-get install -y {name}`")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    home = tmp_path / "agent-desk-home"
+    home.mkdir()
+    monkeypatch.setenv("AGENT_DESK_HOME", str(home))
+    for var in ("AGENT_BACKEND", "BEDROCK_AGENT_ID", "BEDROCK_AGENT_ALIAS_ID", "BEDROCK_MODEL_ID",
+                "BEDROCK_ENDPOINT_URL", "CODE_EXECUTOR"):
+        monkeypatch.delenv(var, raising=False)
+    yield home
