@@ -1,0 +1,556 @@
+"""Run history that survives a refresh and a restart.
+
+One SQLite file (``home/runs.sqlite3``, WAL mode) holds sessions, runs and every
+event of a run in order; file bytes (returned and attached) live in a
+content-addressed folder next to it (``home/blobs/ab/abcdef...``, sha256), so the
+same file stored twice takes its space once.
+
+Events are written through, one committed transaction per event, so a run whose
+process dies keeps everything it had received. Such a run is left ``running``;
+the next :class:`RunStore` opened (any process) marks it ``interrupted`` once
+its writer process is gone. A run of a live writer is never touched: each run
+records its writer's pid and a token made of the pid and the process's start
+time, so a recycled pid is not mistaken for the writer.
+
+Safe for several threads (one lock per store) and several processes (SQLite's
+own locking, ``busy_timeout``) writing at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from agent_core.events import AgentEvent, FileReturned, Usage, event_from_dict, event_to_dict
+from agent_core.files import AttachedFile
+from agent_core.store_schema import LATEST, migrate
+
+DB_NAME = "runs.sqlite3"
+BLOB_DIR = "blobs"
+OUTCOMES = ("running", "completed", "failed", "interrupted")
+FINAL_OUTCOMES = ("completed", "failed", "interrupted")
+_SECRETISH = re.compile(
+    r"secret|password|passwd|credential|access_key|session_key|api_key|(^|_)token$", re.I)
+
+
+class StoreError(RuntimeError):
+    """A store operation that cannot be done; the message says what to do."""
+
+
+class RunNotFoundError(StoreError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run's row: what was asked, where, how it ended, its cost and time."""
+
+    id: str
+    session_id: str
+    parent_run_id: str | None
+    prompt: str
+    backend: str
+    settings: Mapping[str, Any]
+    started: float
+    ended: float | None
+    outcome: str
+    first_event_seconds: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    event_count: int = 0
+    file_count: int = 0
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.ended is None else max(0.0, self.ended - self.started)
+
+    @property
+    def started_at(self) -> datetime:
+        return datetime.fromtimestamp(self.started, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    backend: str
+    created: float
+    last_used: float
+    run_count: int
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    run_id: str
+    name: str
+    media_type: str
+    use_case: str
+    size: int
+    sha: str
+
+
+@dataclass(frozen=True)
+class SpaceUsed:
+    database_bytes: int   # pages in use (free pages left by deletions not counted)
+    blob_bytes: int
+    runs: int
+    blobs: int
+
+    @property
+    def total(self) -> int:
+        return self.database_bytes + self.blob_bytes
+
+
+# --- who is writing ---------------------------------------------------------------
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    rest = raw[raw.rfind(")") + 2:].split()
+    return rest[19] if len(rest) > 19 else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    # a zombie (killed, not yet reaped) is not a writer any more
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+        return state[state.rfind(")") + 2:][:1] != "Z"
+    except OSError:
+        return True
+
+
+def process_token(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_process_start(pid) or 'unknown'}"
+
+
+def writer_alive(pid: int | None, token: str | None) -> bool:
+    """Whether the process that wrote a run is still that same live process."""
+    if not pid or not _pid_alive(pid):
+        return False
+    if token and not token.endswith(":unknown"):
+        return token == process_token(pid)
+    return True
+
+
+def public_settings(settings: Any) -> dict[str, Any]:
+    """``Settings.public()`` (or a mapping) without anything that looks secret."""
+    if settings is None:
+        return {}
+    data = settings.public() if hasattr(settings, "public") else dict(settings)
+    out = {}
+    for key, value in data.items():
+        if _SECRETISH.search(str(key)):
+            continue
+        out[str(key)] = value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    return out
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"run-{stamp}-{secrets.token_hex(4)}"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("AGENT_DESK_HOME") or "~/.agent-desk").expanduser()
+
+
+class RunStore:
+    """Sessions, runs, events and files of Agent Desk under ``home``."""
+
+    def __init__(self, home: Path | str | None = None, *, busy_timeout_ms: int = 30_000,
+                 recover: bool = True) -> None:
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.blob_root = self.home / BLOB_DIR
+        self.blob_root.mkdir(exist_ok=True)
+        self.path = self.home / DB_NAME
+        self._lock = threading.RLock()
+        self._token = process_token()
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                         timeout=busy_timeout_ms / 1000)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")  # WAL: survives a killed process
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            migrate(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"The run store at {self.path} cannot be opened ({exc}). If the file is damaged, "
+                "move it away and restart: a new, empty history will be created.") from None
+        if recover:
+            self.recover_interrupted()
+
+    # --- plumbing -------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from its start."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._conn.execute(sql, tuple(args))
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    @property
+    def schema_version(self) -> int:
+        return self._read("PRAGMA user_version")[0]["user_version"]
+
+    # --- blobs ----------------------------------------------------------------------
+    def blob_path(self, sha: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha or ""):
+            raise StoreError(f"{sha!r} is not a file hash of this store.")
+        return self.blob_root / sha[:2] / sha
+
+    def _put_blob(self, conn: sqlite3.Connection, data: bytes) -> str:
+        """Store bytes (inside a write transaction, so retention cannot race it)."""
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.blob_path(sha)
+        if not path.exists() or path.stat().st_size != len(data):
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        conn.execute("INSERT OR IGNORE INTO blobs (sha, size, created) VALUES (?, ?, ?)",
+                     (sha, len(data), time.time()))
+        return sha
+
+    def read_blob(self, sha: str) -> bytes:
+        try:
+            return self.blob_path(sha).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"The stored file {sha[:12]}... is missing from {self.blob_root}; "
+                             "it may have been deleted by hand.") from None
+
+    # --- writing a run ----------------------------------------------------------------
+    def start_run(self, session_id: str, prompt: str, backend: str, settings: Any = None,
+                  attachments: Iterable[AttachedFile] = (), *, parent_run_id: str | None = None,
+                  run_id: str | None = None) -> str:
+        """Record a new run (``running``) and its attached files; returns its id."""
+        run_id = run_id or new_run_id()
+        now = time.time()
+        settings_json = json.dumps(public_settings(settings), sort_keys=True, default=str)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, backend, created, last_used) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET last_used = excluded.last_used",
+                (session_id, backend, now, now))
+            conn.execute(
+                "INSERT INTO runs (id, session_id, parent_run_id, prompt, backend, settings_json, "
+                "started, outcome, writer_pid, writer_token) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, session_id, parent_run_id, prompt, backend, settings_json, now,
+                 os.getpid(), self._token))
+            for pos, f in enumerate(attachments):
+                sha = self._put_blob(conn, bytes(f.data))
+                conn.execute(
+                    "INSERT INTO attachments (run_id, position, name, media_type, use_case, size, "
+                    "blob_sha) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, pos, f.name, f.media_type, f.use_case, len(f.data), sha))
+        return run_id
+
+    def append_event(self, run_id: str, event: AgentEvent) -> int:
+        """Write one event now (committed before returning); returns its sequence number."""
+        data = event_to_dict(event)
+        payload = bytes(event.file.data) if isinstance(event, FileReturned) else None
+        now = time.time()
+        with self._write() as conn:
+            sha = self._put_blob(conn, payload) if payload is not None else None
+            row = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?",
+                               (run_id,)).fetchone()
+            seq = row[0]
+            try:
+                conn.execute(
+                    "INSERT INTO events (run_id, seq, at, kind, event_json, blob_sha) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, seq, now, data["event"], json.dumps(data, default=str), sha))
+            except sqlite3.IntegrityError:
+                raise RunNotFoundError(f"No run {run_id!r} in the store (was it deleted?).") from None
+            if seq == 0:
+                conn.execute("UPDATE runs SET first_event_seconds = MAX(0, ? - started) "
+                             "WHERE id = ? AND first_event_seconds IS NULL", (now, run_id))
+            if isinstance(event, Usage) and (event.input_tokens is not None
+                                             or event.output_tokens is not None):
+                conn.execute(
+                    "UPDATE runs SET input_tokens = CASE WHEN ? IS NULL THEN input_tokens "
+                    "ELSE COALESCE(input_tokens, 0) + ? END, output_tokens = CASE WHEN ? IS NULL "
+                    "THEN output_tokens ELSE COALESCE(output_tokens, 0) + ? END WHERE id = ?",
+                    (event.input_tokens, event.input_tokens, event.output_tokens,
+                     event.output_tokens, run_id))
+        return seq
+
+    def finish_run(self, run_id: str, outcome: str) -> None:
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(FINAL_OUTCOMES)}, not {outcome!r}")
+        with self._write() as conn:
+            cur = conn.execute("UPDATE runs SET outcome = ?, ended = ? WHERE id = ?",
+                               (outcome, time.time(), run_id))
+            if cur.rowcount == 0:
+                raise RunNotFoundError(f"No run {run_id!r} in the store.")
+
+    @contextmanager
+    def recording(self, session_id: str, prompt: str, backend: str, settings: Any = None,
+                  attachments: Iterable[AttachedFile] = (), *,
+                  parent_run_id: str | None = None) -> Iterator["RunRecorder"]:
+        """``with store.recording(...) as rec: for ev in stream: rec.add(ev)``.
+
+        Ends ``completed``, ``failed`` (an ``AgentFailure`` came) or ``interrupted``
+        (the block was left by an exception, e.g. Streamlit stopping the script)."""
+        run_id = self.start_run(session_id, prompt, backend, settings, attachments,
+                                parent_run_id=parent_run_id)
+        rec = RunRecorder(self, run_id)
+        try:
+            yield rec
+        except BaseException:
+            self.finish_run(run_id, "interrupted")
+            raise
+        self.finish_run(run_id, "failed" if rec.failed else "completed")
+
+    # --- recovery -------------------------------------------------------------------
+    def recover_interrupted(self, *, all_running: bool = False) -> list[str]:
+        """Mark ``interrupted`` every running run whose writer process is gone
+        (``all_running``: every running run not written by this process)."""
+        rows = self._read("SELECT id, writer_pid, writer_token FROM runs WHERE outcome = 'running'")
+        dead = [r["id"] for r in rows
+                if r["writer_token"] != self._token
+                and (all_running or not writer_alive(r["writer_pid"], r["writer_token"]))]
+        if dead:
+            with self._write() as conn:
+                for run_id in dead:
+                    conn.execute(
+                        "UPDATE runs SET outcome = 'interrupted', ended = COALESCE("
+                        "(SELECT MAX(at) FROM events WHERE run_id = runs.id), started) "
+                        "WHERE id = ? AND outcome = 'running'", (run_id,))
+        return dead
+
+    # --- reading --------------------------------------------------------------------
+    _RUN_SELECT = (
+        "SELECT r.*, (SELECT COUNT(*) FROM events e WHERE e.run_id = r.id) AS event_count, "
+        "(SELECT COUNT(*) FROM events e WHERE e.run_id = r.id AND e.blob_sha IS NOT NULL) "
+        "AS file_count FROM runs r")
+
+    @staticmethod
+    def _run_info(row: Mapping[str, Any]) -> RunInfo:
+        try:
+            settings = json.loads(row["settings_json"] or "{}")
+        except ValueError:
+            settings = {}
+        return RunInfo(
+            id=row["id"], session_id=row["session_id"], parent_run_id=row["parent_run_id"],
+            prompt=row["prompt"], backend=row["backend"], settings=settings,
+            started=row["started"], ended=row["ended"], outcome=row["outcome"],
+            first_event_seconds=row.get("first_event_seconds"),
+            input_tokens=row.get("input_tokens"), output_tokens=row.get("output_tokens"),
+            event_count=row.get("event_count", 0), file_count=row.get("file_count", 0))
+
+    def list_runs(self, session: str | None = None, backend: str | None = None,
+                  outcome: str | None = None, text: str | None = None, limit: int = 200,
+                  offset: int = 0) -> list[RunInfo]:
+        """Runs newest first, filtered by session, backend, outcome and words in the prompt."""
+        where, args = [], []
+        if session:
+            where.append("r.session_id = ?")
+            args.append(session)
+        if backend:
+            where.append("r.backend = ?")
+            args.append(backend)
+        if outcome:
+            where.append("r.outcome = ?")
+            args.append(outcome)
+        if text and text.strip():
+            escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("r.prompt LIKE ? ESCAPE '\\'")
+            args.append(f"%{escaped}%")
+        sql = self._RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY r.started DESC, r.rowid DESC LIMIT ? OFFSET ?"
+        return [self._run_info(r) for r in self._read(sql, [*args, int(limit), int(offset)])]
+
+    def get_run(self, run_id: str) -> RunInfo:
+        rows = self._read(self._RUN_SELECT + " WHERE r.id = ?", (run_id,))
+        if not rows:
+            raise RunNotFoundError(f"No run {run_id!r} in the store at {self.home}.")
+        return self._run_info(rows[0])
+
+    def run_events(self, run_id: str) -> list[AgentEvent]:
+        """The run's events in order, returned files rebuilt with their bytes."""
+        self.get_run(run_id)
+        rows = self._read("SELECT event_json, blob_sha FROM events WHERE run_id = ? ORDER BY seq",
+                          (run_id,))
+        events = []
+        for row in rows:
+            data = json.loads(row["event_json"])
+            blob = self.read_blob(row["blob_sha"]) if row["blob_sha"] else None
+            events.append(event_from_dict(data, file_bytes=blob))
+        return events
+
+    def run_attachments(self, run_id: str) -> list[AttachmentInfo]:
+        rows = self._read("SELECT * FROM attachments WHERE run_id = ? ORDER BY position", (run_id,))
+        return [AttachmentInfo(run_id=r["run_id"], name=r["name"], media_type=r["media_type"],
+                               use_case=r["use_case"], size=r["size"], sha=r["blob_sha"])
+                for r in rows]
+
+    def attached_files(self, run_id: str) -> list[AttachedFile]:
+        """The run's attachments with their bytes, ready to send again."""
+        return [AttachedFile(name=a.name, media_type=a.media_type, data=self.read_blob(a.sha),
+                             use_case=a.use_case)  # type: ignore[arg-type]
+                for a in self.run_attachments(run_id)]
+
+    def session_attachments(self, session_id: str) -> list[AttachedFile]:
+        """Every file attached in a session (the latest of each name), oldest first."""
+        rows = self._read(
+            "SELECT a.* FROM attachments a JOIN runs r ON r.id = a.run_id WHERE r.session_id = ? "
+            "ORDER BY r.started, a.position", (session_id,))
+        latest: dict[str, Mapping[str, Any]] = {}
+        for r in rows:
+            latest.pop(r["name"], None)
+            latest[r["name"]] = r
+        return [AttachedFile(name=r["name"], media_type=r["media_type"],
+                             data=self.read_blob(r["blob_sha"]), use_case=r["use_case"])
+                for r in latest.values()]
+
+    def list_sessions(self) -> list[SessionInfo]:
+        rows = self._read(
+            "SELECT s.*, (SELECT COUNT(*) FROM runs r WHERE r.session_id = s.id) AS run_count "
+            "FROM sessions s ORDER BY s.last_used DESC")
+        return [SessionInfo(id=r["id"], backend=r["backend"], created=r["created"],
+                            last_used=r["last_used"], run_count=r["run_count"]) for r in rows]
+
+    def backends(self) -> list[str]:
+        return [r["backend"] for r in self._read("SELECT DISTINCT backend FROM runs ORDER BY 1")]
+
+    # --- deleting and space -----------------------------------------------------------
+    def delete_run(self, run_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM attachments WHERE run_id = ?", (run_id,))
+            conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?", (run_id,))
+            cur = conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            if cur.rowcount == 0:
+                raise RunNotFoundError(f"No run {run_id!r} in the store.")
+            self._collect_blobs(conn)
+
+    def delete_session(self, session_id: str) -> int:
+        """Delete a session and all its runs; returns how many runs went."""
+        with self._write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE session_id = ?",
+                                              (session_id,))]
+            for run_id in ids:
+                conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM attachments WHERE run_id = ?", (run_id,))
+                conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?",
+                             (run_id,))
+            conn.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            self._collect_blobs(conn)
+        return len(ids)
+
+    def _collect_blobs(self, conn: sqlite3.Connection) -> int:
+        """Delete blobs no event or attachment refers to (inside the write transaction:
+        a writer storing the same bytes waits for us, then writes the file again)."""
+        shas = [r[0] for r in conn.execute(
+            "SELECT sha FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.blob_sha = b.sha) "
+            "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha)")]
+        for sha in shas:
+            conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
+            try:
+                self.blob_path(sha).unlink()
+            except FileNotFoundError:
+                pass
+        return len(shas)
+
+    def space_used(self) -> SpaceUsed:
+        with self._lock:
+            page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+            free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+            blob_bytes, blobs = self._conn.execute(
+                "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs").fetchone()
+            runs = self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        return SpaceUsed(database_bytes=(pages - free) * page_size, blob_bytes=blob_bytes,
+                         runs=runs, blobs=blobs)
+
+    def enforce_retention(self, max_bytes: int) -> list[str]:
+        """Delete the oldest finished runs until the store holds at most ``max_bytes``
+        (running runs are kept); blobs go only when nothing refers to them any more.
+        Returns the deleted run ids, oldest first."""
+        deleted: list[str] = []
+        while self.space_used().total > max_bytes:
+            rows = self._read("SELECT id FROM runs WHERE outcome != 'running' "
+                              "ORDER BY started, rowid LIMIT 1")
+            if not rows:
+                break
+            self.delete_run(rows[0]["id"])
+            deleted.append(rows[0]["id"])
+        if deleted:
+            with self._write() as conn:
+                conn.execute("DELETE FROM sessions WHERE NOT EXISTS "
+                             "(SELECT 1 FROM runs r WHERE r.session_id = sessions.id)")
+        return deleted
+
+
+class RunRecorder:
+    """Writes a stream into one run; knows whether it failed."""
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.failed = False
+
+    def add(self, event: AgentEvent) -> AgentEvent:
+        from agent_core.events import AgentFailure
+
+        if isinstance(event, AgentFailure):
+            self.failed = True
+        self.store.append_event(self.run_id, event)
+        return event
+
+    def record(self, events: Iterable[AgentEvent]) -> Iterator[AgentEvent]:
+        """Pass events through, writing each one as it goes by."""
+        for event in events:
+            yield self.add(event)
+
+
+__all__ = [
+    "LATEST", "RunStore", "RunRecorder", "RunInfo", "SessionInfo", "AttachmentInfo", "SpaceUsed",
+    "StoreError", "RunNotFoundError", "public_settings", "process_token", "writer_alive",
+    "default_home", "new_run_id",
+]

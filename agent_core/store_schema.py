@@ -1,0 +1,118 @@
+"""The run store's schema, as a list of migrations applied in order.
+
+``PRAGMA user_version`` holds the number of migrations applied. Version 1 is the
+first schema ever written; every later change is a new entry at the end of
+:data:`MIGRATIONS` (never edit an old one: databases in the field already ran it).
+"""
+from __future__ import annotations
+
+import sqlite3
+
+# Version 1: sessions, runs, events, attachments, blobs.
+V1 = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id         TEXT PRIMARY KEY,
+    backend    TEXT NOT NULL,
+    created    REAL NOT NULL,
+    last_used  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id             TEXT PRIMARY KEY,
+    session_id     TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    parent_run_id  TEXT,
+    prompt         TEXT NOT NULL,
+    backend        TEXT NOT NULL,
+    settings_json  TEXT NOT NULL DEFAULT '{}',
+    started        REAL NOT NULL,
+    ended          REAL,
+    outcome        TEXT NOT NULL DEFAULT 'running'
+                   CHECK (outcome IN ('running', 'completed', 'failed', 'interrupted')),
+    writer_pid     INTEGER,
+    writer_token   TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha      TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    created  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    at          REAL NOT NULL,
+    kind        TEXT NOT NULL,
+    event_json  TEXT NOT NULL,
+    blob_sha    TEXT REFERENCES blobs(sha),
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS events_blob ON events(blob_sha);
+CREATE TABLE IF NOT EXISTS attachments (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    media_type  TEXT NOT NULL,
+    use_case    TEXT NOT NULL DEFAULT 'CODE_INTERPRETER',
+    size        INTEGER NOT NULL,
+    blob_sha    TEXT NOT NULL REFERENCES blobs(sha),
+    PRIMARY KEY (run_id, position)
+);
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments(blob_sha);
+"""
+
+# Version 2: cost and time of a run (time to first event, tokens from Usage events).
+V2 = """
+ALTER TABLE runs ADD COLUMN first_event_seconds REAL;
+ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
+ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer Agent Desk than this one."""
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
+    """Apply the missing migrations up to ``target``, each in its own transaction.
+
+    Safe when two processes open the same new database at once: the version is
+    read again under the write lock before a step is applied. Returns the version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > LATEST:
+        raise SchemaTooNewError(
+            f"The run store has schema version {version}, newer than this app knows "
+            f"({LATEST}). Update Agent Desk, or point AGENT_DESK_HOME at another folder.")
+    while version < target:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= target:
+                conn.execute("COMMIT")
+                break
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (``executescript`` would commit
+    on its own, outside our transaction)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
