@@ -34,6 +34,13 @@ class FinalResponse(AgentEvent):
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class Citations(AgentEvent):
+    """Sources cited by a chunk of the answer (``chunk.attribution.citations``)."""
+
+    citations: tuple[Mapping[str, Any], ...] = ()
+
+
 # --- orchestration: reasoning and code ---------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Rationale(AgentEvent):
@@ -207,7 +214,7 @@ class UnknownEvent(AgentEvent):
 EVENT_TYPES: dict[str, type[AgentEvent]] = {
     cls.__name__: cls
     for cls in (
-        TextChunk, FinalResponse, Rationale, Reasoning, CodeInvocation, CodeOutput,
+        TextChunk, FinalResponse, Citations, Rationale, Reasoning, CodeInvocation, CodeOutput,
         CodeError, CodeTimeout, FilesGenerated, FileReturned, Usage, ModelInput,
         ModelOutput, RepromptResponse, PreProcessing, PostProcessing, GuardrailAction,
         FailureTrace, RoutingClassification, CustomOrchestration, ActionGroupInput,
@@ -270,7 +277,7 @@ def event_from_dict(data: Mapping[str, Any], *, file_bytes: bytes | None = None)
             value = ReturnedFile.from_dict(value, data=file_bytes)
         else:
             value = _unjson(value)
-            if isinstance(value, list):
+            if isinstance(value, list) and str(f.type).startswith("tuple"):
                 value = tuple(value)
         kwargs[f.name] = value
     try:
