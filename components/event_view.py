@@ -1,0 +1,266 @@
+"""Routes AgentEvents, as they arrive, into Streamlit elements.
+
+Modelled on LangChain's ``StreamlitCallbackHandler``: an :class:`EventRouter`
+is given a parent container (so it can be tested with any container), keeps a
+small state machine per agent step (``step_id``), and for each event
+
+* updates an ``st.status`` with what the agent is doing now ("Planning",
+  "Running code", "Reading results", "Writing the answer"),
+* writes the event into its step's expander: *Rationale*, *Generated code*,
+  *Code output*, *Errors* (expanded), *Files generated*, or a compact
+  *Trace details* for every other trace kind,
+* streams answer text into a placeholder, chunk by chunk.
+
+It feeds an :class:`agent_core.run.RunCollector` and :meth:`finish` returns the
+``RunResult``. :func:`replay` renders stored events the same way.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import streamlit as st
+
+from agent_core.events import (
+    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FailureTrace,
+    FileReturned, FilesGenerated, FinalResponse, Rationale, TextChunk, Usage, event_to_dict,
+)
+from agent_core.run import RunCollector, RunResult
+
+# expander titles (tests and the History page rely on these words)
+RATIONALE = "Rationale"
+CODE = "Generated code"
+OUTPUT = "Code output"
+ERRORS = "Errors"
+FILES = "Files generated"
+TRACE = "Trace details"
+
+# what the status says per phase
+PHASES = {
+    "planning": "Planning",
+    "code": "Running code",
+    "results": "Reading results",
+    "answer": "Writing the answer",
+    "trace": "Checking",
+}
+
+
+def step_label(number: int, title: str) -> str:
+    return f"Step {number} · {title}"
+
+
+@dataclass
+class _Step:
+    """One agent step: its number, phase and lazily created expanders."""
+
+    number: int
+    container: Any
+    phase: str = "planning"
+    sections: dict[str, Any] = field(default_factory=dict)
+
+
+class EventRouter:
+    """Render events into ``parent`` as they arrive; collect a ``RunResult``.
+
+    ``show_code`` hides the *Generated code* expanders; ``show_trace`` hides the
+    rationale / output / trace expanders (errors always show). After
+    ``max_visible_steps`` steps, further steps go into one "More steps" expander
+    so a long run stays readable."""
+
+    def __init__(self, parent: Any, *, show_code: bool = True, show_trace: bool = True,
+                 max_visible_steps: int = 12, live: bool = True, title: str = "Working",
+                 key: str = "run") -> None:
+        self._key = key
+        self.show_code, self.show_trace = show_code, show_trace
+        self.max_visible_steps = max(1, max_visible_steps)
+        self._collector = RunCollector()
+        self._steps: dict[str | None, _Step] = {}
+        self._current: _Step | None = None
+        self._answer_text: list[str] = []
+        self._final: str | None = None
+        self._live = live
+        self._overflow: Any = None
+        with parent:
+            self._status = st.status(f"{title}…" if live else "Agent steps",
+                                     expanded=False, state="running" if live else "complete")
+            self._steps_box = st.container()
+            self._answer = st.empty()
+            self._tail = st.container()
+
+    # --- public -------------------------------------------------------------
+    def add(self, event: AgentEvent) -> None:
+        """Route one event now (call for each event as it arrives)."""
+        self._collector.add(event)
+        if isinstance(event, TextChunk):
+            self._answer_text.append(event.text)
+            self._answer.markdown("".join(self._answer_text) + (" ▌" if self._live else ""))
+            self._set_phase(self._current, "answer")
+            return
+        if isinstance(event, FinalResponse):
+            self._final = event.text
+            if not self._answer_text:
+                self._answer.markdown(event.text)
+            self._set_phase(self._current, "answer")
+            return
+        if isinstance(event, (FileReturned, Usage, AgentFailure)):
+            return  # shown by finish(): files as a group, usage as a caption, failure as an error
+        step = self._step_for(event)
+        if isinstance(event, Rationale):
+            if self.show_trace:
+                self._section(step, RATIONALE).markdown(event.text)
+            self._set_phase(step, "planning")
+        elif isinstance(event, CodeInvocation):
+            if self.show_code:
+                box = self._section(step, CODE)
+                box.code(event.code, language="python")
+                if event.files:
+                    box.caption("Files given to the code: " + ", ".join(event.files))
+            self._set_phase(step, "code")
+        elif isinstance(event, CodeOutput):
+            if self.show_trace:
+                self._section(step, OUTPUT).code(event.text or "(no output)", language=None)
+            self._set_phase(step, "results")
+        elif isinstance(event, (CodeError, CodeTimeout, FailureTrace)):
+            text = getattr(event, "text", None) or getattr(event, "message", None) \
+                or getattr(event, "reason", "")
+            self._section(step, ERRORS, expanded=True).code(text, language=None)
+            self._set_phase(step, "results")
+        elif isinstance(event, FilesGenerated):
+            if self.show_trace:
+                self._section(step, FILES).markdown(
+                    "\n".join(f"- `{n}`" for n in event.names) or "(none)")
+            self._set_phase(step, "results")
+        else:
+            if self.show_trace:
+                self._section(step, TRACE).markdown(describe(event))
+            if step.phase == "planning" and not step.sections.keys() - {TRACE}:
+                self._set_phase(step, "trace")
+
+    def add_all(self, events: Iterable[AgentEvent]) -> RunResult:
+        for event in events:
+            self.add(event)
+        return self.finish()
+
+    @property
+    def result(self) -> RunResult:
+        """What has come so far (also valid mid-run)."""
+        return self._collector.result()
+
+    def finish(self) -> RunResult:
+        """Close the status, show the answer, files, failure and usage; return the result."""
+        from components.file_view import render_files  # noqa: PLC0415
+
+        result = self._collector.result()
+        text = "".join(self._answer_text) or (self._final or "")
+        if text:
+            self._answer.markdown(text)
+        elif result.failure is None and not result.files:
+            self._answer.caption("The agent returned no answer text.")
+        n = len(self._steps)
+        steps = f"{n} step{'s' if n != 1 else ''}"
+        if result.failure is not None:
+            self._status.update(label=f"Stopped after {steps}: {result.failure.kind}",
+                                state="error", expanded=False)
+        else:
+            took = f" in {result.duration_seconds:.1f} s" if self._live else ""
+            self._status.update(label=f"Done: {steps}{took}", state="complete", expanded=False)
+        with self._tail:
+            if result.files:
+                render_files(result.files, key=self._key)
+            if result.failure is not None:
+                st.error(failure_message(result.failure), icon=":material/error:")
+            if result.input_tokens or result.output_tokens:
+                st.caption(f"Tokens: {result.input_tokens or 0} in, {result.output_tokens or 0} out")
+        return result
+
+    # --- internals ----------------------------------------------------------------
+    def _step_for(self, event: AgentEvent) -> _Step:
+        key = event.step_id
+        if key is None and self._current is not None:
+            return self._current
+        step = self._steps.get(key)
+        if step is None:
+            number = len(self._steps) + 1
+            if number > self.max_visible_steps:
+                if self._overflow is None:
+                    self._overflow = self._steps_box.expander("More steps", expanded=False)
+                container = self._overflow.container()
+            else:
+                container = self._steps_box.container()
+            step = _Step(number=number, container=container)
+            self._steps[key] = step
+        self._current = step
+        return step
+
+    def _section(self, step: _Step, title: str, *, expanded: bool = False) -> Any:
+        box = step.sections.get(title)
+        if box is None:
+            box = step.container.expander(step_label(step.number, title), expanded=expanded)
+            step.sections[title] = box
+        return box
+
+    def _set_phase(self, step: _Step | None, phase: str) -> None:
+        where_key = (step.number if step is not None else None, phase)
+        if step is not None:
+            step.phase = phase
+        if where_key == getattr(self, "_last_phase", None):
+            return
+        self._last_phase = where_key
+        if self._live:
+            where = f"Step {step.number}: " if step is not None else ""
+            self._status.update(label=f"{where}{PHASES[phase]}…")
+            self._status.write(f"{where}{PHASES[phase]}")
+
+
+def failure_message(failure: AgentFailure) -> str:
+    hint = {
+        "throttling": "The service is busy. Wait a few seconds, then press Retry.",
+        "access_denied": "Check the AWS credentials and that the role may invoke this agent.",
+        "timeout": "The run took too long. Try a smaller question or less data, then Retry.",
+        "connection": "The connection broke. Check the network, then press Retry.",
+    }.get(failure.kind, "Press Retry to try again." if failure.retryable else "")
+    msg = failure.message.strip()
+    return f"{msg} {hint}".strip() if hint and hint not in msg else msg
+
+
+def describe(event: AgentEvent) -> str:
+    """A compact, readable line for a trace kind without its own expander."""
+    data = event_to_dict(event)
+    name = data.pop("event")
+    step = data.pop("step_id", None)
+    source = data.pop("source", None)
+    body = {k: v for k, v in data.items() if v not in (None, "", [], {})}
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    if len(text) > 1500:
+        text = text[:1500] + " …"
+    where = f" ({source})" if source else ""
+    return f"**{name}**{where}\n\n```\n{text}\n```"
+
+
+def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
+           show_trace: bool = True, max_visible_steps: int = 12, key: str = "replay") -> RunResult:
+    """Render stored events exactly as a live run would (History page, chat re-render).
+    ``key`` must be stable across reruns and unique on the page (widget keys derive from it)."""
+    router = EventRouter(parent, show_code=show_code, show_trace=show_trace,
+                         max_visible_steps=max_visible_steps, live=False, key=key)
+    return router.add_all(events)
+
+
+def stream_into(router: EventRouter, events: Iterable[AgentEvent], *,
+                on_event: Any = None) -> RunResult:
+    """Route a live stream; an unexpected error becomes an ``AgentFailure`` (the partial
+    output stays on screen). ``on_event`` sees every event too (e.g. the run store)."""
+    def _emit(event: AgentEvent) -> None:
+        if on_event is not None:
+            on_event(event)
+        router.add(event)
+
+    try:
+        for event in events:
+            _emit(event)
+    except Exception as exc:  # noqa: BLE001 - Streamlit's stop/rerun are BaseException, not caught
+        _emit(AgentFailure(kind="internal", retryable=True, message=(
+            f"The run stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
+            "What arrived so far is kept above. Press Retry, or start a new session if it repeats.")))
+    return router.finish()

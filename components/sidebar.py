@@ -1,0 +1,108 @@
+"""The sidebar: backend and its (non-secret) settings, session id, new session, attachments."""
+from __future__ import annotations
+
+import streamlit as st
+
+from components import state
+
+_BACKEND_LABELS = {
+    "local": "Local agent (Jupyter kernel on this machine)",
+    "bedrock": "Amazon Bedrock Agent",
+    "bedrock-inline": "Amazon Bedrock inline agent",
+    "converse": "Amazon Bedrock Converse + code executor",
+}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / (1024 * 1024):.1f} MB"
+
+
+def render_backend() -> None:
+    s = state.get_settings()
+    st.markdown(f"**Backend:** {_BACKEND_LABELS.get(s.backend, s.backend)}")
+    shown = {
+        "local": ("exec_timeout", "max_kernels", "sandbox"),
+        "bedrock": ("agent_id", "agent_alias_id", "region", "endpoint_url", "read_timeout"),
+        "bedrock-inline": ("model_id", "region", "endpoint_url", "read_timeout"),
+        "converse": ("model_id", "code_executor", "region", "endpoint_url", "max_tool_calls"),
+    }.get(s.backend, ())
+    public = s.public()  # never holds credentials
+    rows = [f"- {k}: `{public[k]}`" for k in shown if public.get(k) not in (None, "")]
+    if s.profile:
+        rows.append(f"- AWS profile: `{s.profile}`")
+    if rows:
+        st.caption("\n".join(rows))
+    if err := state.settings_error():
+        st.error(err)
+    if err := state.backend_error():
+        st.warning(err)
+    if s.backend == "local":
+        st.caption(f"Interpreter isolation: {_isolation_status(s.sandbox)}")
+
+
+def _isolation_status(sandbox: str) -> str:
+    import shutil  # noqa: PLC0415
+
+    has_bwrap = shutil.which("bwrap") is not None
+    if sandbox == "none":
+        return "off (AGENT_DESK_SANDBOX=none): code runs as this user, no network isolation"
+    if has_bwrap:
+        return "bubblewrap sandbox (read-only system, no network, own session folder)"
+    if sandbox == "bwrap":
+        return "bubblewrap requested but not installed: `apt-get install bubblewrap`"
+    return "no sandbox available (install bubblewrap for isolation)"
+
+
+def render_session() -> None:
+    session = state.get_agent_session()
+    st.markdown("**Agent session**")
+    st.code(session.session_id, language=None)
+    s = state.get_settings()
+    if s.backend in ("bedrock", "bedrock-inline"):
+        memory = st.text_input("Memory id (optional)", value=session.memory_id or "",
+                               help="Bedrock agent memory id: keeps a summary across sessions.",
+                               key="sidebar_memory_id")
+        if (memory or None) != session.memory_id:
+            from dataclasses import replace  # noqa: PLC0415
+
+            state.set_agent_session(replace(session, memory_id=memory or None))
+    with st.popover("New session", icon=":material/restart_alt:", width="stretch"):
+        st.write("Start over with a new session id? The chat, the attached files"
+                 + (" and the kernel's variables" if s.backend == "local" else "")
+                 + " will be cleared.")
+        if st.button("Yes, start a new session", key="confirm_new_session", type="primary"):
+            state.new_session()
+            st.rerun()
+
+
+def render_attachments() -> None:
+    files = state.get_agent_session().attachments
+    st.markdown(f"**Attached files** ({len(files)}/5)")
+    if not files:
+        st.caption("None yet. Attach price data on the Upload page, or use the sample.")
+        return
+    total = sum(f.size for f in files)
+    for f in files:
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.caption(f"{f.name} · {_size(f.size)}")
+        if c2.button("", icon=":material/close:", key=f"detach_{f.name}", help=f"Detach {f.name}"):
+            state.detach_file(f.name)
+            st.rerun()
+    st.caption(f"{_size(total)} of 10 MB")
+
+
+def render_toggles() -> None:
+    st.toggle("Show agent steps (trace)", key=state.K_ENABLE_TRACE,
+              help="Ask the agent for its trace: rationale, code, output per step.")
+    st.toggle("Show generated code", key=state.K_SHOW_CODE)
+
+
+def render_sidebar() -> None:
+    with st.sidebar:
+        render_backend()
+        st.divider()
+        render_session()
+        st.divider()
+        render_attachments()
+        st.divider()
+        render_toggles()

@@ -1,0 +1,118 @@
+"""Analysis: chat with the agent; its steps stream into expanders, its files are shown."""
+from __future__ import annotations
+
+import streamlit as st
+
+from agent_core.backends.base import AgentRequest
+from agent_core.files import AttachmentLimitError, check_attachment_limits
+from components import state
+from components.event_view import EventRouter, replay, stream_into
+
+SEED_PROMPT = ("Given the attached price data file, please make me a chart with moving "
+               "average in red and actual data in blue")
+PRESETS = {
+    "Moving-average chart": SEED_PROMPT,
+    "Daily returns": "Compute daily returns for each series in the attached price data, "
+                     "summarise them and chart their distribution.",
+    "Volatility": "Compute the 30-day rolling annualised volatility of each series in the "
+                  "attached price data and chart it.",
+    "Drawdown": "Compute the maximum drawdown of each series in the attached price data and "
+                "chart the drawdown over time.",
+    "Correlation": "Compute the correlation matrix of daily returns between the series in the "
+                   "attached price data and show it as a heatmap.",
+    "Summary statistics": "Give me summary statistics for the attached price data: first and "
+                          "last date, min, max, mean, and total return per series.",
+}
+
+
+def _turn_key(i: int) -> str:
+    return f"turn{i}"
+
+
+def _render_history() -> None:
+    chat = state.get_chat()
+    for i, turn in enumerate(chat):
+        with st.chat_message("user"):
+            st.markdown(turn.prompt)
+        with st.chat_message("assistant"):
+            result = replay(st.container(), turn.result.events, show_code=state.show_code(),
+                            show_trace=state.enable_trace(), key=_turn_key(i))
+            if result.failure is not None:
+                _retry_button(turn.prompt, i, turn.run_id)
+
+
+def _retry_button(prompt: str, i: int, run_id: str | None) -> None:
+    if st.button("Retry", key=f"retry_{i}", icon=":material/refresh:"):
+        st.session_state[state.K_PENDING_PROMPT] = (prompt, run_id)
+        st.rerun()
+
+
+def _run(prompt: str, parent_run_id: str | None = None) -> None:
+    session = state.get_agent_session()
+    index = len(state.get_chat())
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    with st.chat_message("assistant"):
+        try:
+            check_attachment_limits(session.attachments)
+        except AttachmentLimitError as exc:
+            st.error(str(exc))
+            return
+        try:
+            backend = state.get_backend()
+        except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
+            st.error(f"The agent backend could not start: {exc}. "
+                     "Check the settings shown in the sidebar, then try again.")
+            return
+        request = AgentRequest(text=prompt, session_id=session.session_id,
+                               memory_id=session.memory_id, files=session.attachments,
+                               enable_trace=state.enable_trace())
+        router = EventRouter(st.container(), show_code=state.show_code(),
+                             show_trace=state.enable_trace(), key=_turn_key(index))
+        runlog = state.RunLog(prompt, attachments=session.attachments, parent_run_id=parent_run_id)
+        try:
+            result = stream_into(router, backend.invoke(request), on_event=runlog.add)
+        except BaseException:
+            runlog.close(interrupted=True)
+            state.add_turn(state.Turn(prompt, router.result, runlog.run_id, backend.name))
+            raise
+        runlog.close()
+        state.add_turn(state.Turn(prompt, result, runlog.run_id, getattr(backend, "name", None)))
+        if result.failure is not None:
+            _retry_button(prompt, index, runlog.run_id)
+
+
+def _presets() -> str | None:
+    cols = st.columns(len(PRESETS))
+    for col, (label, text) in zip(cols, PRESETS.items()):
+        if col.button(label, key=f"preset_{label}", width="stretch", help=text):
+            return text
+    return None
+
+
+st.title("Analysis")
+attached = state.get_agent_session().attachments
+if err := state.backend_error():
+    st.warning(err)
+if attached:
+    st.caption("Attached: " + ", ".join(f"`{f.name}`" for f in attached))
+else:
+    c1, c2 = st.columns([3, 1], vertical_alignment="center")
+    c1.info("No file attached yet. Attach price data on the Upload page, or try the sample.",
+            icon=":material/attach_file:")
+    if c2.button("Attach sample data", key="analysis_sample", icon=":material/science:"):
+        if msg := state.attach_sample_prices():
+            st.error(msg)
+        else:
+            st.rerun()
+
+preset = _presets()
+_render_history()
+typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'")
+pending = st.session_state.pop(state.K_PENDING_PROMPT, None)
+if typed:
+    _run(typed)
+elif preset:
+    _run(preset)
+elif pending:
+    _run(*pending)
