@@ -71,6 +71,12 @@ def write_sample(path: str | Path = SAMPLE_PATH, **kwargs) -> Path:
     return path
 
 
+def ensure_sample(path: str | Path = SAMPLE_PATH) -> Path:
+    """The sample file at ``path``, written first if it is missing."""
+    path = Path(path)
+    return path if path.exists() else write_sample(path)
+
+
 def sample_bytes() -> bytes:
     """The bundled sample file's bytes (generated on the fly if the asset is missing)."""
     try:
