@@ -274,8 +274,11 @@ def plan_code(spec: SyntheticSpec) -> str:
 
 # --- the verifier ----------------------------------------------------------------
 _READABLE = re.compile(r"^[A-Za-z][A-Za-z .,&'\-]*$")
-_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}", re.I)
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}", re.I)
 _VOWELS = set("aeiouyAEIOUY")
+_RARE_BIGRAM = re.compile(r"q[^u]|jx|jz|jq|qx|xj|xz|zx|vq|vx|vj|wx|fq|fx|kx|kz|pq|zj|jv|vb|vf|bq|gq|hq|mq|"
+                          r"cj|fj|gj|hj|jb|jc|jd|jf|jg|jh|jk|jl|jm|jn|jp|jr|js|jt|jw|jy|"
+                          r"vk|vm|vn|vp|vt|vz|xk|xg|zf|zk|zv|wq|kq|yq")
 _ABBREVIATIONS = {"ltd", "llc", "plc", "inc", "co", "corp", "llp", "lp", "bros", "mfg", "intl"}
 
 
@@ -292,12 +295,13 @@ def name_is_readable(name: Any) -> bool:
         return False
     letters = "".join(words)
     vowel_share = sum(c in _VOWELS for c in letters) / len(letters)
-    if not 0.2 <= vowel_share <= 0.75:
+    if len(letters) >= 6 and not 0.12 <= vowel_share <= 0.9:
         return False
     for w in words:
         if len(w) >= 3 and not any(c in _VOWELS for c in w):
             return False
-        if _CONSONANT_RUN.search(w) or re.search(r"(.)\1\1", w.lower()):
+        lw = w.lower()
+        if _CONSONANT_RUN.search(lw) or re.search(r"(.)\1\1", lw) or _RARE_BIGRAM.search(lw):
             return False
     return True
 
