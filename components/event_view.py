@@ -214,14 +214,11 @@ class EventRouter:
 
 
 def failure_message(failure: AgentFailure) -> str:
-    hint = {
-        "throttling": "The service is busy. Wait a few seconds, then press Retry.",
-        "access_denied": "Check the AWS credentials and that the role may invoke this agent.",
-        "timeout": "The run took too long. Try a smaller question or less data, then Retry.",
-        "connection": "The connection broke. Check the network, then press Retry.",
-    }.get(failure.kind, "Press Retry to try again." if failure.retryable else "")
-    msg = failure.message.strip()
-    return f"{msg} {hint}".strip() if hint and hint not in msg else msg
+    """The failure's own message (backends say what to do), plus a Retry hint if missing."""
+    msg = failure.message.strip() or f"The run failed ({failure.kind})."
+    if failure.retryable and "retry" not in msg.lower():
+        msg += " Press Retry to try again."
+    return msg
 
 
 def describe(event: AgentEvent) -> str:

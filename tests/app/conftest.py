@@ -1,0 +1,58 @@
+"""AppTest helpers: the app on the local backend or on Bedrock pointed at the fake server."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fakes.bedrock_server import bedrock_server  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "streamlit_app.py")
+RUN_TIMEOUT = 90  # a real agent run (kernel start, pandas import) on a busy 2-core machine
+
+
+def new_app(page: str | None = None) -> AppTest:
+    """The whole app (entry script), optionally switched to a page, after its first run."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def expander_labels(at: AppTest) -> list[str]:
+    return [e.label for e in at.expander]
+
+
+def expander(at: AppTest, title: str):
+    """The first expander whose label ends with ``title`` (e.g. 'Generated code')."""
+    for e in at.expander:
+        if e.label.endswith(title):
+            return e
+    raise AssertionError(f"no expander '{title}' in {expander_labels(at)}")
+
+
+@pytest.fixture
+def bedrock_env(bedrock_server, monkeypatch):  # noqa: F811
+    """The app's settings point at the fake Bedrock endpoint (dummy credentials)."""
+    monkeypatch.setenv("AGENT_BACKEND", "bedrock")
+    monkeypatch.setenv("BEDROCK_ENDPOINT_URL", bedrock_server.url)
+    monkeypatch.setenv("BEDROCK_AGENT_ID", "AGENT123")
+    monkeypatch.setenv("BEDROCK_AGENT_ALIAS_ID", "ALIAS123")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return bedrock_server
+
+
+@pytest.fixture
+def local_env(monkeypatch):
+    monkeypatch.setenv("AGENT_BACKEND", "local")
+    return None

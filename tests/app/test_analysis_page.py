@@ -1,0 +1,108 @@
+"""Analysis page through AppTest: Bedrock (fake event-stream server) and the local agent."""
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import RUN_TIMEOUT, expander, expander_labels, new_app
+from tests.fakes.bedrock_server import CHART_ANSWER, CHART_CODE
+
+SEED = ("Given the attached price data file, please make me a chart with moving average "
+        "in red and actual data in blue")
+
+
+def ask(at, text: str):
+    at.chat_input[0].set_value(text).run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.timeout(120)
+def test_bedrock_chart_run_lands_in_expanders_and_survives_rerun(bedrock_env):
+    bedrock_env.use("chart")
+    at = ask(new_app("pages/analysis.py"), "Chart my prices")
+    labels = expander_labels(at)
+    for title in ("Rationale", "Generated code", "Code output", "Files generated"):
+        assert f"Step 1 · {title}" in labels
+    assert expander(at, "Generated code").code[0].value.strip() == CHART_CODE.strip()
+    assert expander(at, "Generated code").code[0].language == "python"
+    assert "saved chart.png" in expander(at, "Code output").code[0].value
+    assert "20-day moving average" in expander(at, "Rationale").markdown[0].value
+    markdown = [m.value for m in at.markdown]
+    assert CHART_ANSWER in markdown  # the euro sign split across chunks is whole
+    assert len(at.image) == 1 and len(at.dataframe) == 1
+    names = [b.label for b in at.download_button]
+    assert any(n.startswith("Download chart.png") for n in names)
+    assert any(n.startswith("Download summary.csv") for n in names)
+    assert at.status[0].label.startswith("Done: 1 step")
+    # the request carried this browser session's id
+    sid = at.session_state["session_id"]
+    assert f"/sessions/{sid}/" in bedrock_env.requests[0].path
+    # nothing is lost on a rerun: the turn is re-rendered from the stored RunResult
+    at.run()
+    assert CHART_ANSWER in [m.value for m in at.markdown]
+    assert expander(at, "Generated code").code[0].value.strip() == CHART_CODE.strip()
+    assert len(at.image) == 1 and len(at.dataframe) == 1
+    assert len(at.session_state["chat"]) == 1
+
+
+@pytest.mark.timeout(120)
+def test_bedrock_throttling_shows_error_keeps_partial_output_and_retry_works(bedrock_env):
+    from tests.fakes.bedrock_server import scenario_chart, scenario_throttle
+
+    bedrock_env.queue(scenario_throttle(), scenario_chart())
+    at = ask(new_app("pages/analysis.py"), "Plot it")
+    assert at.error, "the failure must show"
+    assert "throttling" in at.error[0].value.lower()
+    assert "Retry" in at.error[0].value
+    # partial output stays: the rationale and the code that arrived before the failure
+    assert expander(at, "Generated code").code[0].value == "print(1)"
+    assert at.status[0].label.startswith("Stopped")
+    retry = next(b for b in at.button if b.label == "Retry")
+    retry.click().run(timeout=RUN_TIMEOUT)
+    assert not at.exception
+    assert len(bedrock_env.requests) == 2
+    # the failed turn stays in the history, the retried one succeeded
+    chat = at.session_state["chat"]
+    assert [t.prompt for t in chat] == ["Plot it", "Plot it"]
+    assert chat[0].result.failure is not None and chat[1].result.failure is None
+    assert CHART_ANSWER in [m.value for m in at.markdown]
+
+
+@pytest.mark.timeout(120)
+def test_bedrock_access_denied_and_dropped_stream_say_what_to_do(bedrock_env):
+    from tests.fakes.bedrock_server import scenario_denied, scenario_drop
+
+    bedrock_env.queue(scenario_denied(), scenario_drop())
+    at = ask(new_app("pages/analysis.py"), "first")
+    assert "bedrock:InvokeAgent" in at.error[0].value  # says which permission is missing
+    at = ask(at, "second")
+    assert len(at.error) == 2
+    assert "Partial answer" in [m.value for m in at.markdown]  # partial output kept
+    assert "Retry" in [b.label for b in at.button]
+
+
+@pytest.mark.timeout(120)
+def test_bedrock_code_timeout_and_errors_are_expanded(bedrock_env):
+    from tests.fakes.bedrock_server import scenario_retry
+
+    bedrock_env.queue(scenario_retry())
+    at = ask(new_app("pages/analysis.py"), "mean close")
+    errors = expander(at, "Errors")
+    assert errors.label == "Step 1 · Errors"
+    assert "NameError" in errors.code[0].value
+    assert errors.proto.expanded is True  # visible by default
+    assert "Step 2 · Generated code" in expander_labels(at)
+    assert "The mean close is 101.47." in [m.value for m in at.markdown]
+
+
+@pytest.mark.timeout(120)
+def test_attached_file_goes_with_the_request(bedrock_env):
+    at = new_app("pages/analysis.py")
+    at.button(key="analysis_sample").click().run()
+    assert at.session_state["agent_session"].attachments[0].name == "sample_prices.csv"
+    at = ask(at, SEED)
+    body = bedrock_env.requests[0].body
+    files = body["sessionState"]["files"]
+    assert files[0]["name"] == "sample_prices.csv"
+    assert files[0]["useCase"] == "CODE_INTERPRETER"
+    assert body["inputText"] == SEED
