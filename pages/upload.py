@@ -1,0 +1,160 @@
+"""Upload page: read and check price files, preview them, attach them to the agent session."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from agent_core.files import (
+    MAX_ATTACHED_BYTES, MAX_ATTACHED_FILES, AttachedFile, AttachmentLimitError, UnsafeNameError,
+    safe_name,
+)
+from agent_core.prices import SUPPORTED_EXTENSIONS, PriceReport, read_price_file, to_long
+from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
+from components import state
+from components.price_report import render_preview, render_verdict
+
+K_EXTRA = "upload_extra_files"  # files added without the uploader (the synthetic sample)
+K_MESSAGES = "upload_messages"  # per-file result of the last attach / detach
+MEDIA_TYPES = {
+    "csv": "text/csv", "tsv": "text/tab-separated-values", "txt": "text/plain",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet", "json": "application/json",
+}
+
+
+@st.cache_data(show_spinner="Reading the file...", max_entries=32)
+def _read(digest: str, name: str, _data: bytes) -> PriceReport:
+    """Parse once per content (the key is the bytes' hash, not the bytes)."""
+    return read_price_file(name, _data)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _chart(digest: str, windows: tuple[int, ...], _report: PriceReport):
+    from components.charts import price_chart
+
+    return price_chart(to_long(_report), ma_windows=windows,
+                       colors={"ma": "#d62728"} if len(_report.tickers) == 1 else None)
+
+
+def _media_type(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return MEDIA_TYPES.get(ext, "application/octet-stream")
+
+
+def _messages() -> dict[str, tuple[str, str]]:
+    return st.session_state.setdefault(K_MESSAGES, {})
+
+
+def _attach(name: str, data: bytes) -> None:
+    try:
+        state.attach_file(AttachedFile.from_bytes(name, data, media_type=_media_type(name)))
+    except AttachmentLimitError as exc:
+        _messages()[name] = ("error", f"{exc} Detach a file above to make room.")
+    except UnsafeNameError as exc:
+        _messages()[name] = ("error", f"{exc} Rename the file and upload it again.")
+    else:
+        _messages()[name] = ("success", f"Attached **{name}** to the agent session.")
+
+
+def _detach(name: str) -> None:
+    state.detach_file(name)
+    _messages()[name] = ("info", f"Detached **{name}**.")
+
+
+def _add_sample() -> None:
+    st.session_state[K_EXTRA] = {SAMPLE_NAME: sample_bytes()}
+
+
+def _limits() -> None:
+    attached = state.get_agent_session().attachments
+    used = sum(f.size for f in attached)
+    c1, c2 = st.columns(2)
+    c1.progress(min(1.0, len(attached) / MAX_ATTACHED_FILES),
+                text=f"Attached files: **{len(attached)} of {MAX_ATTACHED_FILES}**")
+    c2.progress(min(1.0, used / MAX_ATTACHED_BYTES),
+                text=f"Attached size: **{used / 1048576:.2f} MB of "
+                     f"{MAX_ATTACHED_BYTES / 1048576:.0f} MB**")
+    if attached:
+        with st.expander(f"Attached to this agent session ({len(attached)})", expanded=False):
+            for f in attached:
+                a, b = st.columns([5, 1], vertical_alignment="center")
+                a.markdown(f":material/attach_file: `{f.name}` · {f.size / 1024:,.1f} KB")
+                b.button("Detach", key=f"detach-top-{f.name}", on_click=_detach, args=(f.name,),
+                         width="stretch")
+
+
+def _file_block(name: str, data: bytes, idx: int) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    report = _read(digest, name, data)
+    try:
+        clean = safe_name(name)
+    except UnsafeNameError:
+        clean = name
+    attached = {f.name for f in state.get_agent_session().attachments}
+    with st.container(border=True):
+        head, act = st.columns([4, 1], vertical_alignment="center")
+        head.subheader(f":material/table_chart: {name}", anchor=False)
+        head.caption(f"{len(data) / 1024:,.1f} KB" + (f" · read in {report.read_seconds:.2f} s"
+                                                      if report.read_seconds else ""))
+        if clean in attached:
+            act.button("Detach", key=f"detach-{idx}-{digest[:8]}", on_click=_detach,
+                       args=(clean,), icon=":material/link_off:", width="stretch")
+        else:
+            act.button("Attach", key=f"attach-{idx}-{digest[:8]}", on_click=_attach,
+                       args=(name, data), type="primary", icon=":material/attach_file:",
+                       width="stretch", disabled=report.error is not None,
+                       help="Send this file to the agent with your next request.")
+        msg = _messages().pop(clean, None) or _messages().pop(name, None)
+        if msg:
+            getattr(st, msg[0])(msg[1])
+        render_verdict(report)
+        if not report.ok:
+            return
+        chart_tab, table_tab = st.tabs([":material/show_chart: Chart", ":material/table: Table"])
+        with chart_tab:
+            windows = st.multiselect(
+                "Moving averages (days)", [5, 10, 20, 50, 100, 200], default=[20],
+                key=f"ma-{idx}-{digest[:8]}", help="Computed on the full series, drawn in red.",
+                accept_new_options=True)
+            try:
+                wins = tuple(sorted({int(w) for w in windows if int(w) > 1}))
+            except (TypeError, ValueError):
+                st.warning("A moving-average window must be a whole number of days, like 20.")
+                wins = ()
+            fig = _chart(digest, wins, report)
+            st.plotly_chart(fig, width="stretch", key=f"chart-{idx}-{digest[:8]}")
+            meta = fig.layout.meta or {}
+            if meta.get("downsampled"):
+                st.caption(f"Drawn with {meta['points_shown']:,} of {meta['points_in']:,} points "
+                           "(shape-preserving downsampling for display); zoom in for detail. "
+                           "The agent gets every row.")
+        with table_tab:
+            render_preview(report, key=f"preview-{idx}-{digest[:8]}")
+
+
+st.title("Upload price data")
+st.caption("CSV, TSV, TXT, XLSX, Parquet or JSON. Long (`symbol,date,price`), wide (one column "
+           "per ticker) and OHLC(V) tables are recognised. Attached files go to the agent with "
+           "your next request on the Analysis page.")
+_limits()
+
+uploads = st.file_uploader("Price files", type=list(SUPPORTED_EXTENSIONS),
+                           accept_multiple_files=True, key="price_uploads",
+                           help="Several files at once are fine. Bedrock accepts at most "
+                                f"{MAX_ATTACHED_FILES} attached files and "
+                                f"{MAX_ATTACHED_BYTES // 1048576} MB in all.")
+extra: dict[str, bytes] = st.session_state.get(K_EXTRA, {})
+if not uploads and not extra:
+    st.button("No file at hand? Try the synthetic sample", on_click=_add_sample,
+              icon=":material/science:")
+files: list[tuple[str, bytes]] = [(u.name, u.getvalue()) for u in uploads or []]
+files += [(n, b) for n, b in extra.items() if n not in {f[0] for f in files}]
+if extra:
+    st.info(SAMPLE_NOTE, icon=":material/science:")
+for i, (fname, fdata) in enumerate(files):
+    try:
+        _file_block(fname, fdata, i)
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        st.error(f"Something went wrong while showing {fname} ({type(exc).__name__}). "
+                 "Try uploading it again, or save it as CSV with a date column and price columns.")
