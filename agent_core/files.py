@@ -21,7 +21,10 @@ MAX_NAME_LENGTH = 120
 
 UseCase = Literal["CODE_INTERPRETER", "CHAT"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0/C1 controls, and bidirectional overrides that make "gnp.exe" look like "exe.png"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Windows device names: harmless here, but a download named "con.csv" breaks there
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)", re.I)
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\\/]')
 
 
@@ -48,6 +51,8 @@ def safe_name(name: str, *, default: str = "file") -> str:
     base = _UNSAFE_CHARS.sub("_", base).strip().strip(".")
     if base in ("", ".", ".."):
         base = default
+    if _RESERVED.match(base):
+        base = "_" + base
     if len(base) > MAX_NAME_LENGTH:
         stem, dot, ext = base.rpartition(".")
         if dot and 0 < len(ext) <= 10:
@@ -77,7 +82,14 @@ class NameDeduper:
 
 
 # --- type sniffing ------------------------------------------------------------
-_SVG_ACTIVE = re.compile(rb"<\s*script|\bon[a-z]+\s*=|javascript:|<\s*foreignObject", re.I)
+_SVG_ACTIVE = re.compile(
+    rb"<\s*script|\bon[a-z]+\s*=|javascript:|<\s*foreignObject|<\s*(?:iframe|embed|object)\b"
+    rb"|<!ENTITY|<!DOCTYPE[^>]*\[",
+    re.I,
+)
+# any link that is not internal (#id) or an embedded raster image (matplotlib writes both)
+_SVG_HREF = re.compile(
+    rb"""href\s*=\s*["']?\s*(?![\s"'#]|data:image/(?:png|jpeg|gif)[;,])""", re.I)
 
 
 def sniff_type(data: bytes) -> str:
@@ -94,9 +106,7 @@ def sniff_type(data: bytes) -> str:
     if head.startswith(b"PAR1") and data.endswith(b"PAR1"):
         return "application/vnd.apache.parquet"
     if head.startswith(b"PK\x03\x04"):
-        if b"xl/" in data[:4096] or b"[Content_Types].xml" in data[:4096]:
-            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return "application/zip"
+        return _sniff_zip(data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -114,6 +124,29 @@ def sniff_type(data: bytes) -> str:
     if _looks_like_csv(stripped):
         return "text/csv"
     return "text/plain"
+
+
+_OOXML = {
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+
+def _sniff_zip(data: bytes) -> str:
+    """XLSX/DOCX/PPTX are zips told apart by their folders (all have [Content_Types].xml)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        names = [m.decode("latin-1") for m in re.findall(rb"(?:xl|word|ppt)/", data[:65536])]
+    for prefix, media_type in _OOXML.items():
+        if any(n.startswith(prefix) for n in names):
+            return media_type
+    return "application/zip"
 
 
 def _looks_like_csv(text: str) -> bool:
@@ -188,8 +221,10 @@ class ReturnedFile:
 
     @property
     def is_safe_svg(self) -> bool:
-        """An SVG with no script, event handler, javascript: link or foreignObject."""
-        return self.is_svg and not _SVG_ACTIVE.search(self.data)
+        """An SVG with no script, event handler, foreignObject, embedded document, entity
+        declaration, or link other than ``#id`` and embedded PNG/JPEG/GIF data."""
+        data = self.data
+        return self.is_svg and not _SVG_ACTIVE.search(data) and not _SVG_HREF.search(data)
 
     @property
     def is_table(self) -> bool:
