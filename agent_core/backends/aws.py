@@ -100,15 +100,6 @@ _NOT_FOUND_HINT = {
 }
 _CREDENTIALS_FIX = ("refresh your credentials (aws sso login --profile NAME, or new "
                     "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN), then try again")
-_RETRYABLE_SERVICE = {
-    "InternalServerException": "Bedrock had an internal error",
-    "BadGatewayException": "a Bedrock dependency answered with a server error",
-    "DependencyFailedException": "a resource the agent depends on failed "
-                                 "(check its action groups, knowledge bases and role)",
-    "ModelNotReadyException": "the model is not ready to serve requests yet",
-    "ServiceUnavailableException": "Bedrock is unavailable right now",
-    "ServiceQuotaExceededException": "the account's Bedrock quota is used up for now",
-}
 # Anything shaped like an AWS access key id or a long secret is masked from service text.
 _SECRET_LIKE = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b|[A-Za-z0-9/+=]{40,}")
 
@@ -211,12 +202,6 @@ def failure_for_client_error(code: str, message: str, *, action: str) -> AgentFa
                 "IncompleteSignature", "RequestExpired"):
         return AgentFailure(kind="credentials", message=(
             f"AWS did not accept your credentials for {action} ({code}): {_CREDENTIALS_FIX}."))
-    if code in ("ConflictException",):
-        return AgentFailure(kind="conflict", retryable=True, message=(
-            f"Bedrock reported a conflict{said_part}: another request is probably still "
-            "running in this session. Wait for it to finish, or start a new session."))
-    if code in _RETRYABLE_SERVICE:
-        return AgentFailure(kind="service", retryable=True, message=(
-            f"{_RETRYABLE_SERVICE[code]}{said_part}. Try again in a moment."))
-    return AgentFailure(kind="service", message=(
-        f"{action} failed with {code or 'an unknown error'}{said_part}."))
+    from agent_core.stream import failure_for_code  # the one table of Bedrock error codes
+
+    return failure_for_code(code, said or None, source="bedrock")

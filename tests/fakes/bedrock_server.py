@@ -296,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items() if k.lower() not in _HIDDEN_HEADERS}
         fake._record(RecordedRequest(operation=op, method="POST", path=self.path, params=params,
                                      headers=headers, body=body, received_at=time.monotonic()))
-        self._play(fake._next_script(), op, params, body)
+        script = fake._next_script(end_session=bool(body.get("endSession")))
+        self._play(script, op, params, body)
 
     def _json_error(self, status: int, code: str, message: str) -> None:
         data = json.dumps({"message": message}).encode()
@@ -429,9 +430,12 @@ class FakeBedrock:
             self.sent.clear()
             self._queue.clear()
 
-    def _next_script(self) -> list[Step]:
+    def _next_script(self, *, end_session: bool = False) -> list[Step]:
+        """The queued script, else ``script``; a bare ``endSession`` call gets an empty stream."""
         with self._lock:
-            return self._queue.popleft() if self._queue else list(self.script)
+            if self._queue:
+                return self._queue.popleft()
+            return [] if end_session else list(self.script)
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
