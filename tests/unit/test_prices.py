@@ -1,0 +1,238 @@
+"""agent_core.prices on real bytes of every supported format, encoding, layout and problem."""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agent_core.prices import describe, read_price_file, to_long
+from agent_core.sample_data import SAMPLE_TICKERS, sample_bytes, sample_csv, write_sample
+
+LONG = b"symbol,date,price\nAAA,2020-01-02,10\nBBB,2020-01-02,20\nAAA,2020-01-01,9\nBBB,2020-01-01,19\n"
+WIDE = "Date,AAA,BBB\n2020-01-01,1.5,2.5\n2020-01-02,1.6,2.6\n2020-01-03,1.7,2.7\n"
+OHLC = ("Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2020-01-01,1,2,0.5,1.5,1.4,100\n2020-01-02,1.5,2.5,1,2,1.9,200\n")
+
+
+def read(name: str, data: bytes):
+    report = read_price_file(name, data)
+    assert report.error is None, report.error
+    return report
+
+
+def series(report, ticker):
+    long = to_long(report)
+    return long[long["ticker"] == ticker]["price"].tolist()
+
+
+# --- layouts ------------------------------------------------------------------------------------
+def test_long_layout_detects_tickers_and_sorts():
+    r = read("long.csv", LONG)
+    assert r.layout == "long" and r.ticker_column == "symbol" and r.tickers == ("AAA", "BBB")
+    assert r.date_column == "date" and r.rows == 4
+    assert str(r.start.date()) == "2020-01-01" and str(r.end.date()) == "2020-01-02"
+    assert any("not in order" in p for p in r.problems)
+    assert series(r, "AAA") == [9.0, 10.0]
+    assert list(to_long(r).columns) == ["date", "ticker", "price"]
+
+
+def test_wide_layout_one_column_per_ticker():
+    r = read("wide.csv", WIDE.encode())
+    assert r.layout == "wide" and r.tickers == ("AAA", "BBB") and r.problems == ()
+    assert r.price_columns == ("AAA", "BBB")
+    assert series(r, "BBB") == [2.5, 2.6, 2.7]
+
+
+def test_ohlc_any_case_uses_adj_close():
+    r = read("spy.csv", OHLC.lower().encode())
+    assert r.layout == "ohlc" and r.tickers == ("spy",)
+    assert set(r.price_columns) == {"open", "high", "low", "close", "adj close", "volume"}
+    assert r.value_column == "adj close" and series(r, "spy") == [1.4, 1.9]
+    r2 = read("spy.csv", OHLC.upper().encode())
+    assert r2.layout == "ohlc" and r2.value_column == "ADJ CLOSE"
+
+
+def test_single_series_named_after_file():
+    r = read("gold.txt", b"date,price\n2021-03-01,1700.5\n2021-03-02,1710\n")
+    assert r.layout == "single" and r.tickers == ("gold",) and r.value_column == "price"
+
+
+def test_sample_data_is_long_ohlcv_and_deterministic(tmp_path):
+    r = read("sample_prices.csv", sample_bytes())
+    assert r.layout == "long" and r.tickers == SAMPLE_TICKERS and r.problems == ()
+    assert {"open", "high", "low", "close", "volume"} == set(r.price_columns)
+    assert r.value_column == "close" and 2000 < r.rows < 3000
+    f = r.frame
+    assert (f["high"] >= f[["open", "close"]].max(axis=1)).all()
+    assert (f["low"] <= f[["open", "close"]].min(axis=1)).all()
+    assert write_sample(tmp_path / "s.csv").read_bytes() == sample_bytes()  # committed == generated
+    assert sample_csv(seed=1) != sample_csv(seed=2)
+    assert len(sample_bytes()) < 300_000
+
+
+# --- encodings and delimiters ---------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1"])
+def test_encodings(encoding):
+    text = "Date;Société Générale;Nestlé\n2020-01-01;1,5;2\n2020-01-02;1,75;2,25\n"
+    r = read("eu.csv", text.encode(encoding))
+    assert r.tickers == ("Société Générale", "Nestlé")
+    assert r.delimiter == ";" and r.decimal == ","
+    assert series(r, "Société Générale") == [1.5, 1.75]
+    assert r.encoding == {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "utf-16": "utf-16",
+                          "latin-1": "latin-1"}[encoding]
+
+
+def test_tab_delimited_tsv():
+    r = read("p.tsv", WIDE.replace(",", "\t").encode())
+    assert r.delimiter == "\t" and r.layout == "wide" and series(r, "AAA") == [1.5, 1.6, 1.7]
+
+
+def test_decimal_comma_with_thousands_dots_and_dotted_dates():
+    r = read("de.csv", b"Datum;Schluss\n01.02.2020;1.234,56\n03.02.2020;12,5\n")
+    assert series(r, "Schluss") == [1234.56, 12.5]
+    assert str(r.start.date()) == "2020-02-01"  # dotted dates are day first
+    assert any("day/month" in p for p in r.problems)
+
+
+def test_quoted_thousands_separators_in_comma_file():
+    r = read("q.csv", b'date,price\n2020-01-01,"1,234.50"\n2020-01-02,"$1,300.00"\n')
+    assert series(r, "q") == [1234.5, 1300.0]
+
+
+# --- dates ---------------------------------------------------------------------------------------------
+def test_text_dates_like_jan_1_2000():
+    r = read("t.csv", b"Date,Close\nJan 3 2000,1\nJan 4 2000,2\nJan 5 2000,3\n")
+    assert [d.strftime("%Y-%m-%d") for d in r.frame["Date"]] == [
+        "2000-01-03", "2000-01-04", "2000-01-05"]
+
+
+def test_ambiguous_slash_dates_month_first_is_documented():
+    r = read("us.csv", b"date,close\n01/02/2020,1\n01/03/2020,2\n")
+    assert str(r.start.date()) == "2020-01-02"
+    assert any("month/day" in p for p in r.problems)
+
+
+def test_slash_dates_day_first_when_a_day_exceeds_12():
+    r = read("uk.csv", b"date,close\n01/02/2020,1\n25/02/2020,2\n")
+    assert str(r.start.date()) == "2020-02-01" and str(r.end.date()) == "2020-02-25"
+    assert not any("month/day" in p for p in r.problems)
+
+
+def test_time_column_with_intraday_timestamps():
+    r = read("i.csv", b"time,last\n2024-05-01 09:30:00,10\n2024-05-01 09:31:00,11\n")
+    assert r.date_column == "time" and r.frame["time"].iloc[1].minute == 31
+    assert "09:31" in describe(r)
+
+
+def test_date_in_unnamed_index_column():
+    df = pd.DataFrame({"A": [1.0, 2.0]}, index=pd.to_datetime(["2020-01-01", "2020-01-02"]))
+    r = read("idx.csv", df.to_csv().encode())
+    assert r.date_column == "index" and r.rows == 2
+
+
+def test_epoch_seconds_time_column():
+    r = read("e.csv", b"timestamp,price\n1704067200,1\n1704153600,2\n")
+    assert str(r.start.date()) == "2024-01-01"
+
+
+# --- binary formats ------------------------------------------------------------------------------
+def test_xlsx_made_with_openpyxl():
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Date", "AAA", "BBB"])
+    ws.append([pd.Timestamp("2020-01-02").to_pydatetime(), 1.5, 3])
+    ws.append([pd.Timestamp("2020-01-01").to_pydatetime(), 1.4, 2.9])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = read("book.xlsx", buf.getvalue())
+    assert r.file_format == "xlsx" and r.layout == "wide" and series(r, "AAA") == [1.4, 1.5]
+
+
+def test_parquet_with_datetime_index():
+    df = pd.DataFrame({"close": [1.0, 2.0, 3.0]},
+                      index=pd.DatetimeIndex(pd.date_range("2021-01-01", periods=3), name="day"))
+    buf = io.BytesIO()
+    df.to_parquet(buf, engine="pyarrow")
+    r = read("p.parquet", buf.getvalue())
+    assert r.file_format == "parquet" and r.date_column == "day" and r.rows == 3
+
+
+def test_json_records_and_columns():
+    recs = [{"ticker": "X", "date": "2020-01-01", "close": 1}, {"ticker": "X", "date": "2020-01-02",
+                                                                "close": 2}]
+    r = read("r.json", json.dumps(recs).encode())
+    assert r.file_format == "json" and r.tickers == ("X",) and r.rows == 2
+    cols = {"date": ["2020-01-01", "2020-01-02"], "A": [1, 2], "B": [3, 4]}
+    assert read("c.json", json.dumps(cols).encode()).tickers == ("A", "B")
+    nested = {"A": {"2020-01-01": 1, "2020-01-02": 2}}
+    assert read("n.json", json.dumps(nested).encode()).rows == 2
+
+
+# --- problems -------------------------------------------------------------------------------------------
+def test_duplicates_missing_and_non_numeric_are_reported_in_words():
+    data = (b"date,price\n2020-01-03,3\n2020-01-01,1\n2020-01-01,1\n2020-01-02,err\n"
+            b"2020-01-04,\n2020-01-05,5\n")
+    r = read("p.csv", data)
+    text = " | ".join(r.problems)
+    assert "not in order" in text
+    assert "1 duplicated date" in text
+    assert "non-numeric value in column 'price'" in text and "'err'" in text
+    assert "missing values in column 'price'" in text
+    assert r.rows == 5 and r.frame["date"].is_monotonic_increasing
+
+
+def test_long_duplicates_counted_per_ticker_and_date():
+    data = LONG + b"AAA,2020-01-01,9.5\n"
+    r = read("l.csv", data)
+    assert any("1 duplicated date and ticker" in p for p in r.problems)
+    assert series(r, "AAA") == [9.5, 10.0]  # the last row wins
+
+
+@pytest.mark.parametrize("name,data,words", [
+    ("empty.csv", b"", "empty"),
+    ("blank.csv", b"  \n\n", "empty"),
+    ("garbage.csv", bytes(range(256)) * 20, "binary"),
+    ("nodate.csv", b"a,b\n1,2\n3,4\n", "No column of dates"),
+    ("nonum.csv", b"date,name\n2020-01-01,x\n2020-01-02,y\n", "No numeric price column"),
+    ("header.csv", b"date,price\n", "no data rows"),
+    ("fake.xlsx", b"date,price\n2020-01-01,1\n", "not an Excel workbook"),
+    ("fake.parquet", b"PAR1garbage", "Parquet"),
+    ("bad.json", b"{not json", "JSON"),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
+])
+def test_unusable_files_get_an_error_never_an_exception(name, data, words):
+    r = read_price_file(name, data)
+    assert r.error and words.lower() in r.error.lower()
+    assert r.frame is None and not r.ok
+    assert "cannot be used" in describe(r)
+    assert to_long(r).empty
+
+
+def test_describe_is_one_line():
+    line = describe(read("long.csv", LONG))
+    assert "\n" not in line and "long layout" in line and "2 tickers (AAA, BBB)" in line
+
+
+# --- size ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def million_rows() -> bytes:
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="min").strftime(
+        "%Y-%m-%d %H:%M:%S"), "close": np.round(100 + np.cumsum(rng.normal(0, 0.1, n)), 4)})
+    return df.to_csv(index=False).encode()
+
+
+@pytest.mark.timeout(120)
+def test_a_million_rows_read(million_rows):
+    t0 = time.perf_counter()
+    r = read("big.csv", million_rows)
+    elapsed = time.perf_counter() - t0
+    assert r.rows == 1_000_000 and r.problems == ()
+    assert elapsed < 20, f"1M rows took {elapsed:.1f} s"
