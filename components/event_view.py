@@ -70,8 +70,9 @@ class EventRouter:
 
     def __init__(self, parent: Any, *, show_code: bool = True, show_trace: bool = True,
                  max_visible_steps: int = 12, live: bool = True, title: str = "Working",
-                 key: str = "run") -> None:
+                 key: str = "run", show_files: bool = True) -> None:
         self._key = key
+        self._show_files = show_files
         self.show_code, self.show_trace = show_code, show_trace
         self.max_visible_steps = max(1, max_visible_steps)
         self._collector = RunCollector()
@@ -166,7 +167,7 @@ class EventRouter:
             took = f" in {result.duration_seconds:.1f} s" if self._live else ""
             self._status.update(label=f"Done: {steps}{took}", state="complete", expanded=False)
         with self._tail:
-            if result.files:
+            if result.files and self._show_files:
                 render_files(result.files, key=self._key)
             if result.failure is not None:
                 st.error(failure_message(result.failure), icon=":material/error:")
@@ -236,11 +237,13 @@ def describe(event: AgentEvent) -> str:
 
 
 def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
-           show_trace: bool = True, max_visible_steps: int = 12, key: str = "replay") -> RunResult:
+           show_trace: bool = True, max_visible_steps: int = 12, key: str = "replay",
+           show_files: bool = True) -> RunResult:
     """Render stored events exactly as a live run would (History page, chat re-render).
     ``key`` must be stable across reruns and unique on the page (widget keys derive from it)."""
     router = EventRouter(parent, show_code=show_code, show_trace=show_trace,
-                         max_visible_steps=max_visible_steps, live=False, key=key)
+                         max_visible_steps=max_visible_steps, live=False, key=key,
+                         show_files=show_files)
     return router.add_all(events)
 
 

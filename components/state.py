@@ -112,22 +112,18 @@ def detach_file(name: str) -> None:
 
 
 def attach_sample_prices() -> str | None:
-    """Attach the bundled synthetic sample; returns an error message or None."""
-    path = SAMPLE_PRICES
-    if not path.exists():
-        try:  # the data engineer's generator, when present
-            from agent_core import sample_data  # noqa: PLC0415
+    """Attach the bundled synthetic sample (generated if missing); an error message or None."""
+    try:
+        from agent_core.sample_data import sample_bytes  # noqa: PLC0415
 
-            for fn in ("ensure_sample_prices", "write_sample_prices", "ensure_sample"):
-                if hasattr(sample_data, fn):
-                    getattr(sample_data, fn)(path)
-                    break
-        except Exception:  # noqa: BLE001
-            pass
-    if not path.exists():
-        return ("The sample price file (assets/sample_prices.csv) is missing. "
-                "Upload your own price file on the Upload page instead.")
-    attach_file(AttachedFile.from_bytes(path.name, path.read_bytes(), media_type="text/csv"))
+        data = sample_bytes()
+    except Exception:  # noqa: BLE001 - fall back to the file itself
+        try:
+            data = SAMPLE_PRICES.read_bytes()
+        except OSError:
+            return ("The sample price file (assets/sample_prices.csv) is missing. "
+                    "Upload your own price file on the Upload page instead.")
+    attach_file(AttachedFile.from_bytes(SAMPLE_PRICES.name, data, media_type="text/csv"))
     return None
 
 
