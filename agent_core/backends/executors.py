@@ -1,0 +1,339 @@
+"""Where the Converse agent's ``execute_python`` tool runs: one small protocol, two executors.
+
+- :class:`LocalKernelExecutor`: the session's Jupyter kernel from the local
+  interpreter (``agent_core.interpreter.pool.KernelPool``).
+- :class:`AgentCoreExecutor`: the AWS-managed AgentCore Code Interpreter
+  (boto3 ``bedrock-agentcore``: ``start_code_interpreter_session``,
+  ``invoke_code_interpreter`` with ``writeFiles`` / ``executeCode`` /
+  ``listFiles`` / ``readFiles``, ``stop_code_interpreter_session``).
+
+Both return :class:`agent_core.interpreter.models.Execution`. Service failures
+raise :class:`ExecutorError` with a message that says what to do.
+"""
+from __future__ import annotations
+
+import mimetypes
+import threading
+import time
+from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+from agent_core.config import Settings
+from agent_core.files import MAX_RETURNED_FILE_BYTES, AttachedFile, safe_name, sniff_type
+from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
+
+AGENTCORE_INTERPRETER_ID = "aws.codeinterpreter.v1"
+
+
+class ExecutorError(RuntimeError):
+    """The executor could not run the code (service failure, lost session).
+
+    ``kind`` / ``retryable`` feed the ``AgentFailure`` the loop reports;
+    ``cause`` keeps the original exception (never shown raw)."""
+
+    def __init__(self, message: str, *, kind: str = "executor", retryable: bool = False,
+                 cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+        self.cause = cause
+
+
+@runtime_checkable
+class CodeExecutor(Protocol):
+    name: str
+
+    def start(self, session_id: str) -> None: ...
+
+    def put_files(self, session_id: str, files: Sequence[AttachedFile]) -> None: ...
+
+    def run(self, session_id: str, code: str, timeout: float | None = None) -> Execution: ...
+
+    def reset(self, session_id: str) -> None: ...
+
+
+# --- local kernel --------------------------------------------------------------
+class LocalKernelExecutor:
+    """The session's Jupyter kernel (``KernelPool``): state and files persist per session."""
+
+    name = "local"
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def start(self, session_id: str) -> None:
+        starter = getattr(self.pool, "start", None) or getattr(self.pool, "get", None)
+        if callable(starter):
+            starter(session_id)
+
+    def put_files(self, session_id: str, files: Sequence[AttachedFile]) -> None:
+        if files:
+            self.pool.put_files(session_id, list(files))
+
+    def run(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+        return self.pool.execute(session_id, code, timeout=timeout)
+
+    def reset(self, session_id: str) -> None:
+        self.pool.reset(session_id)
+
+
+# --- AgentCore Code Interpreter -------------------------------------------------
+class AgentCoreExecutor:
+    """The AgentCore Code Interpreter, one interpreter session per agent session."""
+
+    name = "agentcore"
+
+    def __init__(self, settings: Settings, *, client: Any = None,
+                 interpreter_id: str = AGENTCORE_INTERPRETER_ID,
+                 session_timeout_seconds: int = 900) -> None:
+        self.settings = settings
+        self.interpreter_id = interpreter_id
+        self.session_timeout_seconds = session_timeout_seconds
+        self._client = client
+        self._sessions: dict[str, str] = {}  # agent session id -> interpreter session id
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _make_client("bedrock-agentcore", self.settings)
+        return self._client
+
+    # protocol ---------------------------------------------------------------
+    def start(self, session_id: str) -> None:
+        self._session(session_id)
+
+    def put_files(self, session_id: str, files: Sequence[AttachedFile]) -> None:
+        if not files:
+            return
+        content = []
+        for f in files:
+            entry: dict[str, Any] = {"path": safe_name(f.name)}
+            if _is_text(f):
+                entry["text"] = f.data.decode("utf-8")
+            else:
+                entry["blob"] = f.data
+            content.append(entry)
+        self._invoke(session_id, "writeFiles", {"content": content}, action="write the attached files")
+
+    def run(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+        start = time.monotonic()
+        before = self._listing(session_id)
+        result = self._invoke(session_id, "executeCode", {"language": "python", "code": code},
+                              action="run the code")
+        execution = execution_from_result(result, duration=time.monotonic() - start)
+        after = self._listing(session_id)
+        changed = [path for path, sig in after.items() if before.get(path) != sig]
+        files = list(execution.files) + self._read(session_id, changed)
+        return Execution(stdout=execution.stdout, stderr=execution.stderr, error=execution.error,
+                         files=tuple(files), timed_out=execution.timed_out,
+                         duration_seconds=time.monotonic() - start)
+
+    def reset(self, session_id: str) -> None:
+        with self._lock:
+            interpreter_session = self._sessions.pop(session_id, None)
+        if interpreter_session is None:
+            return
+        try:
+            self.client.stop_code_interpreter_session(
+                codeInterpreterIdentifier=self.interpreter_id, sessionId=interpreter_session)
+        except Exception:  # noqa: BLE001 - a session that is already gone is fine
+            pass
+
+    def close(self) -> None:
+        for session_id in list(self._sessions):
+            self.reset(session_id)
+
+    # helpers ------------------------------------------------------------------
+    def _session(self, session_id: str) -> str:
+        with self._lock:
+            existing = self._sessions.get(session_id)
+        if existing:
+            return existing
+        try:
+            response = self.client.start_code_interpreter_session(
+                codeInterpreterIdentifier=self.interpreter_id,
+                name=_session_name(session_id),
+                sessionTimeoutSeconds=self.session_timeout_seconds,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _executor_error(exc, "start an AgentCore Code Interpreter session") from None
+        interpreter_session = response["sessionId"]
+        with self._lock:
+            self._sessions[session_id] = interpreter_session
+        return interpreter_session
+
+    def _invoke(self, session_id: str, name: str, arguments: Mapping[str, Any], *,
+                action: str) -> dict[str, Any]:
+        interpreter_session = self._session(session_id)
+        try:
+            response = self.client.invoke_code_interpreter(
+                codeInterpreterIdentifier=self.interpreter_id, sessionId=interpreter_session,
+                name=name, arguments=dict(arguments))
+            return merge_results(response["stream"])
+        except Exception as exc:  # noqa: BLE001
+            raise _executor_error(exc, action) from None
+
+    def _listing(self, session_id: str) -> dict[str, tuple[Any, ...]]:
+        result = self._invoke(session_id, "listFiles", {"directoryPath": "."},
+                              action="list the interpreter's files")
+        listing: dict[str, tuple[Any, ...]] = {}
+        for block in result.get("content", []):
+            if block.get("type") not in ("resource_link", "resource"):
+                continue
+            path = _path_of(block)
+            if not path or path.endswith("/") or block.get("mimeType") == "inode/directory":
+                continue
+            listing[path] = (block.get("size"), block.get("description"))
+        return listing
+
+    def _read(self, session_id: str, paths: Iterable[str]) -> list[OutputFile]:
+        paths = sorted(paths)
+        if not paths:
+            return []
+        result = self._invoke(session_id, "readFiles", {"paths": paths},
+                              action="read the files the code wrote")
+        out: list[OutputFile] = []
+        for block in result.get("content", []):
+            resource = block.get("resource") if block.get("type") == "resource" else None
+            if resource is None and block.get("type") != "resource":
+                continue
+            resource = resource or {}
+            path = resource.get("uri") or _path_of(block)
+            if resource.get("blob") is not None:
+                data = bytes(resource["blob"])
+            elif resource.get("text") is not None:
+                data = str(resource["text"]).encode("utf-8")
+            elif block.get("data") is not None:
+                data = bytes(block["data"])
+            else:
+                data = str(block.get("text") or "").encode("utf-8")
+            name = safe_name(_strip_uri(path or "file"))
+            truncated = len(data) > MAX_RETURNED_FILE_BYTES
+            out.append(OutputFile(name=name, media_type=resource.get("mimeType") or block.get("mimeType")
+                                  or sniff_type(data), data=b"" if truncated else data,
+                                  truncated=truncated))
+        return out
+
+
+def merge_results(stream: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``result`` events of one ``InvokeCodeInterpreter`` stream merged into one dict.
+
+    Modelled in-stream exceptions arrive as boto3 ``EventStreamError`` and propagate."""
+    content: list[dict[str, Any]] = []
+    structured: dict[str, Any] = {}
+    is_error = False
+    for event in stream:
+        result = event.get("result")
+        if result is None:
+            continue
+        content.extend(result.get("content") or [])
+        for key, value in (result.get("structuredContent") or {}).items():
+            if key in ("stdout", "stderr") and structured.get(key):
+                structured[key] += value
+            else:
+                structured[key] = value
+        is_error = is_error or bool(result.get("isError"))
+    return {"content": content, "structuredContent": structured, "isError": is_error}
+
+
+def execution_from_result(result: Mapping[str, Any], *, duration: float = 0.0) -> Execution:
+    """An ``executeCode`` result (``content``, ``structuredContent``, ``isError``) -> Execution."""
+    structured = result.get("structuredContent") or {}
+    texts = [b.get("text") or "" for b in result.get("content", []) if b.get("type") == "text"]
+    stdout = structured.get("stdout")
+    stderr = structured.get("stderr") or ""
+    if stdout is None:
+        stdout = "" if result.get("isError") else "\n".join(t for t in texts if t)
+    exit_code = structured.get("exitCode")
+    failed = bool(result.get("isError")) or (exit_code not in (None, 0))
+    error = None
+    timed_out = False
+    if failed:
+        detail = stderr or "\n".join(t for t in texts if t) or f"exit code {exit_code}"
+        name, value = _last_exception(detail)
+        timed_out = "timed out" in detail.lower() or name == "TimeoutError"
+        error = ExecutionError(name=name, value=value, traceback=detail)
+    files = []
+    for i, block in enumerate(b for b in result.get("content", []) if b.get("type") == "image"):
+        data = bytes(block.get("data") or b"")
+        ext = mimetypes.guess_extension(block.get("mimeType") or sniff_type(data)) or ".png"
+        files.append(OutputFile(name=f"output-{i + 1}{ext}",
+                                media_type=block.get("mimeType") or sniff_type(data), data=data))
+    return Execution(stdout=stdout, stderr=stderr if not failed else "", error=error,
+                     files=tuple(files), timed_out=timed_out, duration_seconds=duration)
+
+
+def _last_exception(text: str) -> tuple[str, str]:
+    for line in reversed([ln.strip() for ln in text.splitlines() if ln.strip()]):
+        head, sep, rest = line.partition(":")
+        if sep and head.replace(".", "").replace("_", "").isalnum() and (
+                head.endswith("Error") or head.endswith("Exception") or head.endswith("Interrupt")):
+            return head.rsplit(".", 1)[-1], rest.strip()
+    return "Error", text.strip().splitlines()[-1] if text.strip() else "the code failed"
+
+
+def _path_of(block: Mapping[str, Any]) -> str:
+    return _strip_uri(str(block.get("uri") or block.get("name") or ""))
+
+
+def _strip_uri(path: str) -> str:
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    return path
+
+
+def _is_text(f: AttachedFile) -> bool:
+    if f.media_type.startswith("text/") or f.media_type in ("application/json", "application/x-yaml"):
+        try:
+            f.data.decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            return False
+    return False
+
+
+def _session_name(session_id: str) -> str:
+    # Name: [a-zA-Z][a-zA-Z0-9_]{0,47} style; keep letters, digits and underscores.
+    clean = "".join(c if c.isalnum() else "_" for c in session_id)
+    return ("desk_" + clean)[:48]
+
+
+def _make_client(service: str, settings: Settings) -> Any:
+    from agent_core.backends.aws import make_client
+
+    return make_client(service, settings)
+
+
+def _executor_error(exc: BaseException, action: str) -> ExecutorError:
+    code, message = _error_code(exc)
+    lowered = (code or "").lower()
+    if "throttl" in lowered or "quota" in lowered:
+        return ExecutorError(
+            f"AgentCore Code Interpreter is busy or at its session quota while trying to {action} "
+            f"({code}). Wait a moment and retry, or stop unused interpreter sessions.",
+            kind="throttling", retryable=True, cause=exc)
+    if "accessdenied" in lowered:
+        return ExecutorError(
+            f"Access denied by AgentCore Code Interpreter while trying to {action}. Give your AWS "
+            "identity the bedrock-agentcore:StartCodeInterpreterSession, InvokeCodeInterpreter and "
+            "StopCodeInterpreterSession permissions, or set CODE_EXECUTOR=local.",
+            kind="access_denied", cause=exc)
+    if "resourcenotfound" in lowered:
+        return ExecutorError(
+            f"The AgentCore interpreter session was not found while trying to {action} (it may "
+            "have timed out). Start a new session and ask again.", kind="session_expired", cause=exc)
+    if code:
+        return ExecutorError(f"AgentCore Code Interpreter failed to {action}: {code}: {message}",
+                             kind="executor", cause=exc)
+    return ExecutorError(
+        f"Could not reach AgentCore Code Interpreter to {action} ({type(exc).__name__}). Check "
+        "the network, AWS_REGION and the endpoint, then retry.", kind="connection", retryable=True,
+        cause=exc)
+
+
+def _error_code(exc: BaseException) -> tuple[str | None, str]:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        err = response.get("Error") or {}
+        return err.get("Code"), str(err.get("Message") or "")
+    return None, str(exc)
