@@ -236,3 +236,46 @@ def test_a_million_rows_read(million_rows):
     elapsed = time.perf_counter() - t0
     assert r.rows == 1_000_000 and r.problems == ()
     assert elapsed < 20, f"1M rows took {elapsed:.1f} s"
+
+
+# --- charts (components/charts.py: pure functions of the tables read above) ------------------------
+def test_price_chart_moving_average_colours_and_downsampling():
+    from components.charts import price_chart
+
+    r = read("sample_prices.csv", sample_bytes())
+    fig = price_chart(to_long(r), ma_windows=(20,), colors={"price": "blue", "ma": "red"},
+                      max_points=500)
+    names = [t.name for t in fig.data]
+    assert names == ["SYNA", "SYNA MA 20", "SYNB", "SYNB MA 20", "SYNC", "SYNC MA 20"]
+    assert {t.type for t in fig.data} == {"scattergl"}
+    assert fig.data[0].line.color == "blue" and fig.data[1].line.color == "red"
+    assert all(len(t.x) <= 500 for t in fig.data)
+    assert fig.layout.meta["downsampled"] and fig.layout.meta["points_in"] == r.rows
+    assert fig.layout.xaxis.rangeslider.visible and fig.layout.xaxis.rangeselector.buttons
+    # the moving average is computed on the full series: its last value is the last 20 closes' mean
+    syna = r.frame[r.frame["ticker"] == "SYNA"]["close"]
+    assert fig.data[1].y[-1] == pytest.approx(syna.tail(20).mean())
+    # downsampling keeps the extremes
+    assert max(fig.data[0].y) == pytest.approx(syna.max())
+    assert min(fig.data[0].y) == pytest.approx(syna.min())
+
+
+def test_price_chart_small_series_untouched():
+    from components.charts import price_chart
+
+    fig = price_chart(to_long(read("wide.csv", WIDE.encode())))
+    assert list(fig.data[0].y) == [1.5, 1.6, 1.7] and not fig.layout.meta["downsampled"]
+
+
+def test_numeric_quick_chart_and_box_plot():
+    from components.charts import box_plot, numeric_quick_chart
+
+    df = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-03"], "mean": [1.0, 2.0, 3.0],
+                       "label": ["a", "b", "c"]})
+    fig = numeric_quick_chart(df)
+    assert [t.name for t in fig.data] == ["mean"] and fig.layout.xaxis.title.text == "month"
+    assert numeric_quick_chart(pd.DataFrame({"a": ["x", "y"]})) is None
+    sales = pd.DataFrame({"region": ["east", "west", "east", "west"], "sales": [1, 5, 2, 6]})
+    box = box_plot(sales, "region", "sales")
+    assert [t.name for t in box.data] == ["east", "west"]
+    assert sorted(box.data[1].y) == [5, 6]
