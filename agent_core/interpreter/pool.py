@@ -1,0 +1,344 @@
+"""A bounded pool of kernels, one per session, plus one warm spare.
+
+* ``execute(session_id, code)`` runs code in the session's persistent kernel (started on
+  first use; the warm spare is handed over when there is one, so a new session's first
+  chart does not wait for a kernel start).
+* At most ``settings.max_kernels`` kernels are alive, the spare included: starting one
+  more shuts the least recently used session kernel down. Kernels idle for
+  ``settings.kernel_idle_seconds`` are shut down by a reaper thread. Either way the
+  session's next run says that in-memory state was lost (its files are kept).
+* Thread-safe: one lock per session, one for the pool's own tables.
+* ``shutdown()`` (also run at exit) kills every kernel.
+"""
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from agent_core.config import Settings
+from agent_core.files import AttachedFile, safe_name
+from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter.kernel import KernelStartError, LocalKernel
+from agent_core.interpreter.models import Execution, ExecutionError
+
+_SESSION_ID = re.compile(r"^[0-9A-Za-z_:-][0-9A-Za-z._:-]{1,99}$")
+_UID_BASE = 61000  # sandboxed kernels (app run as root) get uids 61000.. of their own
+_uid_counter = itertools.count()
+
+
+class InvalidSessionId(ValueError):
+    """A session id that cannot name a folder."""
+
+
+@dataclass
+class _Session:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    kernel: LocalKernel | None = None
+    last_used: float = field(default_factory=time.monotonic)
+    pending_notice: str | None = None
+
+
+class KernelPool:
+    def __init__(self, settings: Settings, *, warm_spare: bool = True,
+                 limits: sb.Limits | None = None, reap_interval: float | None = None) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.plan = sb.choose_plan(settings.sandbox)
+        self.limits = limits or sb.Limits(memory_mb=settings.kernel_memory_mb,
+                                          cpu_seconds=int(max(3600, 10 * settings.exec_timeout)))
+        self.marker = f"adk-{uuid.uuid4().hex[:10]}"
+        self._hide = (Path(settings.home), Path(__file__).resolve().parents[2], Path.cwd())
+        self._lock = threading.RLock()
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._warm_spare = warm_spare and settings.max_kernels >= 2
+        self._spare: Future | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spare")
+        self._closed = False
+        self._mpl_cache = self.home / "cache" / "matplotlib"
+        self._stop = threading.Event()
+        interval = reap_interval or min(30.0, max(0.2, settings.kernel_idle_seconds / 4))
+        self._reaper = threading.Thread(target=self._reap_loop, args=(interval,),
+                                        name="kernel-reaper", daemon=True)
+        self._reaper.start()
+        atexit.register(_shutdown_ref, weakref.ref(self))
+        if self._warm_spare:
+            self._schedule_spare()
+
+    # --- public API ---------------------------------------------------------
+    @property
+    def isolation(self) -> str:
+        """What confines the kernels, in words for the UI (starts with "bubblewrap" or "none")."""
+        return self.plan.describe(self.limits)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.plan.sandboxed
+
+    def workdir(self, session_id: str) -> Path:
+        path = self._workdir_path(session_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def put_files(self, session_id: str, files: Iterable[AttachedFile]) -> tuple[str, ...]:
+        """Write attached files into the session's working folder (safe names); the names."""
+        sess = self._session(session_id)
+        names = []
+        with sess.lock:
+            work = self.workdir(session_id)
+            for f in files:
+                name = safe_name(f.name)
+                tmp = work / f".{name}.{uuid.uuid4().hex[:6]}.part"
+                tmp.write_bytes(f.data)
+                os.replace(tmp, work / name)
+                if sess.kernel is not None and sess.kernel.uid is not None:
+                    os.chown(work / name, sess.kernel.uid, sess.kernel.uid)
+                names.append(name)
+        return tuple(names)
+
+    def execute(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+        timeout = float(timeout if timeout is not None else self.settings.exec_timeout)
+        sess = self._session(session_id)
+        with sess.lock:
+            if self._closed:
+                return Execution(error=ExecutionError("PoolClosed", "The code interpreter was shut down.", ""))
+            notice = None
+            if sess.kernel is not None and not sess.kernel.is_alive():
+                code_ = sess.kernel.exit_code()
+                sess.kernel.shutdown()
+                sess.kernel = None
+                sess.pending_notice = sess.pending_notice or (
+                    f"The Python kernel had stopped (exit code {code_}); a fresh one was started: "
+                    "variables in memory were lost (files in the working folder are kept).")
+            if sess.kernel is None:
+                notice, sess.pending_notice = sess.pending_notice, None
+                try:
+                    sess.kernel = self._new_kernel(session_id)
+                except (KernelStartError, OSError) as exc:
+                    return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
+                                     kernel_restarted=notice is not None)
+            sess.last_used = time.monotonic()
+            outcome = sess.kernel.run(code, timeout=timeout)
+            sess.last_used = time.monotonic()
+            result = outcome.execution
+            if outcome.kernel_lost:
+                sess.kernel.shutdown()
+                sess.kernel = None
+                sess.pending_notice = result.notice
+            if notice is not None:
+                from dataclasses import replace
+
+                result = replace(result, kernel_restarted=True,
+                                 notice=" ".join(n for n in (notice, result.notice) if n))
+            return result
+
+    def reset(self, session_id: str) -> None:
+        """Shut the session's kernel down; the next run starts a fresh one (no notice)."""
+        sess = self._session(session_id)
+        with sess.lock:
+            if sess.kernel is not None:
+                sess.kernel.shutdown()
+                sess.kernel = None
+            sess.pending_notice = None
+
+    def shutdown(self) -> None:
+        """Kill every kernel, the spare too. The pool cannot be used afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop.set()
+            spare, self._spare = self._spare, None
+            sessions = list(self._sessions.values())
+        if spare is not None:
+            spare.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if spare is not None and not spare.cancelled():
+            try:
+                k = spare.result(timeout=0)
+                k.shutdown()
+                shutil.rmtree(k.workdir, ignore_errors=True)
+            except Exception:  # noqa: BLE001
+                pass
+        for sess in sessions:
+            kernel, sess.kernel = sess.kernel, None
+            if kernel is not None:
+                kernel.shutdown()
+
+    def live_kernels(self) -> int:
+        """Session kernels alive now (the spare not counted)."""
+        with self._lock:
+            return sum(1 for s in self._sessions.values() if s.kernel is not None)
+
+    def kernel_pid(self, session_id: str) -> int | None:
+        with self._lock:
+            sess = self._sessions.get(session_id)
+            return sess.kernel.pid if sess and sess.kernel else None
+
+    # --- internals ----------------------------------------------------------
+    def _workdir_path(self, session_id: str) -> Path:
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id) or ".." in session_id:
+            raise InvalidSessionId(
+                f"Session id {session_id!r} is not valid: use 2-100 letters, digits, '.', '_', ':' or '-'.")
+        return self.home / "sessions" / session_id / "work"
+
+    def _session(self, session_id: str) -> _Session:
+        self._workdir_path(session_id)
+        with self._lock:
+            sess = self._sessions.get(session_id)
+            if sess is None:
+                sess = self._sessions[session_id] = _Session()
+            self._sessions.move_to_end(session_id)
+            return sess
+
+    def _make_kernel(self, workdir: Path) -> LocalKernel:
+        uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
+        return LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
+                           uid=uid, hide=self._hide, mpl_cache=self._mpl_cache).start()
+
+    def _new_kernel(self, session_id: str) -> LocalKernel:
+        """A kernel for the session: the warm spare when there is one, else a cold start.
+        Makes room first (least recently used session kernel) so the bound holds."""
+        workdir = self.workdir(session_id)
+        with self._lock:
+            spare, self._spare = self._spare, None
+        kernel = None
+        if spare is not None:
+            try:
+                kernel = spare.result()
+            except Exception:  # noqa: BLE001 - a failed spare: start one here instead
+                kernel = None
+            if kernel is not None and not kernel.is_alive():
+                kernel.shutdown()
+                kernel = None
+        if kernel is None:
+            self._make_room(session_id, extra=1)
+            kernel = self._make_kernel(workdir)
+        else:
+            kernel.adopt(workdir)
+        self._schedule_spare()
+        return kernel
+
+    def _make_room(self, session_id: str, extra: int) -> None:
+        """Evict least recently used session kernels until ``extra`` more fit."""
+        while True:
+            with self._lock:
+                spare = 1 if self._spare is not None else 0
+                live = [(sid, s) for sid, s in self._sessions.items() if s.kernel is not None]
+                if len(live) + spare + extra <= self.settings.max_kernels:
+                    return
+                if spare:  # the spare goes first: it holds no one's state
+                    victim_spare, self._spare = self._spare, None
+                else:
+                    victim_spare = None
+            if victim_spare is not None:
+                _discard_spare(victim_spare)
+                continue
+            candidates = sorted((s.last_used, sid, s) for sid, s in live if sid != session_id)
+            evicted = False
+            for _, sid, s in candidates:
+                if s.lock.acquire(blocking=False):
+                    try:
+                        if s.kernel is not None:
+                            s.kernel.shutdown()
+                            s.kernel = None
+                            s.pending_notice = (
+                                f"This session's Python kernel was shut down to make room (at most "
+                                f"{self.settings.max_kernels} run at once): variables in memory were lost "
+                                "(files in the working folder are kept).")
+                            evicted = True
+                    finally:
+                        s.lock.release()
+                    if evicted:
+                        break
+            if not evicted:
+                return  # every other kernel is busy: allow one over the bound rather than deadlock
+
+    def _schedule_spare(self) -> None:
+        with self._lock:
+            if not self._warm_spare or self._closed or self._spare is not None:
+                return
+            live = sum(1 for s in self._sessions.values() if s.kernel is not None)
+            # the session kernel being handed out right now counts as live
+            if live + 2 > self.settings.max_kernels:
+                return
+            folder = self.home / "spare-kernels" / uuid.uuid4().hex[:12]
+            try:
+                self._spare = self._executor.submit(self._start_spare, folder)
+            except RuntimeError:
+                self._spare = None
+
+    def _start_spare(self, folder: Path) -> LocalKernel:
+        self._ensure_mpl_cache()
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._make_kernel(folder)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _ensure_mpl_cache(self) -> None:
+        """Build matplotlib's font list once, copied into each kernel's private config dir."""
+        if any(self._mpl_cache.glob("fontlist-*.json")):
+            return
+        self._mpl_cache.mkdir(parents=True, exist_ok=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(self._mpl_cache),
+               "HOME": str(self._mpl_cache)}
+        try:
+            subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
+                           capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+    def _reap_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            idle = self.settings.kernel_idle_seconds
+            now = time.monotonic()
+            with self._lock:
+                items = list(self._sessions.items())
+            for sid, s in items:
+                if s.kernel is None or now - s.last_used < idle:
+                    continue
+                if not s.lock.acquire(blocking=False):
+                    continue
+                try:
+                    if s.kernel is not None and time.monotonic() - s.last_used >= idle:
+                        s.kernel.shutdown()
+                        s.kernel = None
+                        s.pending_notice = (
+                            f"This session's Python kernel was shut down after {idle:g} s without use: "
+                            "variables in memory were lost (files in the working folder are kept).")
+                finally:
+                    s.lock.release()
+            self._schedule_spare()
+
+
+def _discard_spare(spare: Future) -> None:
+    def done(f: Future) -> None:
+        try:
+            k = f.result()
+        except Exception:  # noqa: BLE001
+            return
+        k.shutdown()
+        shutil.rmtree(k.workdir, ignore_errors=True)
+
+    spare.add_done_callback(done)
+
+
+def _shutdown_ref(ref: "weakref.ref[KernelPool]") -> None:
+    pool = ref()
+    if pool is not None:
+        pool.shutdown()

@@ -1,0 +1,236 @@
+"""How a kernel process is confined: the bubblewrap argv, resource limits, environment.
+
+Two kinds of plan:
+
+* ``bwrap``: the kernel runs inside bubblewrap with no network, its own PID/IPC/UTS
+  namespaces, a read-only view of the system, the home folders, ``/tmp``, ``/run``,
+  the app folder and the Agent Desk home hidden behind empty tmpfs mounts, and only its
+  own session folder writable (mounted at :data:`INSIDE_WORKDIR`). When the app runs as
+  root, the kernel additionally drops to an unprivileged uid of its own (``setpriv``), with
+  no capabilities and ``no_new_privs``, so ``RLIMIT_NPROC`` holds (a fork bomb stops);
+  as a normal user, bubblewrap's user namespace maps the user to uid 1000.
+* ``none``: a plain kernel process with resource limits only (memory, file size, CPU).
+
+Every limit is applied by ``prlimit`` in the kernel's own argv, so it holds for the
+kernel and everything it starts.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+INSIDE_WORKDIR = "/home/sandbox/work"
+# Hidden behind empty tmpfs mounts inside the sandbox (plus the app folder and home).
+HIDDEN_DIRS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
+_NEVER_HIDE = ("/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/opt",
+               "/proc", "/dev", "/sys", "/var")
+
+
+class SandboxError(RuntimeError):
+    """The requested sandbox cannot be used here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 2048       # RLIMIT_AS of the kernel and its children
+    file_size_mb: int = 512     # RLIMIT_FSIZE: largest single file it may write
+    cpu_seconds: int = 3600     # RLIMIT_CPU over the kernel's lifetime
+    tasks: int = 256            # RLIMIT_NPROC (processes + threads), sandbox with own uid only
+    tmp_mb: int = 256           # size of the private /tmp (bwrap only)
+
+    def prlimit_argv(self, *, with_nproc: bool) -> list[str]:
+        argv = ["prlimit", f"--as={self.memory_mb * 1024 * 1024}",
+                f"--fsize={self.file_size_mb * 1024 * 1024}", f"--cpu={self.cpu_seconds}",
+                "--core=0"]
+        if with_nproc:
+            argv.append(f"--nproc={self.tasks}")
+        return argv + ["--"]
+
+
+@dataclass(frozen=True)
+class SandboxPlan:
+    kind: str            # "bwrap" | "none"
+    drop_uid: bool       # bwrap run as root: the kernel drops to its own unprivileged uid
+    reason: str = ""     # why this plan (e.g. why bubblewrap is not used)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.kind == "bwrap"
+
+    def describe(self, limits: Limits) -> str:
+        lim = (f"memory {limits.memory_mb} MB, file size {limits.file_size_mb} MB, "
+               f"CPU {limits.cpu_seconds} s")
+        if self.kind == "bwrap":
+            who = ("own unprivileged uid, no capabilities, at most "
+                   f"{limits.tasks} processes/threads" if self.drop_uid
+                   else "user namespace, no capabilities")
+            return ("bubblewrap: no network, read-only system, only this session's folder "
+                    "writable, other sessions/home folders//tmp hidden, no AWS variables, "
+                    f"{who}; limits: {lim}")
+        why = f" ({self.reason})" if self.reason else ""
+        return f"none{why}: plain kernel with limits only ({lim}); no file-system or network isolation"
+
+
+def _bwrap_probe_argv(drop_uid: bool) -> list[str]:
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", "/tmp", "--unshare-net", "--unshare-pid", "--new-session",
+            "--die-with-parent", "--cap-drop", "ALL"]
+    if drop_uid:
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
+                 "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs", "true"]
+    else:
+        argv = argv[:1] + ["--unshare-user", "--uid", "1000"] + argv[1:] + ["true"]
+    return argv
+
+
+@functools.lru_cache(maxsize=2)
+def probe_bwrap(drop_uid: bool | None = None) -> tuple[bool, str]:
+    """Does bubblewrap work here (with the options the kernel needs)? ``(ok, why_not)``."""
+    if drop_uid is None:
+        drop_uid = os.geteuid() == 0
+    missing = [t for t in ("bwrap", "prlimit") + (("setpriv",) if drop_uid else ()) if not shutil.which(t)]
+    if missing:
+        return False, f"{', '.join(missing)} not installed (apt-get install bubblewrap util-linux)"
+    try:
+        proc = subprocess.run(_bwrap_probe_argv(drop_uid), capture_output=True, timeout=15,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap could not start ({exc.__class__.__name__})"
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return False, f"bubblewrap does not work here: {msg[-1] if msg else proc.returncode}"
+    return True, ""
+
+
+def choose_plan(setting: str) -> SandboxPlan:
+    """``auto``: bubblewrap when it works, else a plain kernel; ``bwrap``: bubblewrap or
+    :class:`SandboxError`; ``none``: a plain kernel."""
+    if setting == "none":
+        return SandboxPlan("none", False, "AGENT_DESK_SANDBOX=none")
+    drop_uid = os.geteuid() == 0
+    ok, why = probe_bwrap(drop_uid)
+    if ok:
+        return SandboxPlan("bwrap", drop_uid)
+    if setting == "bwrap":
+        raise SandboxError(f"AGENT_DESK_SANDBOX=bwrap but {why}. Install bubblewrap, or set "
+                           "AGENT_DESK_SANDBOX=auto to fall back to a plain kernel.")
+    return SandboxPlan("none", False, why)
+
+
+def kernel_env(*, sandboxed: bool, mpl_dir: str, home: str) -> dict[str, str]:
+    """The kernel's whole environment: nothing inherited (no AWS_*, no tokens)."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "agg",
+        "MPLCONFIGDIR": mpl_dir,
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "JPY_PARENT_PID": "1" if sandboxed else str(os.getpid()),
+    }
+
+
+def hidden_dirs(extra: list[Path]) -> list[str]:
+    """Folders replaced by empty tmpfs inside the sandbox, outermost first, none nested."""
+    cands = [os.path.realpath(p) for p in list(HIDDEN_DIRS) + [str(p) for p in extra]]
+    out: list[str] = []
+    for c in sorted(set(cands), key=lambda p: (p.count("/"), p)):
+        if c in _NEVER_HIDE or not os.path.isdir(c):
+            continue
+        if any(c == h or c.startswith(h + "/") for h in out):
+            continue
+        if any(n != "/" and (n == c or n.startswith(c + "/")) for n in _NEVER_HIDE):
+            continue
+        out.append(c)
+    return out
+
+
+def _parent_dirs(target: str, hidden: list[str]) -> list[str]:
+    """Intermediate folders to create (0755) between a hidden root and ``target``."""
+    root = next((h for h in hidden if target.startswith(h + "/")), None)
+    if root is None:
+        return []
+    parts = Path(target).relative_to(root).parts[:-1]
+    out, cur = [], root
+    for part in parts:
+        cur = f"{cur}/{part}"
+        out.append(cur)
+    return out
+
+
+@dataclass(frozen=True)
+class Mounts:
+    host_workdir: Path
+    sock_dir: Path       # ipc sockets (rw)
+    conn_file: Path      # connection file (ro)
+    mpl_dir: Path        # private matplotlib config/cache (rw)
+    hide: tuple[Path, ...] = ()   # extra folders to hide (app folder, Agent Desk home)
+
+
+def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str, str],
+               uid: int | None) -> list[str]:
+    """The argv prefix that runs a command inside the sandbox."""
+    hidden = hidden_dirs(list(mounts.hide))
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for h in hidden:
+        if h == "/tmp":
+            argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", h]
+        else:
+            argv += ["--tmpfs", h]
+    made: set[str] = set()
+
+    def bind(kind: str, src: str, dest: str) -> None:
+        for d in _parent_dirs(dest, hidden):
+            if d not in made:
+                made.add(d)
+                argv.extend(["--perms", "0755", "--dir", d])
+        argv.extend([kind, src, dest])
+
+    python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    python_dirs.add(sys.prefix)
+    for p in sorted(python_dirs, key=lambda p: (p.count("/"), p)):
+        if any(p == h or p.startswith(h + "/") for h in hidden):
+            bind("--ro-bind", p, p)
+    bind("--bind", str(mounts.sock_dir), str(mounts.sock_dir))
+    bind("--ro-bind", str(mounts.conn_file), str(mounts.conn_file))
+    bind("--bind", str(mounts.mpl_dir), str(mounts.mpl_dir))
+    bind("--bind", str(mounts.host_workdir), INSIDE_WORKDIR)
+    argv += ["--chdir", INSIDE_WORKDIR,
+             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+             "--hostname", "sandbox", "--new-session", "--die-with-parent",
+             "--cap-drop", "ALL", "--clearenv"]
+    for k, v in env.items():
+        argv += ["--setenv", k, v]
+    if plan.drop_uid:
+        assert uid is not None
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
+                 "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    else:
+        argv[1:1] = ["--unshare-user", "--uid", "1000", "--gid", "1000"]
+    return argv + limits.prlimit_argv(with_nproc=True)
+
+
+def chown_tree(path: Path, uid: int) -> None:
+    """Give a folder (and what is in it) to the kernel's uid, so it can write there."""
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            try:
+                st = os.lstat(name)
+                if st.st_uid != uid:
+                    os.lchown(name, uid, uid)
+            except OSError:
+                pass
