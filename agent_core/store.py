@@ -384,9 +384,13 @@ class RunStore:
 
     def list_runs(self, session: str | None = None, backend: str | None = None,
                   outcome: str | None = None, text: str | None = None, limit: int = 200,
-                  offset: int = 0) -> list[RunInfo]:
-        """Runs newest first, filtered by session, backend, outcome and words in the prompt."""
+                  offset: int = 0, parent: str | None = None) -> list[RunInfo]:
+        """Runs newest first, filtered by session, backend, outcome, words in the prompt,
+        and ``parent`` (the re-runs of one run)."""
         where, args = [], []
+        if parent:
+            where.append("r.parent_run_id = ?")
+            args.append(parent)
         if session:
             where.append("r.session_id = ?")
             args.append(session)
