@@ -222,7 +222,8 @@ def _failure_for_exception(exc: BaseException) -> AgentFailure:
             message="Could not reach Bedrock in time. Check your network, proxy and "
                     "AWS_REGION / BEDROCK_ENDPOINT_URL, then press Retry.",
             retryable=True, source="stream")
-    if isinstance(exc, (bx.ResponseStreamingError, bx.ConnectionError, ConnectionError)) or \
+    if isinstance(exc, (bx.ResponseStreamingError, bx.ConnectionError, bx.HTTPClientError,
+                        ConnectionError)) or \
             _is_urllib3(exc, "ProtocolError", "HTTPError"):
         return AgentFailure(
             kind="connection",
