@@ -153,3 +153,45 @@ def test_continue_this_session_restores_id_files_and_chat(_isolated_home):
 def test_empty_store_says_what_to_do():
     at = history_page()
     assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_rerun_prompt_keeps_code_whole():
+    from components.code_editor import rerun_prompt
+
+    assert rerun_prompt("print(1)\n") == "run this code:\n```python\nprint(1)\n```"
+    tricky = 'doc = """\n```\nnot the end\n```\n"""\nprint(doc)'
+    text = rerun_prompt(tricky)
+    assert text.startswith("run this code:\n````python\n") and text.endswith("\n````")
+    assert tricky in text
+
+
+@pytest.mark.timeout(240)
+def test_edit_and_rerun_runs_in_local_kernel_and_is_stored_linked(_isolated_home, local_env):
+    pytest.importorskip("agent_core.backends.local", reason="the local agent has not landed yet")
+    store = RunStore(_isolated_home)
+    csv = AttachedFile.from_bytes("prices.csv", b"date,close\n2024-01-01,1\n2024-01-02,2\n")
+    original = store.start_run("sess-remote", "Read the file", "bedrock", attachments=[csv])
+    store.append_event(original, CodeInvocation(code="print(open('prices.csv').readline())"))
+    store.append_event(original, CodeOutput(text="date,close"))
+    store.finish_run(original, "completed")
+
+    at = history_page()
+    by_label(at.toggle, "Edit and re-run").set_value(True).run()
+    edited = "rows = open('prices.csv').read().splitlines()\nprint('edited:', rows[2])"
+    by_label(at.text_area, "Code").set_value(edited).run()
+    by_label(at.button, "Run locally").click().run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+
+    reruns = store.list_runs(parent=original)
+    assert len(reruns) == 1
+    rerun = reruns[0]
+    assert rerun.backend == "local" and rerun.outcome == "completed"
+    assert rerun.session_id == "sess-remote" and edited in rerun.prompt
+    outputs = [e.text for e in store.run_events(rerun.id) if isinstance(e, CodeOutput)]
+    assert any("edited: 2024-01-02,2" in o for o in outputs), outputs
+    assert [f.name for f in store.attached_files(rerun.id)] == ["prices.csv"]
+    shown = [c.value for e in at.expander if e.label.endswith("Code output") for c in e.code]
+    assert any("edited: 2024-01-02,2" in s for s in shown), shown
+    # after a rerun of the page the result is replayed from the store, with its link
+    at.run()
+    assert any(rerun.id in c.value for c in at.caption)
