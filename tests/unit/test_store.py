@@ -263,3 +263,17 @@ def test_retention_removes_oldest_runs_and_only_unreferenced_blobs(tmp_path):
     store.enforce_retention(0)
     assert [r.id for r in store.list_runs()] == [running]
     assert store.space_used().blobs == 0 and not list((tmp_path / "blobs").glob("*/*"))
+
+
+def test_recycled_pid_is_not_taken_for_the_writer(tmp_path):
+    from agent_core.store import process_token
+
+    me = os.getpid()
+    assert writer_alive(me, process_token())
+    assert not writer_alive(me, f"{me}:1")  # same pid, another start time: a recycled pid
+    assert not writer_alive(None, None)
+    store = RunStore(tmp_path)
+    run_id = store.start_run("s", "p", "local")
+    store._conn.execute("UPDATE runs SET writer_token = ? WHERE id = ?", (f"{me}:1", run_id))
+    assert store.recover_interrupted() == [run_id]
+    assert store.get_run(run_id).outcome == "interrupted"
