@@ -369,6 +369,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: "FakeBedrock"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client closing its kept-alive connection is normal; report anything else."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeBedrock:
     """The fake server. ``script`` (or :meth:`use`) sets what every request gets;
@@ -446,6 +452,28 @@ class FakeBedrock:
             self.sent.append((time.monotonic(), step))
 
 
+# --- credentials for tests ------------------------------------------------------------
+FAKE_ACCESS_KEY = "AKIAFAKEKEY000000001"
+FAKE_SECRET_KEY = "fakeSecretKeyThatMustNeverBeShown0123456789"
+_AWS_VARS_TO_DROP = (
+    "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", "AWS_MAX_ATTEMPTS",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+)
+
+
+def fake_aws_env(base: dict[str, str], folder: Any) -> dict[str, str]:
+    """``base`` with dummy keys, no user AWS config and no instance metadata (for a
+    subprocess such as the app or the CLI)."""
+    env = {k: v for k, v in base.items() if k not in _AWS_VARS_TO_DROP}
+    env.update(AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
+               AWS_CONFIG_FILE=str(folder / "no-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(folder / "no-aws-credentials"),
+               AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
 _shared: FakeBedrock | None = None
 
 if pytest is not None:
@@ -458,6 +486,20 @@ if pytest is not None:
         _shared.reset()
         yield _shared
         _shared.reset()
+
+    @pytest.fixture
+    def fake_aws_credentials(monkeypatch, tmp_path) -> dict[str, str]:
+        """Dummy credentials through boto3's standard chain for this test (no user config,
+        no instance metadata); returns the variables set."""
+        import os
+
+        env = fake_aws_env(dict(os.environ), tmp_path)
+        for var in _AWS_VARS_TO_DROP:
+            monkeypatch.delenv(var, raising=False)
+        for key, value in env.items():
+            if key.startswith("AWS_"):
+                monkeypatch.setenv(key, value)
+        return {k: v for k, v in env.items() if k.startswith("AWS_")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

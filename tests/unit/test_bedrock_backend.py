@@ -22,28 +22,13 @@ from agent_core.events import (
 from agent_core.files import AttachedFile
 from agent_core.run import RunCollector
 from tests.fakes import bedrock_server as fake
-from tests.fakes.bedrock_server import FakeBedrock, bedrock_server  # noqa: F401 (fixture)
+from tests.fakes.bedrock_server import (  # noqa: F401 (fixtures)
+    FakeBedrock, bedrock_server, fake_aws_credentials,
+)
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("fake_aws_credentials")]
 
-FAKE_KEY = "AKIAFAKEKEY000000001"
-FAKE_SECRET = "fakeSecretKeyThatMustNeverBeShown0123456789"
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch, tmp_path):
-    """Dummy credentials through the standard chain; no user config, no instance metadata."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+FAKE_KEY, FAKE_SECRET = fake.FAKE_ACCESS_KEY, fake.FAKE_SECRET_KEY
 
 
 def settings_for(server: FakeBedrock, **kw):
