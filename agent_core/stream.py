@@ -169,8 +169,13 @@ EXCEPTION_MEMBERS = frozenset(
 )
 
 
-def _clip(text: str) -> str:
-    text = " ".join(str(text).split())
+# key ids and long key/token-like runs: a service or library message never shows them
+_SECRET_LIKE = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b|[A-Za-z0-9/+=]{40,}")
+
+
+def _clip(text: object) -> str:
+    """One line, secrets masked, at most ``_MAX_MESSAGE`` characters."""
+    text = _SECRET_LIKE.sub("[redacted]", " ".join(str(text).split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 

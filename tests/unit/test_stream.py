@@ -451,6 +451,15 @@ def test_failure_for_code_accepts_client_error_spelling_and_unknown_codes():
     assert failure_for_code(None).kind == "service_error"
 
 
+def test_failure_messages_never_show_key_like_strings():
+    key, token = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYxyz0123"
+    denied = failure_for_code("accessDeniedException", f"User {key} with {token} is not allowed")
+    broken = stream.failure_for_exception(RuntimeError(f"signature {token} mismatch"))
+    for failure in (denied, broken):
+        assert key not in failure.message and token not in failure.message
+        assert "[redacted]" in failure.message
+
+
 def test_failure_message_is_clipped_to_one_readable_line():
     long = failure_for_code("validationException", "x\n" * 2000)
     assert "\n" not in long.message and len(long.message) < 1000
