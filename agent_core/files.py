@@ -191,12 +191,13 @@ class ReturnedFile:
     @property
     def media_type(self) -> str:
         """The type to trust: the sniffed one, unless the bytes are plain text and
-        the declared type is a more specific text type (``text/tab-separated-values``)."""
+        the declared type is a more specific text type (``text/tab-separated-values``).
+        A declared ``text/html`` never wins: HTML is served as plain text."""
         sniffed = self.sniffed_type
         declared = (self.declared_type or "").split(";")[0].strip().lower()
         if sniffed in ("text/plain", "text/csv") and declared in (
             "text/csv", "text/tab-separated-values", "text/markdown", "application/x-yaml",
-            "text/yaml", "text/html", "text/plain",
+            "text/yaml", "text/plain",
         ):
             if declared == "text/csv" and sniffed == "text/plain":
                 return "text/plain"

@@ -169,6 +169,12 @@ def test_csv_is_a_table_and_tsv_keeps_its_declared_type():
     assert one_line.media_type == "text/plain" and not one_line.is_table
 
 
+def test_declared_html_is_served_as_plain_text():
+    f = ReturnedFile(name="r.html", declared_type="text/html",
+                     data=b"<html><script>alert(1)</script></html>")
+    assert f.media_type == "text/plain" and f.is_text
+
+
 @pytest.mark.parametrize("svg, safe", [
     (SVG, True),
     (b'<svg><script>alert(1)</script></svg>', False),
