@@ -332,8 +332,9 @@ def _execution_report(execution: Execution, deduper: NameDeduper, step_id: str
         text = err.traceback or f"{err.name}: {err.value}"
         events.append(CodeError(text=text, step_id=step_id, source=SOURCE))
         lines.append("Error:\n" + _clip(text))
-        if execution.notice:
-            lines.append(execution.notice)
+    if execution.notice and not execution.timed_out:
+        events.append(CodeOutput(text=execution.notice, step_id=step_id, source=SOURCE))
+        lines.append("Note: " + execution.notice)
     names: list[str] = []
     images: list[dict[str, Any]] = []
     returned: list[AgentEvent] = []

@@ -86,7 +86,18 @@ def parse_converse_stream(stream: Iterable[Mapping[str, Any]], *,
         if text:
             yield Rationale(text=text, step_id=step_id, source=SOURCE)
 
-    for item in stream:
+    items = iter(stream)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except Exception:
+            # The stream broke (e.g. an in-stream throttlingException): what was said stays.
+            for part in held:
+                yield TextChunk(text=part, step_id=step_id, source=SOURCE)
+            held.clear()
+            raise
         if not isinstance(item, Mapping) or len(item) != 1:
             yield UnknownEvent(raw=item, step_id=step_id, source=SOURCE)
             continue

@@ -67,7 +67,7 @@ def summarize_table(f: AttachedFile) -> TableSummary | None:
     date_col, start, end = _date_range(df)
     sample = df.head(SAMPLE_ROWS).copy()
     for col in sample.columns:
-        if sample[col].dtype == object:
+        if _is_text(sample[col]):
             sample[col] = sample[col].astype(str).str.slice(0, MAX_CELL)
     sample = sample.iloc[:, :MAX_COLUMNS]
     with pd.option_context("display.width", 200):
@@ -100,9 +100,9 @@ def _date_range(df) -> tuple[str | None, str | None, str | None]:
     import pandas as pd
 
     candidates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
-    candidates += [c for c in df.columns if c not in candidates and df[c].dtype == object
+    candidates += [c for c in df.columns if c not in candidates and _is_text(df[c])
                    and any(k in str(c).lower() for k in ("date", "time", "day"))]
-    candidates += [c for c in df.columns if c not in candidates and df[c].dtype == object]
+    candidates += [c for c in df.columns if c not in candidates and _is_text(df[c])]
     for col in candidates[:6]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -111,3 +111,9 @@ def _date_range(df) -> tuple[str | None, str | None, str | None]:
         if len(valid) and len(valid) >= 0.8 * df[col].notna().sum():
             return str(col), valid.min().date().isoformat(), valid.max().date().isoformat()
     return None, None, None
+
+
+def _is_text(series) -> bool:
+    import pandas as pd
+
+    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)

@@ -67,10 +67,18 @@ class LocalKernelExecutor:
 
     def put_files(self, session_id: str, files: Sequence[AttachedFile]) -> None:
         if files:
-            self.pool.put_files(session_id, list(files))
+            try:
+                self.pool.put_files(session_id, list(files))
+            except (ValueError, OSError) as exc:
+                raise ExecutorError(f"Could not put the attached files into the session's "
+                                    f"working folder: {exc}", kind="executor", cause=exc) from None
 
     def run(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
-        return self.pool.execute(session_id, code, timeout=timeout)
+        try:
+            return self.pool.execute(session_id, code, timeout=timeout)
+        except (ValueError, OSError) as exc:
+            raise ExecutorError(f"The local code interpreter could not run the code: {exc}. "
+                                "Start a new session and retry.", kind="executor", cause=exc) from None
 
     def reset(self, session_id: str) -> None:
         self.pool.reset(session_id)
