@@ -312,6 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _play(self, script: list[Step], op: str, params: dict[str, str],
               body: dict[str, Any]) -> None:
         fake = self.server.fake
+        generation = fake.generation
         if script and script[0][0] == "http_error":
             _, status, code, message = script[0]
             self._json_error(int(status), str(code), str(message))
@@ -331,6 +332,9 @@ class _Handler(BaseHTTPRequestHandler):
                                   agentVersion="1")
         try:
             for step in script:
+                if fake.generation != generation:  # reset() since: a test left; stop quietly
+                    self.close_connection = True
+                    return
                 kind = step[0]
                 if kind == "sleep":
                     time.sleep(float(step[1]))
@@ -352,7 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     raise ValueError(f"unknown script step {step!r}")
                 self._write_chunk(frame)
-                fake._sent(step)
+                fake._sent(step, generation)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -386,6 +390,7 @@ class FakeBedrock:
         self.requests: list[RecordedRequest] = []
         self.sent: list[tuple[float, Step]] = []  # (monotonic time a frame was flushed, step)
         self._queue: collections.deque[list[Step]] = collections.deque()
+        self.generation = 0  # bumped by reset(); a stream from before stops writing
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -431,6 +436,7 @@ class FakeBedrock:
 
     def reset(self) -> None:
         with self._lock:
+            self.generation += 1
             self.script = scenario_chart()
             self.requests.clear()
             self.sent.clear()
@@ -447,9 +453,10 @@ class FakeBedrock:
         with self._lock:
             self.requests.append(request)
 
-    def _sent(self, step: Step) -> None:
+    def _sent(self, step: Step, generation: int) -> None:
         with self._lock:
-            self.sent.append((time.monotonic(), step))
+            if generation == self.generation:
+                self.sent.append((time.monotonic(), step))
 
 
 # --- credentials for tests ------------------------------------------------------------
