@@ -7,10 +7,13 @@ from agent_core.backends.base import Backend
 from agent_core.config import BACKENDS, Settings, SettingsError
 
 
-def make_backend(settings: Settings, **deps: Any) -> Backend:
+def make_backend(settings: Settings, *, pool: Any = None, **deps: Any) -> Backend:
     """The backend for ``settings.backend`` (``local``, ``bedrock``, ``bedrock-inline``,
-    ``converse``). ``deps`` go to its constructor (e.g. ``client=`` for tests).
-    Each backend module is imported only when chosen."""
+    ``converse``). Each backend module is imported only when chosen.
+
+    ``pool``: a shared ``KernelPool`` for the backends that run code here (``local``,
+    ``converse``); the Bedrock backends ignore it. ``deps`` go to the backend's
+    constructor as they are (e.g. ``client=`` or ``executor=``)."""
     name = settings.backend
     if name == "bedrock":
         from agent_core.backends.bedrock import BedrockAgent
@@ -20,6 +23,8 @@ def make_backend(settings: Settings, **deps: Any) -> Backend:
         from agent_core.backends.inline import InlineBedrockAgent
 
         return InlineBedrockAgent(settings, **deps)
+    if pool is not None:
+        deps["pool"] = pool
     if name == "local":
         from agent_core.backends.local import LocalAgent
 

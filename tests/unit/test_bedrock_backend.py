@@ -293,8 +293,23 @@ def test_factory_builds_bedrock_backends(bedrock_server):
     assert isinstance(make_backend(s), BedrockAgent)
     from agent_core.backends.inline import InlineBedrockAgent
 
-    inline = make_backend(load_settings(env={}, secrets={}, backend="bedrock-inline", model_id="m"))
+    inline = make_backend(load_settings(env={}, secrets={}, backend="bedrock-inline", model_id="m"),
+                          pool=object())  # a kernel pool is ignored by the Bedrock backends
     assert isinstance(inline, InlineBedrockAgent) and inline.name == "bedrock-inline"
+    import dataclasses
+
+    from agent_core.config import SettingsError
+
+    with pytest.raises(SettingsError, match="not known"):
+        make_backend(dataclasses.replace(s, backend="nope"))
+
+
+def test_factory_passes_the_pool_to_converse():
+    pytest.importorskip("agent_core.backends.converse")
+    pool = object()
+    backend = make_backend(load_settings(env={}, secrets={}, backend="converse", model_id="m"),
+                           pool=pool)
+    assert backend.name == "converse" and getattr(backend, "_pool", pool) is pool
 
 
 # --- clients and failures --------------------------------------------------------------
