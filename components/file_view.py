@@ -71,7 +71,7 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
     st.markdown(f"**{f.name}**")
     _mismatch_note(f)
     if f.is_image:
-        st.image(f.data, caption=f.name, width="stretch")
+        st.image(f.data, caption=f.name, width="content")
         if st.button("Open full size", key=f"{key}_full", icon=":material/open_in_full:"):
             _full_size(f.name, f.data)
     elif f.is_table:

@@ -56,7 +56,7 @@ def _isolation_status(sandbox: str) -> str:
 def render_session() -> None:
     session = state.get_agent_session()
     st.markdown("**Agent session**")
-    st.code(session.session_id, language=None)
+    st.code(session.session_id, language=None, wrap_lines=True)
     s = state.get_settings()
     if s.backend in ("bedrock", "bedrock-inline"):
         memory = st.text_input("Memory id (optional)", value=session.memory_id or "",

@@ -11,8 +11,8 @@ from components.event_view import EventRouter, replay, stream_into
 SEED_PROMPT = ("Given the attached price data file, please make me a chart with moving "
                "average in red and actual data in blue")
 PRESETS = {
-    "Moving-average chart": SEED_PROMPT,
-    "Daily returns": "Compute daily returns for each series in the attached price data, "
+    "Moving average": SEED_PROMPT,
+    "Returns": "Compute daily returns for each series in the attached price data, "
                      "summarise them and chart their distribution.",
     "Volatility": "Compute the 30-day rolling annualised volatility of each series in the "
                   "attached price data and chart it.",
@@ -20,7 +20,7 @@ PRESETS = {
                 "chart the drawdown over time.",
     "Correlation": "Compute the correlation matrix of daily returns between the series in the "
                    "attached price data and show it as a heatmap.",
-    "Summary statistics": "Give me summary statistics for the attached price data: first and "
+    "Summary": "Give me summary statistics for the attached price data: first and "
                           "last date, min, max, mean, and total return per series.",
 }
 
@@ -83,11 +83,13 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
 
 
 def _presets() -> str | None:
+    """One button per common job (all drawn every run); the prompt of the one clicked."""
+    chosen = None
     cols = st.columns(len(PRESETS))
     for col, (label, text) in zip(cols, PRESETS.items()):
         if col.button(label, key=f"preset_{label}", width="stretch", help=text):
-            return text
-    return None
+            chosen = text
+    return chosen
 
 
 st.title("Analysis")
@@ -107,6 +109,10 @@ else:
             st.rerun()
 
 preset = _presets()
+if not state.get_chat():
+    st.caption("Pick a common job above, or type your own question below. The agent's steps "
+               "(rationale, code, output) appear as it works; returned files show under "
+               "its answer.")
 _render_history()
 typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'")
 pending = st.session_state.pop(state.K_PENDING_PROMPT, None)

@@ -38,8 +38,12 @@ def expander(at: AppTest, title: str):
 
 
 @pytest.fixture
-def bedrock_env(bedrock_server, monkeypatch):  # noqa: F811
-    """The app's settings point at the fake Bedrock endpoint (dummy credentials)."""
+def bedrock_env(bedrock_server, monkeypatch, tmp_path):  # noqa: F811
+    """The app's settings point at the fake Bedrock endpoint (dummy credentials, no user
+    AWS config, no instance metadata)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AGENT_BACKEND", "bedrock")
     monkeypatch.setenv("BEDROCK_ENDPOINT_URL", bedrock_server.url)
     monkeypatch.setenv("BEDROCK_AGENT_ID", "AGENT123")

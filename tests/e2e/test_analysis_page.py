@@ -1,0 +1,90 @@
+"""Analysis page in a real browser (streamlit run + Chromium): sample data, the seed prompt,
+the image, the code expander; a slow Bedrock stream renders its first step early."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.fakes.bedrock_server import CHART_CODE, bedrock_server, fake_aws_env  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+SEED = ("Given the attached price data file, please make me a chart with moving average "
+        "in red and actual data in blue")
+
+
+def bedrock_app_env(url: str) -> dict[str, str]:
+    env = fake_aws_env({}, Path("/nonexistent-agent-desk-aws"))
+    env.update(AGENT_BACKEND="bedrock", BEDROCK_ENDPOINT_URL=url, BEDROCK_AGENT_ID="AGENT123",
+               BEDROCK_AGENT_ALIAS_ID="ALIAS123", AWS_REGION="us-east-1")
+    return env
+
+
+def open_with_sample(page, url: str) -> None:
+    """First visit: the welcome's sample button attaches the sample and opens Analysis."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    wait_for_app(page, expect_run=False)
+    expect(page.get_by_text("Welcome to Agent Desk")).to_be_visible()
+    page.get_by_role("button", name="Try it with sample data").click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Analysis")).to_be_visible()
+    expect(page.get_by_text("sample_prices.csv").first).to_be_visible()
+
+
+def test_bedrock_seed_prompt_shows_image_code_and_answer(page, bedrock_server,  # noqa: F811
+                                                         streamlit_server_factory):
+    from playwright.sync_api import expect
+
+    bedrock_server.use("chart")
+    server = streamlit_server_factory(bedrock_app_env(bedrock_server.url))
+    open_with_sample(page, server.url)
+    screenshot(page, "analysis-bedrock-welcome-sample")
+    page.get_by_role("button", name="Moving average").click()
+    wait_for_app(page)
+    expect(page.get_by_text("The 20-day average is 100.5 €")).to_be_visible()
+    image = page.locator('[data-testid="stImage"] img').first
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") > 0  # a real, decoded image
+    code = page.locator('[data-testid="stExpander"]', has_text="Step 1 · Generated code")
+    code.locator("summary").click()
+    expect(code.locator("code")).to_contain_text("rolling(20).mean()")
+    expect(page.get_by_role("button", name="Download chart.png")).to_be_visible()
+    # the request carried the attached sample and the seed prompt
+    body = bedrock_server.requests[-1].body
+    assert body["inputText"] == SEED
+    assert body["sessionState"]["files"][0]["name"] == "sample_prices.csv"
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "analysis-bedrock-steps")
+    image.scroll_into_view_if_needed()
+    screenshot(page, "analysis-bedrock-chart", full_page=False)
+
+
+def test_slow_bedrock_stream_shows_its_first_step_before_the_last_arrives(
+        page, bedrock_server, streamlit_server_factory):  # noqa: F811
+    from playwright.sync_api import expect
+
+    bedrock_server.use("slow", delay=1.0, parts=4)
+    server = streamlit_server_factory(bedrock_app_env(bedrock_server.url))
+    page.goto(server.url)
+    wait_for_app(page, expect_run=False)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("Think slowly")
+    box.press("Enter")
+    step = page.locator('[data-testid="stExpander"]', has_text="Step 1 · Rationale")
+    step.wait_for(state="visible", timeout=30_000)
+    seen_at = time.monotonic()
+    # the first step is on screen while the stream is still running
+    sent = [s for _, s in bedrock_server.sent]
+    assert not any(s[0] == "event" and s[1] == "chunk" and b"part 4" in s[2]["bytes"]
+                   for s in sent), "the last chunk had already arrived"
+    expect(page.get_by_text("part 1.", exact=False).first).to_be_visible(timeout=30_000)
+    screenshot(page, "analysis-bedrock-slow-midway")
+    wait_for_app(page)
+    expect(page.get_by_text("part 4.", exact=False).first).to_be_visible()
+    assert time.monotonic() - seen_at > 1.5  # the rest came later, while we watched
+    screenshot(page, "analysis-bedrock-slow-done")
