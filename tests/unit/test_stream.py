@@ -60,7 +60,8 @@ def test_chunk_with_attribution_gives_citations():
     cite = {"generatedResponsePart": {"textResponsePart": {"text": "x", "span": {"start": 0,
                                                                                   "end": 1}}},
             "retrievedReferences": [{"content": {"text": "doc"},
-                                     "location": {"type": "S3", "s3Location": {"uri": "s3://b/k"}}}]}
+                                     "location": {"type": "S3",
+                                                  "s3Location": {"uri": "s3://b/k"}}}]}
     events = one({"chunk": {"bytes": b"x", "attribution": {"citations": [cite]}}})
     assert events == [TextChunk(text="x", source="chunk"),
                       Citations(citations=(cite,), source="chunk")]
@@ -655,7 +656,7 @@ def test_real_botocore_unknown_members_still_become_unknown_events():
     assert events[2:] == [TextChunk(text=" there", source="chunk")]
 
 
-# --- events survive the JSON form (the store and --json use it) -------------------------------------
+# --- events survive the JSON form (the store and --json use it) ---------------------------
 def test_every_parsed_event_round_trips_through_json(shapes):
     import json
 

@@ -96,14 +96,15 @@ def _check(events: list[Any]) -> None:
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ITEMS, max_size=8))
 def test_any_items_give_only_events_and_never_raise(items):
     _check(list(parse_stream(items)))
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None, database=None)
 @given(st.lists(ITEMS, max_size=5), EXCEPTIONS)
 def test_a_raising_source_ends_in_one_failure_after_everything_before_it(items, exc):
     def source() -> Iterator[Any]:
@@ -129,7 +130,7 @@ def _same_text(a: list[Any], b: list[Any]) -> bool:
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.binary(max_size=60), st.lists(st.integers(0, 60), max_size=6))
 def test_any_bytes_split_anywhere_decode_like_the_whole(data, cuts):
     bounds = sorted({0, len(data), *[min(c, len(data)) for c in cuts]})
