@@ -1,0 +1,29 @@
+"""Shared helpers for the interpreter tests (real kernels, real processes)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent_core.config import load_settings
+
+
+def settings_for(home: Path, **env: str):
+    base = {"AGENT_DESK_HOME": str(home), "AGENT_DESK_KERNEL_MEMORY_MB": "1536"}
+    base.update(env)
+    return load_settings(env=base, secrets={})
+
+
+def kernel_processes(marker: str) -> list[int]:
+    """PIDs whose command line mentions ``marker`` and ``ipykernel`` or ``bwrap``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if marker.encode() in cmd and (b"ipykernel" in cmd or b"bwrap" in cmd):
+            found.append(int(entry))
+    return found
