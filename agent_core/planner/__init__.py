@@ -1,0 +1,156 @@
+"""The local agent's planner: request text + attached files -> a :class:`Plan` (code to
+run, with a fallback) or an :class:`Answer` (no code: help, a missing file, a request
+it cannot map). It never guesses code for a request it does not understand.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from agent_core.files import AttachedFile
+from agent_core.planner.inspect import NotAPriceTable, TableInfo, inspect_file
+from agent_core.planner.intent import PRICE_KINDS, Intent, parse_intent
+from agent_core.planner.recipes import Answer, Plan, build_price_plan
+
+__all__ = ["Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
+           "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
+
+#: what the local agent can do, with an example prompt for each
+CAPABILITIES: tuple[tuple[str, str], ...] = (
+    ("Price chart with moving averages",
+     "chart with a 20-day moving average in red and actual data in blue"),
+    ("Several tickers, several windows, a date range",
+     "plot AAPL and MSFT with 20 and 50 day moving averages since 2021"),
+    ("Candlestick chart with volume (needs open/high/low/close columns)",
+     "candlestick chart of the last 6 months"),
+    ("Daily returns: histogram and summary table", "histogram of daily returns"),
+    ("Rolling volatility", "30-day rolling volatility"),
+    ("Drawdown", "drawdown chart"),
+    ("Normalised comparison of tickers", "compare the tickers normalised to 100"),
+    ("Correlation matrix of returns (CSV + heatmap)", "correlation matrix of returns"),
+    ("Resampling to weekly or monthly prices (CSV)", "resample to monthly prices as CSV"),
+    ("Summary statistics (CSV)", "summary statistics"),
+    ("Synthetic companies dataset (SALES.csv, DETAILS.csv, box plot, rule check)",
+     "generate two csv files, one called SALES with COMPANY_ID, COMPANY_NAME and SALES_2024, the "
+     "other called DETAILS with COMPANY_ID and COMPANY_STATE_CODE; 200 companies ..."),
+    ("Your own Python code, run as is", "run this code: ```print(1 + 1)```"),
+)
+
+
+def capabilities_text() -> str:
+    lines = [f"- {what}: \"{example}\"" for what, example in CAPABILITIES]
+    return "\n".join(lines)
+
+
+_NEED_FILE = (
+    "This needs a price file, and none is attached. Upload a CSV, Excel, Parquet or JSON file of "
+    "prices on the Upload page (or load the sample data there) and ask again. Any layout works: "
+    "one row per ticker and date (symbol,date,price), one column per ticker, or "
+    "open/high/low/close/volume."
+)
+
+
+def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer:
+    """What the local agent will do for this request."""
+    tables: list[TableInfo] = []
+    unreadable: list[str] = []
+    for f in files:
+        try:
+            tables.append(inspect_file(f.name, f.data))
+        except NotAPriceTable as exc:
+            unreadable.append(f"{f.name}: {exc}")
+    table = tables[0] if tables else None
+    intent = parse_intent(
+        text,
+        tickers=table.tickers if table else (),
+        columns=table.numeric_columns if table else (),
+    )
+
+    if intent.kind == "run_code":
+        names = ", ".join(f.name for f in files)
+        return Plan(
+            title="your code", code=intent.code or "", outputs=(),
+            rationale="The request gives code to run, so I will run it exactly as written"
+                      + (f" (attached files in the working folder: {names})." if names else "."),
+            summary="I ran your code as written.",
+        )
+    if intent.kind == "synthetic":
+        return _synthetic_plan(text)
+    if intent.kind == "help":
+        return Answer(text="Here is what the local agent can do, with an example prompt for each:\n"
+                           + capabilities_text()
+                           + "\n\nFor free-form requests, switch to the Bedrock backend.",
+                      rationale="The request asks what I can do.")
+    if intent.kind == "unknown":
+        return Answer(
+            text="I could not map this request to one of the local agent's analyses, so I did not run "
+                 "any code (I do not guess). The local agent can do:\n" + capabilities_text()
+                 + "\n\nRephrase your request like one of these examples, or run your own code with "
+                 "\"run this code: ```...```\". Free-form requests are handled by the Bedrock "
+                 "backend (Amazon Bedrock Agents with Code Interpreter).",
+            rationale="The request does not match any recipe of the local planner, so no code runs.",
+        )
+
+    # a price recipe
+    if table is None:
+        if unreadable:
+            return Answer(text="The attached file could not be read as prices, so I did not run any "
+                               "code.\n" + "\n".join(unreadable),
+                          rationale="The price file is not readable as a price table.")
+        return Answer(text=_NEED_FILE, rationale="A price analysis needs an attached price file.")
+    if intent.unknown_tickers and not intent.tickers:
+        return Answer(
+            text=f"{', '.join(intent.unknown_tickers)} {'is' if len(intent.unknown_tickers) == 1 else 'are'} "
+                 f"not in {table.name}, which holds {', '.join(table.tickers[:20])}. Ask for one of "
+                 "those, or attach a file with the ticker you want.",
+            rationale="The tickers asked for are not in the attached file.")
+    n_tickers = len([t for t in intent.tickers if t in table.tickers]) or len(table.tickers)
+    if intent.kind == "correlation" and n_tickers < 2:
+        return Answer(
+            text=f"A correlation matrix needs at least two tickers, and {table.name} holds only "
+                 f"{', '.join(table.tickers)}. Attach a file with several tickers (long or wide layout).",
+            rationale="Correlation needs two or more tickers.")
+    if intent.kind == "candlestick" and not table.has_ohlc:
+        return Answer(
+            text=f"A candlestick chart needs open, high, low and close columns, and {table.name} has "
+                 f"{', '.join(table.columns)}. Ask for a price chart instead (\"chart with a 20-day "
+                 "moving average\"), or attach a file with open/high/low/close columns.",
+            rationale="The file has no OHLC columns, so a candlestick chart is not possible.")
+    plan = build_price_plan(table, intent)
+    notes = []
+    if len(tables) > 1:
+        notes.append(f"Several price files are attached; I use {table.name}.")
+    if intent.unknown_tickers:
+        notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
+    if notes:
+        from dataclasses import replace
+
+        extra = " ".join(notes)
+        plan = replace(plan, rationale=plan.rationale + " " + extra,
+                       summary=plan.summary + " " + extra)
+    return plan
+
+
+def _synthetic_plan(text: str) -> Plan | Answer:
+    from agent_core.synthetic import SpecError, plan_code, spec_from_text
+
+    spec = spec_from_text(text)
+    assert spec is not None
+    try:
+        code = plan_code(spec)
+    except SpecError as exc:
+        return Answer(text=f"{exc} Change the request and ask again.",
+                      rationale="The synthetic data rules in the request contradict each other.")
+    outputs = (spec.sales_csv, spec.details_csv) + (
+        (spec.box_plot_file, spec.box_plot_csv) if spec.want_box_plot else ())
+    return Plan(
+        title="synthetic companies dataset",
+        rationale=(f"The request asks for a synthetic dataset of {spec.n_companies} companies "
+                   f"({spec.sales_csv} and {spec.details_csv}, IDs like {spec.id_example}, east revenue "
+                   f"{spec.east_min:,.0f}-{spec.east_max:,.0f}, west {spec.west_min:,.0f}-{spec.west_max:,.0f}). "
+                   "I will generate it with pandas and Faker"
+                   + (", draw the box plot of sales per region" if spec.want_box_plot else "")
+                   + " and test every rule."),
+        code=code, outputs=outputs,
+        summary=f"Here is the synthetic dataset: {spec.sales_csv} and {spec.details_csv} with "
+                f"{spec.n_companies} companies" + (", and the box plot of sales per region." if spec.want_box_plot else "."),
+    )

@@ -1,0 +1,541 @@
+"""Code recipes: an :class:`Intent` and a :class:`TableInfo` -> a :class:`Plan`.
+
+The code is what an analyst would write by hand: plain pandas and matplotlib,
+commented, no import of this app. Every chart also writes the data it plotted as a
+CSV with the same stem (``moving_average.png`` + ``moving_average.csv``) so the app
+can draw an interactive version.
+
+Each price plan has a fallback: the same analysis with a lenient loading step
+(values that are not numbers or dates are dropped and counted instead of stopping
+the run).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from agent_core.planner.inspect import TableInfo
+from agent_core.planner.intent import Intent
+
+DEFAULT_PRICE_COLOUR = "tab:blue"
+DEFAULT_MA_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown")
+MAX_PANELS = 6
+MAX_CANDLES = 250
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Code to run, why, what it should write, and what to try when it fails."""
+
+    title: str
+    rationale: str
+    code: str
+    outputs: tuple[str, ...]
+    summary: str
+    fallback: "Plan | None" = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply that needs no code (help, a request the planner cannot map, a missing file)."""
+
+    text: str
+    rationale: str
+
+
+# --- loading ---------------------------------------------------------------------------------
+def _kw(pairs) -> str:
+    return "".join(f", {k}={v!r}" for k, v in pairs)
+
+
+def _read_call(t: TableInfo) -> str:
+    if t.file_format == "xlsx":
+        return f"pd.read_excel({t.name!r})"
+    if t.file_format == "parquet":
+        return f"pd.read_parquet({t.name!r})"
+    if t.file_format == "json":
+        return f"pd.DataFrame(json.load(open({t.name!r}, encoding='utf-8')))"
+    return f"pd.read_csv({t.name!r}{_kw(t.read_kwargs)})"
+
+
+def _layout_words(t: TableInfo) -> str:
+    return {"long": f"long layout: one row per {t.ticker_column} and {t.date_column}",
+            "wide": "wide layout: one column per ticker",
+            "ohlc": "OHLC layout: open/high/low/close" + ("/volume" if t.has_volume else "") + " of one instrument",
+            "single": "one price column"}[t.layout]
+
+
+def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool = False) -> str:
+    """Code that leaves ``prices`` (date index, one column per ticker, sorted, one row per
+    date) and, with ``want_ohlc``, ``ohlc`` (open, high, low, close[, volume]) of one ticker."""
+    d = "date" if t.date_unnamed else t.date_column
+    value = intent.column if intent.column in t.numeric_columns else t.value_column
+    lines = [
+        "import matplotlib",
+        'matplotlib.use("Agg")',
+        "import matplotlib.pyplot as plt",
+        "import numpy as np",
+        "import pandas as pd",
+    ]
+    if t.file_format == "json":
+        lines.insert(0, "import json")
+    lines += ["", f"# --- Load {t.name} ({_layout_words(t)}) ---", f"raw = {_read_call(t)}"]
+    if t.file_format in ("parquet", "json"):
+        lines.append("if not isinstance(raw.index, pd.RangeIndex):\n"
+                     "    raw = raw.rename_axis(\"date\").reset_index()")
+    lines.append("raw.columns = [str(c).strip() for c in raw.columns]")
+    if t.date_unnamed:
+        lines.append('raw = raw.rename(columns={raw.columns[0]: "date"})  # the unnamed first column holds the dates')
+    date_kw = _kw(t.date_kwargs)
+    note = "  # dates written as text, like 'Jan 1 2000'" if t.text_dates else ""
+    if lenient:
+        lines.append(f"raw[{d!r}] = pd.to_datetime(raw[{d!r}]{date_kw}, errors=\"coerce\"){note}")
+    else:
+        lines.append(f"raw[{d!r}] = pd.to_datetime(raw[{d!r}]{date_kw}){note}")
+
+    if t.layout == "long":
+        numeric = [value] + ([c for _, c in t.ohlc if c != value] if want_ohlc and t.has_ohlc else [])
+    elif t.layout == "wide":
+        numeric = list(t.price_columns)
+    elif t.layout == "ohlc":
+        numeric = [c for _, c in t.ohlc] if t.has_ohlc else [value]
+        if value not in numeric:
+            numeric.append(value)
+    else:
+        numeric = [value]
+    numeric = [c for c in dict.fromkeys(numeric) if c]
+
+    if lenient:
+        lines += [
+            "",
+            "# Read every value column as numbers; cells that are not numbers become missing.",
+            "def to_number(column):",
+            "    text = column.astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", regex=True)",
+            "    return pd.to_numeric(text, errors=\"coerce\")",
+            "",
+            f"value_columns = {numeric!r}",
+            "for col in value_columns:",
+            "    raw[col] = to_number(raw[col])",
+            "rows_before = len(raw)",
+            f"raw = raw.dropna(subset=[{d!r}]).dropna(subset=value_columns, how=\"all\")",
+            "if len(raw) < rows_before:",
+            "    print(f\"Left out {rows_before - len(raw)} row(s) whose date or price could not be read.\")",
+        ]
+    else:
+        for c in numeric:
+            if c in t.text_columns:
+                lines.append(f"raw[{c!r}] = pd.to_numeric(raw[{c!r}].astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", "
+                             f"regex=True))  # numbers written with symbols")
+            else:
+                lines.append(f"raw[{c!r}] = raw[{c!r}].astype(float)")
+
+    lines.append("")
+    if t.layout == "long":
+        tk = t.ticker_column
+        lines += [
+            f"raw[{tk!r}] = raw[{tk!r}].astype(str).str.strip()",
+            f"raw = raw.sort_values({d!r}, kind=\"stable\")",
+            "# One column per ticker; when a date appears twice, the last row wins.",
+            f"prices = raw.pivot_table(index={d!r}, columns={tk!r}, values={value!r}, aggfunc=\"last\")",
+        ]
+    else:
+        lines += [
+            "# Sort by date; when a date appears twice, keep the last row.",
+            f"raw = raw.sort_values({d!r}, kind=\"stable\").drop_duplicates({d!r}, keep=\"last\").set_index({d!r})",
+        ]
+        if t.layout == "wide":
+            lines.append(f"prices = raw[{list(t.price_columns)!r}]")
+        else:
+            lines.append(f"prices = raw[[{value!r}]].rename(columns={{{value!r}: {t.tickers[0]!r}}})")
+    lines += ["prices.index.name = \"date\"", "prices.columns = [str(c) for c in prices.columns]",
+              "prices.columns.name = None"]
+
+    chosen = [x for x in intent.tickers if x in t.tickers]
+    if chosen and t.layout in ("long", "wide"):
+        lines.append(f"prices = prices[{chosen!r}]  # the tickers asked for")
+    lines += _date_filter_lines("prices", intent)
+    lines.append("if prices.dropna(how=\"all\").empty:\n"
+                 "    raise ValueError(\"No prices are left for the tickers and dates asked for.\")")
+
+    if want_ohlc and t.has_ohlc:
+        roles = dict(t.ohlc)
+        close = roles.get("close") or roles.get("adj_close")
+        cols = {"open": roles["open"], "high": roles["high"], "low": roles["low"], "close": close}
+        if "volume" in roles:
+            cols["volume"] = roles["volume"]
+        lines += ["", "# The open/high/low/close" + ("/volume" if "volume" in cols else "") + " columns, renamed."]
+        if t.layout == "long":
+            ticker = _candle_ticker(t, intent)
+            lines += [
+                f"one = raw[raw[{t.ticker_column!r}] == {ticker!r}]"
+                f".drop_duplicates({d!r}, keep=\"last\").set_index({d!r})",
+                f"ohlc = one[{list(cols.values())!r}].copy()",
+            ]
+        else:
+            lines.append(f"ohlc = raw[{list(cols.values())!r}].copy()")
+        lines += [f"ohlc.columns = {list(cols)!r}", "ohlc.index.name = \"date\""]
+        lines += _date_filter_lines("ohlc", intent)
+        lines.append("ohlc = ohlc.dropna(subset=[\"open\", \"high\", \"low\", \"close\"])")
+    return "\n".join(lines)
+
+
+def _date_filter_lines(var: str, intent: Intent) -> list[str]:
+    out = []
+    if intent.date_from or intent.date_to:
+        a = repr(intent.date_from) if intent.date_from else ""
+        b = repr(intent.date_to) if intent.date_to else ""
+        words = (f"from {intent.date_from} " if intent.date_from else "") + (
+            f"to {intent.date_to}" if intent.date_to else "")
+        out.append(f"{var} = {var}.loc[{a}:{b}]  # only {words.strip()}")
+    if intent.last:
+        n, unit = intent.last
+        out.append(f"{var} = {var}.loc[{var}.index.max() - pd.DateOffset({unit}={n}):]  # the last {n} {unit}")
+    return out
+
+
+def _save_fig(stem: str, fmt: str) -> list[str]:
+    return ["fig.tight_layout()", f"fig.savefig(\"{stem}.{fmt}\", dpi=110)", "plt.close(fig)"]
+
+
+def _span(var: str = "prices") -> str:
+    return (f"print(f\"{{len({var})}} dates from {{{var}.index.min():%Y-%m-%d}} to "
+            f"{{{var}.index.max():%Y-%m-%d}}.\")")
+
+
+# --- recipes -----------------------------------------------------------------------------------
+def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, tuple[str, ...], str]:
+    windows = list(intent.windows)
+    price_colour = intent.price_color or DEFAULT_PRICE_COLOUR
+    ma_colours = list(intent.ma_colors) + [c for c in DEFAULT_MA_COLOURS if c not in intent.ma_colors]
+    stem = "moving_average" if windows else "price_chart"
+    fmt = intent.image_format
+    body = [
+        "",
+        "# --- Chart: price" + (" with moving averages" if windows else "") + " ---",
+        f"windows = {windows!r}  # moving-average windows, in rows (trading days)",
+        f"price_colour = {price_colour!r}",
+        f"ma_colours = {ma_colours[: max(1, len(windows))]!r}",
+        f"tickers = list(prices.columns)[:{MAX_PANELS}]",
+        "fig, axes = plt.subplots(len(tickers), 1, figsize=(11, 3.2 + 2.6 * len(tickers)), sharex=True, squeeze=False)",
+        "tables = []",
+        "for ax, ticker in zip(axes[:, 0], tickers):",
+        "    series = prices[ticker].dropna()",
+        "    table = pd.DataFrame({\"price\": series})",
+        "    ax.plot(series.index, series, color=price_colour, linewidth=1.2, label=f\"{ticker} price\")",
+        "    for window, colour in zip(windows, ma_colours):",
+        "        ma = series.rolling(window).mean()",
+        "        table[f\"ma_{window}\"] = ma",
+        "        ax.plot(ma.index, ma, color=colour, linewidth=1.6, label=f\"{window}-day moving average\")",
+        "    ax.set_title(ticker)",
+        "    ax.set_ylabel(\"Price\")",
+        "    ax.grid(alpha=0.3)",
+        "    ax.legend(loc=\"upper left\")",
+        "    table.insert(0, \"ticker\", ticker)",
+        "    tables.append(table)",
+        "fig.autofmt_xdate()",
+        *_save_fig(stem, fmt),
+        "",
+        "# The plotted data, for an interactive chart.",
+        "plotted = pd.concat(tables).reset_index()",
+        "if len(tickers) == 1:",
+        "    plotted = plotted.drop(columns=\"ticker\")",
+        f"plotted.to_csv(\"{stem}.csv\", index=False)",
+        _span(),
+        f"print(f\"Saved {stem}.{fmt} and {stem}.csv ({{len(plotted)}} rows) for: {{', '.join(tickers)}}.\")",
+    ]
+    if windows:
+        body += [
+            "for ticker in tickers:",
+            "    last = prices[ticker].dropna()",
+            "    parts = [f\"last price {last.iloc[-1]:,.2f}\"] + [",
+            "        f\"{w}-day MA {last.rolling(w).mean().iloc[-1]:,.2f}\" for w in windows]",
+            "    print(f\"{ticker}: \" + \", \".join(parts))",
+        ]
+    wtxt = " and ".join(f"{w}-day" for w in windows)
+    title = f"price chart with {wtxt} moving average{'s' if len(windows) > 1 else ''}" if windows else "price chart"
+    colours = f"price in {intent.price_color or 'blue'}"
+    if windows:
+        colours += ", moving average" + ("s" if len(windows) > 1 else "") + " in " + " and ".join(
+            ma_colours[: len(windows)]).replace("tab:", "")
+    summary = f"Here is the {title} ({colours})."
+    return title, "\n".join(body), (f"{stem}.{fmt}", f"{stem}.csv"), summary
+
+
+def candlestick(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    vol = t.has_volume
+    body = [
+        "",
+        "# --- Candlestick chart" + (" with volume" if vol else "") + " ---",
+        f"candles = ohlc.tail({MAX_CANDLES})  # at most {MAX_CANDLES} candles stay readable",
+        "up = candles[\"close\"] >= candles[\"open\"]",
+        "colours = np.where(up, \"tab:green\", \"tab:red\")",
+        "x = np.arange(len(candles))  # one slot per trading day, no gaps at weekends",
+    ]
+    if vol:
+        body.append("fig, (ax, ax_vol) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, "
+                    "gridspec_kw={\"height_ratios\": [3, 1]})")
+    else:
+        body.append("fig, ax = plt.subplots(figsize=(12, 6))")
+    body += [
+        "ax.vlines(x, candles[\"low\"], candles[\"high\"], color=colours, linewidth=0.8)  # wicks",
+        "body_low = candles[[\"open\", \"close\"]].min(axis=1)",
+        "body_height = (candles[\"close\"] - candles[\"open\"]).abs().clip(lower=1e-9)",
+        "ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies",
+        f"ax.set_title({_candle_ticker(t, intent) + ' candlestick'!r})",
+        "ax.set_ylabel(\"Price\")",
+        "ax.grid(alpha=0.3)",
+    ]
+    if vol:
+        body += ["ax_vol.bar(x, candles[\"volume\"], width=0.7, color=colours)",
+                 "ax_vol.set_ylabel(\"Volume\")", "ax_vol.grid(alpha=0.3)", "bottom_ax = ax_vol"]
+    else:
+        body.append("bottom_ax = ax")
+    body += [
+        "ticks = np.linspace(0, len(candles) - 1, num=min(8, len(candles))).astype(int)",
+        "bottom_ax.set_xticks(ticks)",
+        "bottom_ax.set_xticklabels([candles.index[i].strftime(\"%Y-%m-%d\") for i in ticks], rotation=30, ha=\"right\")",
+        *_save_fig("candlestick", fmt),
+        "candles.reset_index().to_csv(\"candlestick.csv\", index=False)",
+        _span("candles"),
+        f"print(f\"Saved candlestick.{fmt} and candlestick.csv ({{len(candles)}} candles).\")",
+    ]
+    summary = f"Here is the candlestick chart{' with volume' if vol else ''} of the last {MAX_CANDLES} trading days at most."
+    return "candlestick chart", "\n".join(body), (f"candlestick.{fmt}", "candlestick.csv"), summary
+
+
+def _candle_ticker(t: TableInfo, intent: Intent) -> str:
+    chosen = [x for x in intent.tickers if x in t.tickers]
+    return (chosen or list(t.tickers) or ["price"])[0]
+
+
+def _resample_lines(intent: Intent) -> list[str]:
+    if not intent.freq:
+        return []
+    return [f"prices = prices.resample({intent.freq!r}).last()  # one price per period (its last)"]
+
+
+def returns(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    period = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}.get(intent.freq, "daily")
+    body = [
+        "",
+        f"# --- {period.capitalize()} returns: histogram and summary table ---",
+        *_resample_lines(intent),
+        "rets = prices.pct_change(fill_method=None).iloc[1:]",
+        "fig, ax = plt.subplots(figsize=(10, 5.5))",
+        "for ticker in rets.columns:",
+        "    ax.hist(rets[ticker].dropna() * 100, bins=60, alpha=0.55, label=ticker)",
+        f"ax.set_xlabel(\"{period.capitalize()} return (%)\")",
+        "ax.set_ylabel(\"Count\")",
+        f"ax.set_title(\"Distribution of {period} returns\")",
+        "ax.grid(alpha=0.3)",
+        "ax.legend()",
+        *_save_fig("returns_histogram", fmt),
+        "",
+        "long_rets = rets.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"return\").dropna()",
+        "long_rets.to_csv(\"returns_histogram.csv\", index=False)",
+        "summary = pd.DataFrame({",
+        "    \"observations\": rets.count(),",
+        "    \"mean_pct\": rets.mean() * 100,",
+        "    \"std_pct\": rets.std() * 100,",
+        "    \"min_pct\": rets.min() * 100,",
+        "    \"max_pct\": rets.max() * 100,",
+        "    \"skew\": rets.skew(),",
+        "    \"positive_share_pct\": (rets > 0).sum() / rets.count() * 100,",
+        "}).round(4)",
+        "summary.index.name = \"ticker\"",
+        "summary.to_csv(\"returns_summary.csv\")",
+        "print(summary.to_string())",
+    ]
+    return (f"{period} returns histogram and summary", "\n".join(body),
+            (f"returns_histogram.{fmt}", "returns_histogram.csv", "returns_summary.csv"),
+            f"Here is the distribution of {period} returns with a summary table (mean, spread, extremes).")
+
+
+def volatility(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    w = intent.windows[0] if intent.windows else 20
+    body = [
+        "",
+        f"# --- Rolling volatility: {w}-day standard deviation of daily returns, annualised ---",
+        f"window = {w}",
+        "rets = prices.pct_change(fill_method=None)",
+        "vol = rets.rolling(window).std() * np.sqrt(252) * 100  # percent per year",
+        "fig, ax = plt.subplots(figsize=(11, 5))",
+        "for ticker in vol.columns:",
+        "    ax.plot(vol.index, vol[ticker], linewidth=1.2, label=ticker)",
+        "ax.set_ylabel(\"Annualised volatility (%)\")",
+        "ax.set_title(f\"{window}-day rolling volatility\")",
+        "ax.grid(alpha=0.3)",
+        "ax.legend()",
+        "fig.autofmt_xdate()",
+        *_save_fig("rolling_volatility", fmt),
+        "vol.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=f\"volatility_{window}\")"
+        ".dropna().to_csv(\"rolling_volatility.csv\", index=False)",
+        "latest = vol.ffill().iloc[-1].round(2)",
+        "print(\"Latest annualised volatility (%):\", latest.to_dict())",
+    ]
+    return (f"{w}-day rolling volatility", "\n".join(body), (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
+            f"Here is the {w}-day rolling volatility (annualised standard deviation of daily returns).")
+
+
+def drawdown(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    body = [
+        "",
+        "# --- Drawdown: how far each price is below its running peak ---",
+        "peak = prices.cummax()",
+        "dd = (prices / peak - 1) * 100",
+        "fig, ax = plt.subplots(figsize=(11, 5))",
+        "for ticker in dd.columns:",
+        "    ax.fill_between(dd.index, dd[ticker], 0, alpha=0.35, label=ticker)",
+        "ax.set_ylabel(\"Drawdown from peak (%)\")",
+        "ax.set_title(\"Drawdown\")",
+        "ax.grid(alpha=0.3)",
+        "ax.legend(loc=\"lower left\")",
+        "fig.autofmt_xdate()",
+        *_save_fig("drawdown", fmt),
+        "dd.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"drawdown_pct\")"
+        ".dropna().to_csv(\"drawdown.csv\", index=False)",
+        "for ticker in dd.columns:",
+        "    worst = dd[ticker].idxmin()",
+        "    print(f\"{ticker}: maximum drawdown {dd[ticker].min():.2f}% on {worst:%Y-%m-%d}\")",
+    ]
+    return ("drawdown chart", "\n".join(body), (f"drawdown.{fmt}", "drawdown.csv"),
+            "Here is the drawdown chart (percent below the running peak) with each ticker's maximum drawdown.")
+
+
+def normalised(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    body = [
+        "",
+        "# --- Normalised comparison: every ticker starts at 100 ---",
+        "first = prices.apply(lambda s: s.dropna().iloc[0])",
+        "norm = prices / first * 100",
+        "fig, ax = plt.subplots(figsize=(11, 5.5))",
+        "for ticker in norm.columns:",
+        "    ax.plot(norm.index, norm[ticker], linewidth=1.3, label=ticker)",
+        "ax.axhline(100, color=\"grey\", linewidth=0.8, linestyle=\"--\")",
+        "ax.set_ylabel(\"Value of 100 invested\")",
+        "ax.set_title(\"Normalised prices (start = 100)\")",
+        "ax.grid(alpha=0.3)",
+        "ax.legend()",
+        "fig.autofmt_xdate()",
+        *_save_fig("normalised_prices", fmt),
+        "norm.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"normalised\")"
+        ".dropna().to_csv(\"normalised_prices.csv\", index=False)",
+        "print(\"Value of 100 at the end:\", norm.ffill().iloc[-1].round(2).to_dict())",
+    ]
+    return ("normalised comparison", "\n".join(body), (f"normalised_prices.{fmt}", "normalised_prices.csv"),
+            "Here is the normalised comparison: each ticker rebased to 100 on its first date.")
+
+
+def correlation(t: TableInfo, intent: Intent, lenient: bool):
+    fmt = intent.image_format
+    body = [
+        "",
+        "# --- Correlation of daily returns: table and heatmap ---",
+        *_resample_lines(intent),
+        "rets = prices.pct_change(fill_method=None)",
+        "corr = rets.corr()",
+        "corr.index.name = \"ticker\"",
+        "corr.round(4).to_csv(\"correlation.csv\")",
+        "n = len(corr)",
+        "fig, ax = plt.subplots(figsize=(2.2 + 0.9 * n, 1.6 + 0.8 * n))",
+        "image = ax.imshow(corr.values, cmap=\"RdBu_r\", vmin=-1, vmax=1)",
+        "ax.set_xticks(range(n), corr.columns, rotation=45, ha=\"right\")",
+        "ax.set_yticks(range(n), corr.index)",
+        "for i in range(n):",
+        "    for j in range(n):",
+        "        ax.text(j, i, f\"{corr.iloc[i, j]:.2f}\", ha=\"center\", va=\"center\", fontsize=9)",
+        "fig.colorbar(image, ax=ax, label=\"correlation\")",
+        "ax.set_title(\"Correlation of daily returns\")",
+        *_save_fig("correlation", fmt),
+        "print(corr.round(3).to_string())",
+    ]
+    return ("correlation matrix of returns", "\n".join(body), (f"correlation.{fmt}", "correlation.csv"),
+            "Here is the correlation matrix of daily returns, as a table and a heatmap.")
+
+
+def resample(t: TableInfo, intent: Intent, lenient: bool):
+    freq = intent.freq or "W"
+    word = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}[freq]
+    if t.has_ohlc and t.layout in ("ohlc",):
+        body = [
+            "",
+            f"# --- {word.capitalize()} bars: first open, highest high, lowest low, last close ---",
+            "rules = {\"open\": \"first\", \"high\": \"max\", \"low\": \"min\", \"close\": \"last\""
+            + (", \"volume\": \"sum\"" if t.has_volume else "") + "}",
+            f"bars = ohlc.resample({freq!r}).agg(rules).dropna(subset=[\"close\"])",
+            f"bars.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
+            f"print(f\"Saved prices_{word}.csv: {{len(bars)}} {word} bars.\")",
+            "print(bars.tail().round(4).to_string())",
+        ]
+    else:
+        body = [
+            "",
+            f"# --- {word.capitalize()} prices: the last price of each period ---",
+            f"periodic = prices.resample({freq!r}).last().dropna(how=\"all\")",
+            f"periodic.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
+            f"print(f\"Saved prices_{word}.csv: {{len(periodic)}} {word} rows.\")",
+            "print(periodic.tail().round(4).to_string())",
+        ]
+    return (f"{word} resampling", "\n".join(body), (f"prices_{word}.csv",),
+            f"Here are the prices resampled to {word} periods, as CSV.")
+
+
+def summary_stats(t: TableInfo, intent: Intent, lenient: bool):
+    body = [
+        "",
+        "# --- Summary statistics per ticker ---",
+        "rets = prices.pct_change(fill_method=None)",
+        "stats = pd.DataFrame({",
+        "    \"first_date\": prices.apply(lambda s: s.first_valid_index()),",
+        "    \"last_date\": prices.apply(lambda s: s.last_valid_index()),",
+        "    \"observations\": prices.count(),",
+        "    \"first_price\": prices.apply(lambda s: s.dropna().iloc[0]),",
+        "    \"last_price\": prices.apply(lambda s: s.dropna().iloc[-1]),",
+        "    \"min_price\": prices.min(),",
+        "    \"max_price\": prices.max(),",
+        "    \"mean_price\": prices.mean(),",
+        "    \"total_return_pct\": (prices.apply(lambda s: s.dropna().iloc[-1] / s.dropna().iloc[0]) - 1) * 100,",
+        "    \"annualised_volatility_pct\": rets.std() * np.sqrt(252) * 100,",
+        "    \"max_drawdown_pct\": ((prices / prices.cummax()) - 1).min() * 100,",
+        "})",
+        "stats.index.name = \"ticker\"",
+        "stats = stats.round(4)",
+        "stats.to_csv(\"summary_statistics.csv\")",
+        "print(stats.to_string())",
+    ]
+    return ("summary statistics", "\n".join(body), ("summary_statistics.csv",),
+            "Here are the summary statistics per ticker (dates, prices, total return, volatility, drawdown).")
+
+
+RECIPES = {
+    "price_chart": price_chart, "candlestick": candlestick, "returns": returns,
+    "volatility": volatility, "drawdown": drawdown, "normalised": normalised,
+    "correlation": correlation, "resample": resample, "summary": summary_stats,
+}
+
+
+def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
+    """The plan for a price recipe, with its lenient fallback."""
+    if intent.kind == "candlestick" and not t.has_ohlc:
+        raise ValueError("no ohlc")  # the caller answers instead of running code
+
+    def make(lenient: bool) -> Plan:
+        want_ohlc = intent.kind == "candlestick" or (intent.kind == "resample" and t.layout == "ohlc" and t.has_ohlc)
+        title, body, outputs, summary = RECIPES[intent.kind](t, intent, lenient)
+        header = f"# {title[0].upper() + title[1:]} from {t.name}."
+        if lenient:
+            header += "\n# Lenient reading: values that are not dates or numbers are left out."
+        code = header + "\n" + loader_code(t, intent, lenient=lenient, want_ohlc=want_ohlc) + "\n" + body + "\n"
+        rationale = (f"The request asks for a {title}. {t.describe()}. I will load it with pandas, "
+                     f"{'drop the values that cannot be read, ' if lenient else ''}"
+                     f"compute the {title} and save {', '.join(outputs)}.")
+        if lenient:
+            rationale = ("The first attempt failed, so I will read the file leniently (dates and numbers "
+                         "that cannot be read are left out and counted) and try again. " + rationale)
+        return Plan(title=title, rationale=rationale, code=code, outputs=outputs, summary=summary)
+
+    return replace(make(False), fallback=make(True))
