@@ -40,6 +40,15 @@ def session_files(files: Iterable[AttachedFile]) -> list[dict[str, Any]]:
              "useCase": f.use_case} for f in files]
 
 
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # closing a broken stream must not hide what happened
+            pass
+
+
 class _BedrockAgentsBackend:
     """What InvokeAgent and InvokeInlineAgent share: checks, the call, the stream."""
 
@@ -105,7 +114,10 @@ class _BedrockAgentsBackend:
         opened = self._open(request)
         if isinstance(opened, AgentFailure):
             raise BedrockCallError(opened)
-        yield from opened
+        try:
+            yield from opened
+        finally:
+            _close(opened)
 
     def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
         opened = self._open(request)
@@ -119,6 +131,8 @@ class _BedrockAgentsBackend:
         except Exception as exc:  # the parser should catch these; never let one escape
             yield failure_from_exception(exc, action=self.operation,
                                          read_timeout=self.settings.read_timeout)
+        finally:  # also when the caller stops early (a Stop button): free the connection
+            _close(opened)
 
     def reset_session(self, session_id: str) -> None:
         """Forget the session; if this backend used it, end it on the service too

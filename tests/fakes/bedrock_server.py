@@ -361,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            fake._aborted(generation)
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -391,6 +392,7 @@ class FakeBedrock:
         self.sent: list[tuple[float, Step]] = []  # (monotonic time a frame was flushed, step)
         self._queue: collections.deque[list[Step]] = collections.deque()
         self.generation = 0  # bumped by reset(); a stream from before stops writing
+        self.aborted = 0  # streams the client closed before their end
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -437,6 +439,7 @@ class FakeBedrock:
     def reset(self) -> None:
         with self._lock:
             self.generation += 1
+            self.aborted = 0
             self.script = scenario_chart()
             self.requests.clear()
             self.sent.clear()
@@ -452,6 +455,11 @@ class FakeBedrock:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _aborted(self, generation: int) -> None:
+        with self._lock:
+            if generation == self.generation:
+                self.aborted += 1
 
     def _sent(self, step: Step, generation: int) -> None:
         with self._lock:

@@ -399,3 +399,16 @@ def test_failure_messages_never_carry_secrets():
                                                       "Message": "too many"}}, "InvokeAgent"),
                                action="InvokeAgent")
     assert q.retryable
+
+
+def test_stopping_early_closes_the_stream(bedrock_server):
+    bedrock_server.use("slow", delay=0.2, parts=30)
+    events = BedrockAgent(settings_for(bedrock_server)).invoke(req())
+    assert isinstance(next(events), Rationale)
+    events.close()  # e.g. the user pressed Stop
+    deadline = time.monotonic() + 4
+    while bedrock_server.aborted == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # the server saw the connection go away instead of streaming on for 6 s
+    assert bedrock_server.aborted == 1
+    assert len(bedrock_server.sent) < 30
