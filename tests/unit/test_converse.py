@@ -21,6 +21,7 @@ from agent_core.run import RunCollector
 from tests.fakes.converse_server import FakeConverse, Reply, Turn, scenario_model
 
 MODEL = "anthropic.claude-fake-v1:0"
+SHARED = "conv-shared"  # tests that do not depend on a fresh kernel share one (kernel starts cost)
 PRICES = "Date,Open,High,Low,Close,Volume\n" + "\n".join(
     f"2024-01-{d:02d},{100 + d},{101 + d},{99 + d},{100.5 + d * 0.7:.2f},{1000 + d}" for d in range(1, 31)
 ) + "\n"
@@ -43,7 +44,7 @@ def pool(tmp_path_factory):
 
     settings = load_settings(env={}, secrets={}, home=str(tmp_path_factory.mktemp("pool-home")),
                              max_kernels=3)
-    p = KernelPool(settings, warm_spare=False)
+    p = KernelPool(settings, warm_spare=True)
     yield p
     p.shutdown()
 
@@ -164,7 +165,7 @@ def test_follow_up_uses_history_and_kernel_state(pool):
 def test_a_model_that_never_stops_is_stopped_by_the_tool_call_bound(pool):
     with FakeConverse(scenario_model("loop")) as fake:
         agent = make_agent(fake, pool, max_tool_calls=3)
-        events = run(agent, "keep going", "conv-loop")
+        events = run(agent, "keep going", SHARED)
     assert sum(isinstance(e, CodeInvocation) for e in events) == 3
     assert [e.text.strip() for e in events if isinstance(e, CodeOutput)] == ["1", "2", "3"]
     failure = events[-1]
@@ -172,28 +173,28 @@ def test_a_model_that_never_stops_is_stopped_by_the_tool_call_bound(pool):
     assert "3 code runs" in failure.message and "AGENT_DESK_MAX_TOOL_CALLS" in failure.message
     assert len(fake.requests) == 4  # the 4th tool call was asked for but not run
     # history keeps what was answered, closed by a note, so a follow-up is a valid conversation
-    history = agent.history("conv-loop")
+    history = agent.history(SHARED)
     assert history[-1]["role"] == "assistant" and "max_tool_calls" in history[-1]["content"][0]["text"]
     assert [m["role"] for m in history] == ["user", "assistant"] * (len(history) // 2)
 
 
 @pytest.mark.timeout(60)
 def test_wall_time_bound_stops_the_run(pool):
-    turns = [Turn(text="Waiting.", code="import time; time.sleep(1.2); print('slept')")]
-    with FakeConverse(turns) as fake:
-        agent = make_agent(fake, pool, max_wall_seconds=1.0)
-        events = run(agent, "sleep", "conv-wall")
+    turns = [Turn(text="Waiting.", code="import time; time.sleep(0.6); print('slept')")]
+    with FakeConverse(turns) as fake:  # the model asks for the same run again and again
+        agent = make_agent(fake, pool, max_wall_seconds=1.5)
+        events = run(agent, "sleep", SHARED)
     failure = events[-1]
     assert isinstance(failure, AgentFailure) and failure.kind == "max_wall_seconds", events
     assert "AGENT_DESK_MAX_WALL_SECONDS" in failure.message
-    assert sum(isinstance(e, CodeInvocation) for e in events) == 1
+    assert 1 <= sum(isinstance(e, CodeOutput) and "slept" in e.text for e in events) <= 3, events
 
 
 @pytest.mark.timeout(60)
 def test_max_tokens_stop_is_reported_with_how_to_raise_it(pool):
     with FakeConverse([Turn(text="The analysis shows that the", stop_reason="max_tokens")]) as fake:
         agent = make_agent(fake, pool, max_tokens=64)
-        events = run(agent, "explain", "conv-tokens")
+        events = run(agent, "explain", SHARED)
     assert fake.bodies[0]["inferenceConfig"] == {"maxTokens": 64}
     assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "The analysis shows that the"
     failure = events[-1]
@@ -207,7 +208,7 @@ def test_throttling_mid_stream_keeps_earlier_events(pool):
              Turn(text="Now the chart", exception=("throttlingException", "Too many tokens, please wait."))]
     with FakeConverse(turns) as fake:
         agent = make_agent(fake, pool)
-        events = run(agent, "chart", "conv-throttle")
+        events = run(agent, "chart", SHARED)
     kinds = [type(e).__name__ for e in events]
     assert kinds[:3] == ["Rationale", "Usage", "CodeInvocation"]
     assert any(isinstance(e, CodeOutput) and "looked" in e.text for e in events)
@@ -215,7 +216,7 @@ def test_throttling_mid_stream_keeps_earlier_events(pool):
     failure = events[-1]
     assert isinstance(failure, AgentFailure) and failure.kind == "throttling" and failure.retryable
     assert MODEL in failure.message and "retry" in failure.message.lower()
-    assert agent.history("conv-throttle") == []  # a broken turn is not kept half-done
+    assert agent.history(SHARED) == []  # a broken turn is not kept half-done
     assert len(fake.requests) == 2
 
 
@@ -237,7 +238,7 @@ def test_service_errors_become_failures_that_say_what_to_do(pool, status, code, 
     with FakeConverse([Turn(text="unused")]) as fake:
         fake.server.routes.insert(0, _http_error(status, code, "Input is too long for requested model."))
         agent = make_agent(fake, pool)
-        events = run(agent, "hello", f"conv-err-{status}")
+        events = run(agent, "hello", SHARED)
     assert len(events) == 1
     failure = events[0]
     assert isinstance(failure, AgentFailure) and failure.kind == kind and hint in failure.message
@@ -251,7 +252,7 @@ def test_unknown_tool_and_bad_input_get_error_results(pool):
              Turn(text="Sorry, I could not run anything.")]
     with FakeConverse(turns) as fake:
         agent = make_agent(fake, pool)
-        events = run(agent, "hi", "conv-tools")
+        events = run(agent, "hi", SHARED)
     errors = [e.text for e in events if isinstance(e, CodeError)]
     assert "Unknown tool 'run_shell'" in errors[0] and "not valid JSON" in errors[1]
     assert not any(isinstance(e, CodeInvocation) for e in events)
