@@ -268,19 +268,19 @@ def event_from_dict(data: Mapping[str, Any], *, file_bytes: bytes | None = None)
     cls = EVENT_TYPES.get(str(data.get("event")))
     if cls is None:
         return UnknownEvent(raw=_unjson(dict(data)))
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        if f.name == "file" and cls is FileReturned:
-            value = ReturnedFile.from_dict(value, data=file_bytes)
-        else:
-            value = _unjson(value)
-            if isinstance(value, list) and str(f.type).startswith("tuple"):
-                value = tuple(value)
-        kwargs[f.name] = value
     try:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "file" and cls is FileReturned:
+                value = ReturnedFile.from_dict(value, data=file_bytes)
+            else:
+                value = _unjson(value)
+                if isinstance(value, list) and str(f.type).startswith("tuple"):
+                    value = tuple(value)
+            kwargs[f.name] = value
         return cls(**kwargs)
-    except TypeError:
+    except (TypeError, ValueError, AttributeError):  # a damaged record stays visible
         return UnknownEvent(raw=_unjson(dict(data)))

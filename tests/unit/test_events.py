@@ -75,6 +75,10 @@ def test_unknown_class_name_or_bad_fields_become_unknown_events():
     missing = {"event": "TextChunk"}  # required field absent
     assert event_from_dict(missing) == UnknownEvent(raw=missing)
     assert event_from_dict({"x": 1}) == UnknownEvent(raw={"x": 1})
+    damaged = {"event": "FileReturned", "file": "chart.png"}
+    assert event_from_dict(damaged) == UnknownEvent(raw=damaged)
+    bad_b64 = {"event": "FileReturned", "file": {"name": "a.png", "data_b64": "abc"}}  # bad padding
+    assert isinstance(event_from_dict(bad_b64), UnknownEvent)
 
 
 def test_to_dict_makes_anything_json_safe():
