@@ -230,7 +230,7 @@ def _fallback_price_chart(long_df, window: int):
     for ticker, g in long_df.groupby("ticker"):
         fig.add_scatter(x=g["date"], y=g["price"], name=f"{ticker}", line={"color": "blue"})
         fig.add_scatter(x=g["date"], y=g["price"].rolling(window).mean(),
-                        name=f"{ticker} {window}-day MA", line={"color": "red"})
+                        name=f"{ticker} MA {window}", line={"color": "red"})
     fig.update_layout(hovermode="x unified", margin={"t": 30, "b": 10},
                       xaxis={"rangeslider": {"visible": True}})
     return fig

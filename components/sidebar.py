@@ -36,8 +36,10 @@ def render_backend() -> None:
         st.error(err)
     if err := state.backend_error():
         st.warning(err)
-    if s.backend == "local":
-        st.caption(f"Interpreter isolation: {_isolation_status(s.sandbox)}")
+    if s.backend == "local" or (s.backend == "converse" and s.code_executor == "local"):
+        pool = state.kernel_pool_if_started()
+        described = getattr(pool, "isolation", None) if pool is not None else None
+        st.caption(f"Interpreter isolation: {described or _isolation_status(s.sandbox)}")
 
 
 def _isolation_status(sandbox: str) -> str:

@@ -162,12 +162,23 @@ def _needs_kernel_pool(settings: Settings) -> bool:
         settings.backend == "converse" and settings.code_executor == "local")
 
 
+_BUILT_POOLS: dict[Settings, Any] = {}
+
+
 @st.cache_resource(show_spinner=False)
 def _kernel_pool(settings: Settings):
     """One pool per settings for the whole server; kernels inside are per agent session."""
     from agent_core.interpreter.pool import KernelPool  # noqa: PLC0415
 
-    return KernelPool(settings)
+    pool = KernelPool(settings)
+    _BUILT_POOLS[settings] = pool
+    return pool
+
+
+def kernel_pool_if_started() -> Any:
+    """The local kernel pool of the current settings if it is already running, else None
+    (the sidebar asks this without starting kernels)."""
+    return _BUILT_POOLS.get(get_settings())
 
 
 @st.cache_resource(show_spinner="Starting the agent backend...")
