@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import bedrock_server as fake
-from tests.fakes.bedrock_server import (  # noqa: F401 (fixtures)
-    FakeBedrock, bedrock_server, fake_aws_credentials,
-)
+from tests.fakes.bedrock_server import FakeBedrock, bedrock_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
