@@ -162,11 +162,13 @@ _ALIASES = {
 }
 
 #: The exception members of ``ResponseStream`` (in-stream errors).
-EXCEPTION_MEMBERS = frozenset(
-    code for code in _FAILURES
-    if code not in ("expiredTokenException", "unrecognizedClientException",
-                    "invalidSignatureException", "serviceUnavailableException")
-)
+EXCEPTION_MEMBERS = frozenset({
+    "accessDeniedException", "badGatewayException", "conflictException",
+    "dependencyFailedException", "internalServerException", "modelNotReadyException",
+    "resourceNotFoundException", "serviceQuotaExceededException", "throttlingException",
+    "validationException",
+})
+assert EXCEPTION_MEMBERS <= set(_FAILURES)
 
 
 # key ids and long key/token-like runs: a service or library message never shows them
