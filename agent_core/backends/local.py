@@ -1,0 +1,272 @@
+"""The embedded local agent: plans with :mod:`agent_core.planner`, runs the code in the
+session's Jupyter kernel (:class:`agent_core.interpreter.pool.KernelPool`) and speaks
+Bedrock's raw response-stream shape, so the one parser (:func:`agent_core.stream.parse_stream`)
+serves it like Bedrock's Code Interpreter.
+
+One run yields, in order: a ``rationale`` trace; per attempt an ``invocationInput``
+(``ACTION_GROUP_CODE_INTERPRETER``, the code and the attached file names), an
+``observation`` with ``codeInterpreterInvocationOutput`` and top-level ``files`` events
+with the bytes of the files the code wrote (at most 5 per event, 1 MB per file); when
+the code fails and the plan has a fallback, a new rationale and a second attempt; then a
+``finalResponse`` observation and the answer as several ``chunk`` events. Each step has
+its own ``traceId``.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, Iterator
+
+from agent_core.backends.base import AgentRequest
+from agent_core.config import Settings
+from agent_core.events import AgentEvent
+from agent_core.files import MAX_RETURNED_FILE_BYTES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agent_core.interpreter.models import Execution
+    from agent_core.interpreter.pool import KernelPool
+    from agent_core.planner import Answer, Plan
+
+FILES_PER_EVENT = 5
+CHUNK_BYTES = 160
+AGENT_ID = "LOCALAGENT"
+ALIAS_ID = "LOCAL"
+_CODE = "ACTION_GROUP_CODE_INTERPRETER"
+
+
+class LocalAgent:
+    """``invoke(request)`` -> events; ``raw_events(request)`` -> Bedrock-shaped dicts."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, pool: "KernelPool | None" = None) -> None:
+        self.settings = settings
+        self._pool = pool
+        self._own_pool = pool is None
+        self._lock = threading.Lock()
+
+    # --- the Backend protocol ---------------------------------------------------------------
+    def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
+        from agent_core.stream import parse_stream
+
+        return parse_stream(self.raw_events(request))
+
+    def reset_session(self, session_id: str) -> None:
+        if self._pool is not None:
+            self._pool.reset(session_id)
+
+    def close(self) -> None:
+        """Shut down the kernel pool if this agent made it."""
+        if self._own_pool and self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    @property
+    def pool(self) -> "KernelPool":
+        with self._lock:
+            if self._pool is None:
+                from agent_core.interpreter.pool import KernelPool
+
+                self._pool = KernelPool(self.settings)
+            return self._pool
+
+    # --- the raw stream ---------------------------------------------------------------------
+    def raw_events(self, request: AgentRequest, plan: "Plan | Answer | None" = None) -> Iterator[dict[str, Any]]:
+        """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests, the app's
+        "run my code" editor)."""
+        from agent_core.planner import Answer, plan_request
+
+        run = uuid.uuid4().hex[:12]
+        sid = request.session_id
+        attached: tuple[str, ...] = ()
+        if request.files:
+            attached = self.pool.put_files(sid, request.files)
+        if plan is None:
+            plan = plan_request(request.text, request.files)
+
+        step = 0
+        yield self._trace(sid, {"rationale": {"traceId": f"{run}-{step}", "text": plan.rationale}})
+        if isinstance(plan, Answer):
+            yield from self._finish(sid, f"{run}-{step}", plan.text)
+            return
+
+        attempts: list[tuple[Plan, Execution]] = []
+        current: Plan | None = plan
+        while current is not None:
+            if attempts:
+                step += 1
+                yield self._trace(sid, {"rationale": {"traceId": f"{run}-{step}", "text": current.rationale}})
+            trace_id = f"{run}-{step}"
+            yield self._trace(sid, {"invocationInput": {
+                "traceId": trace_id, "invocationType": _CODE,
+                "codeInterpreterInvocationInput": {"code": current.code, "files": list(attached)},
+            }})
+            execution = self.pool.execute(sid, current.code)
+            attempts.append((current, execution))
+            returned, too_big = _returnable(execution)
+            yield self._trace(sid, {"observation": {
+                "traceId": trace_id, "type": _CODE,
+                "codeInterpreterInvocationOutput": _code_output(execution),
+            }})
+            for i in range(0, len(returned), FILES_PER_EVENT):
+                yield {"files": {"files": [
+                    {"name": f.name, "type": f.media_type, "bytes": f.data}
+                    for f in returned[i:i + FILES_PER_EVENT]
+                ]}}
+            if execution.ok or execution.timed_out:
+                break
+            current = current.fallback
+        step += 1
+        text = _final_text(attempts, request)
+        yield from self._finish(sid, f"{run}-{step}", text)
+        if request.end_session:
+            self.reset_session(sid)
+
+    def _trace(self, sid: str, orchestration: dict[str, Any]) -> dict[str, Any]:
+        return {"trace": {"agentId": AGENT_ID, "agentAliasId": ALIAS_ID, "sessionId": sid,
+                          "trace": {"orchestrationTrace": orchestration}}}
+
+    def _finish(self, sid: str, trace_id: str, text: str) -> Iterator[dict[str, Any]]:
+        yield self._trace(sid, {"observation": {"traceId": trace_id, "type": "FINISH",
+                                                "finalResponse": {"text": text}}})
+        data = text.encode("utf-8")
+        for i in range(0, len(data), CHUNK_BYTES):
+            yield {"chunk": {"bytes": data[i:i + CHUNK_BYTES]}}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _returnable(execution: "Execution"):
+    ok, too_big = [], []
+    for f in execution.files:
+        if f.truncated or len(f.data) > MAX_RETURNED_FILE_BYTES:
+            too_big.append(f.name)
+        else:
+            ok.append(f)
+    return ok, too_big
+
+
+def _error_text(execution: "Execution") -> str | None:
+    parts = []
+    if execution.error is not None:
+        e = execution.error
+        parts.append(e.traceback.strip() or f"{e.name}: {e.value}")
+        if e.value and e.value not in parts[-1]:
+            parts.append(f"{e.name}: {e.value}")
+    if execution.timed_out and not parts:
+        parts.append("The code ran past the time limit and was stopped.")
+    if execution.notice and (parts or execution.timed_out):
+        parts.append(execution.notice)
+    return "\n".join(parts) if parts else None
+
+
+def _code_output(execution: "Execution") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    text = execution.stdout
+    if execution.stderr.strip():
+        text = (text + ("\n" if text and not text.endswith("\n") else "") + execution.stderr)
+    error = _error_text(execution)
+    if execution.notice and error is None:
+        text = f"Note: {execution.notice}\n" + text
+    if text or error is None:
+        out["executionOutput"] = text
+    if error is not None:
+        out["executionError"] = error
+    if execution.timed_out:
+        out["executionTimeout"] = True
+    if execution.files:
+        out["files"] = [f.name for f in execution.files]
+    return out
+
+
+def _short_error(execution: "Execution") -> str:
+    if execution.timed_out:
+        return execution.notice or "the code ran past the time limit and was stopped"
+    if execution.error is not None:
+        e = execution.error
+        return f"{e.name}: {e.value}" if e.value else e.name
+    return "unknown error"
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    rows = [r for r in text.strip().splitlines() if r.strip()]
+    if len(rows) > lines:
+        rows = ["..."] + rows[-lines:]
+    return "\n".join(rows)
+
+
+def _file_list(names: list[str]) -> str:
+    def what(n: str) -> str:
+        low = n.lower()
+        if low.endswith((".png", ".svg", ".pdf", ".jpg")):
+            return "chart"
+        if low.endswith(".csv"):
+            return "table"
+        return "file"
+
+    return ", ".join(f"{n} ({what(n)})" for n in names)
+
+
+def _final_text(attempts: list, request: AgentRequest) -> str:
+    plan, execution = attempts[-1]
+    first_plan = attempts[0][0]
+    returned, too_big = _returnable(execution)
+    notices = [ex.notice for _, ex in attempts if ex.notice]
+    parts: list[str] = []
+    if execution.ok:
+        if len(attempts) > 1:
+            parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); the fallback plan worked.")
+        parts.append(plan.summary)
+        if plan.title == "synthetic companies dataset":
+            parts.append(_synthetic_check(request.text, returned))
+        if returned:
+            parts.append("Files: " + _file_list([f.name for f in returned]) + ".")
+        elif plan.outputs:
+            parts.append("The code ran but wrote none of the expected files ("
+                         + ", ".join(plan.outputs) + ").")
+        out = _tail(execution.stdout)
+        if out:
+            parts.append("Output:\n" + out)
+    elif execution.timed_out:
+        parts.append(f"The {first_plan.title} did not finish: {_short_error(execution)} Try a smaller "
+                     "file or a shorter date range, or raise AGENT_DESK_EXEC_TIMEOUT.")
+    else:
+        if first_plan.title == "your code":
+            parts.append(f"I ran your code as written and it raised {_short_error(execution)}. "
+                         "The full traceback is in the code step above.")
+            out = _tail(execution.stdout)
+            if out:
+                parts.append("Output before the error:\n" + out)
+        else:
+            tried = " and its fallback" if len(attempts) > 1 else ""
+            parts.append(f"I could not make the {first_plan.title}: the plan{tried} failed with "
+                         f"{_short_error(execution)}. Check that the attached file holds dates and "
+                         "numeric prices, or run your own code with \"run this code: ```...```\".")
+        if returned:
+            parts.append("Files written before the error: " + _file_list([f.name for f in returned]) + ".")
+    if too_big:
+        parts.append("Not returned (over the 1 MB limit per file): " + ", ".join(too_big) + ".")
+    for n in dict.fromkeys(notices):
+        parts.append(f"Note: {n}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _synthetic_check(text: str, returned: list) -> str:
+    """The independent rule check of the files the kernel wrote."""
+    from agent_core.synthetic import read_tables, spec_from_text, verify
+
+    spec = spec_from_text(text)
+    if spec is None:
+        return ""
+    by_name = {f.name.lower(): f.data for f in returned}
+    sales, details = by_name.get(spec.sales_csv.lower()), by_name.get(spec.details_csv.lower())
+    if sales is None or details is None:
+        return f"{spec.sales_csv} or {spec.details_csv} did not come back, so the rules were not checked."
+    try:
+        checks = verify(spec, *read_tables(sales, details))
+    except Exception as exc:  # noqa: BLE001 - the check is advice, never a crash
+        return f"The rule check could not read the files ({type(exc).__name__})."
+    failed = [c for c in checks if not c.passed]
+    if not failed:
+        return f"Independent check: all {len(checks)} rules hold."
+    return (f"Independent check: {len(failed)} of {len(checks)} rules fail: "
+            + "; ".join(f"{c.rule} ({c.detail})" for c in failed))
