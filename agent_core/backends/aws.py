@@ -150,7 +150,14 @@ def failure_from_exception(exc: BaseException, *, action: str,
         return AgentFailure(kind="configuration", message=(
             "No AWS region is set. Set AWS_REGION (or --region) to the region of your "
             "Bedrock resources, e.g. us-east-1."))
-    if isinstance(exc, (bx.ReadTimeoutError,)):
+    if isinstance(exc, bx.InvalidRegionError):
+        return AgentFailure(kind="configuration", message=(
+            f"{scrub(exc)} Set AWS_REGION (or --region) to a region code such as us-east-1."))
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid endpoint"):
+        return AgentFailure(kind="configuration", message=(
+            f"{scrub(exc)}. BEDROCK_ENDPOINT_URL (or --endpoint-url) must be a full URL such "
+            "as https://bedrock-agent-runtime.us-east-1.amazonaws.com, or unset it."))
+    if isinstance(exc, bx.ReadTimeoutError):
         limit = f" within {read_timeout:g} s" if read_timeout else ""
         return AgentFailure(kind="timeout", retryable=True, message=(
             f"Bedrock did not answer{limit} ({action}). Long code runs need a longer read "

@@ -412,3 +412,11 @@ def test_stopping_early_closes_the_stream(bedrock_server):
     # the server saw the connection go away instead of streaming on for 6 s
     assert bedrock_server.aborted == 1
     assert len(bedrock_server.sent) < 30
+
+
+def test_bad_endpoint_or_region_is_a_configuration_failure(bedrock_server):
+    [failure] = run(BedrockAgent(settings_for(bedrock_server, endpoint_url="localhost:8765")), req())
+    assert failure.kind == "configuration" and "BEDROCK_ENDPOINT_URL" in failure.message
+    [failure] = run(BedrockAgent(settings_for(bedrock_server, region="us east 1")), req())
+    assert failure.kind == "configuration" and "AWS_REGION" in failure.message
+    assert bedrock_server.requests == []
