@@ -64,6 +64,16 @@ def test_run_made_on_analysis_is_on_history_after_refresh_with_its_files(bedrock
     run = store.list_runs()[0]
     assert run.session_id == sid and run.backend == "bedrock"
     assert "testing" not in repr(run.settings)  # the dummy AWS keys are not stored
+    store.close()
+
+    # an app restart: every cached resource (the store, the backend) is built again
+    import streamlit as st
+
+    st.cache_resource.clear()
+    restarted = new_app(HISTORY)
+    assert "Chart my prices" in by_label(restarted.selectbox, "Open a run").options[0]
+    assert len(restarted.image) == 1
+    assert {m.label: m.value for m in restarted.metric}["Outcome"] == "completed"
 
 
 def _populate(home: Path) -> dict[str, str]:
