@@ -179,8 +179,8 @@ def failure_from_exception(exc: BaseException, *, action: str,
             f"The request for {action} was not valid: {scrub(exc)}. Fix the setting named "
             "there and try again."))
     if isinstance(exc, bx.BotoCoreError):
-        return AgentFailure(kind="service", message=f"{action} failed: {scrub(exc)}")
-    return AgentFailure(kind="internal", message=(
+        return AgentFailure(kind="service_error", message=f"{action} failed: {scrub(exc)}")
+    return AgentFailure(kind="unexpected", message=(
         f"{action} failed unexpectedly ({type(exc).__name__}: {scrub(exc)})."))
 
 
