@@ -88,6 +88,7 @@ class ConverseAgent:
         self.settings = settings
         self._executor = executor
         self._pool = pool
+        self._owns_pool = False
         self._client = client
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._session_files: dict[str, dict[str, tuple[str, AttachedFile]]] = {}
@@ -111,6 +112,7 @@ class ConverseAgent:
                     from agent_core.interpreter.pool import KernelPool
 
                     self._pool = KernelPool(self.settings)
+                    self._owns_pool = True
                 self._executor = LocalKernelExecutor(self._pool)
         return self._executor
 
@@ -128,6 +130,15 @@ class ConverseAgent:
                 self.executor.reset(session_id)
             except Exception:  # noqa: BLE001 - a reset must not fail the UI
                 pass
+
+    def close(self) -> None:
+        """Stop what this agent started: AgentCore sessions, or the kernel pool it made."""
+        executor, self._executor = self._executor, None
+        close = getattr(executor, "close", None)
+        if callable(close):
+            close()
+        if self._pool is not None and isinstance(executor, LocalKernelExecutor) and self._owns_pool:
+            self._pool.shutdown()
 
     def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
         try:

@@ -340,6 +340,16 @@ def chart_code(name: str, request: str) -> str:
 
 
 def synthetic_code(request: str) -> str:
+    """Code that follows the request's rules: the app's own reading of such a request
+    (``synthetic.spec_from_text``) and plan when it recognises it, else a generic version."""
+    from agent_core.synthetic import plan_code, spec_from_text
+
+    try:
+        spec = spec_from_text(request)
+        if spec is not None:
+            return plan_code(spec)
+    except ValueError:
+        pass
     m = re.search(r"(\d+)\s+companies", request, flags=re.I)
     return SYNTHETIC_CODE.format(count=int(m.group(1)) if m else 200)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import pytest
 
@@ -275,16 +274,17 @@ def test_synthetic_request_writes_both_tables_and_the_box_plot(pool):
 
     with FakeConverse(scenario_model("chart")) as fake:
         agent = make_agent(fake, pool)
-        events = run(agent, "Generate synthetic data: two csv files SALES and DETAILS for 200 "
-                     "companies; test every rule and draw box plots of sales per region", "conv-syn")
+        events = run(agent, SyntheticSpec().to_prompt(), "conv-syn")
     assert isinstance(events[-1], FinalResponse), events[-1]
     files = {e.file.name: e.file for e in events if isinstance(e, FileReturned)}
-    assert set(files) == {"SALES.csv", "DETAILS.csv", "sales_by_region.png"}
-    assert files["sales_by_region.png"].is_image
+    spec = SyntheticSpec()
+    assert {spec.sales_csv, spec.details_csv, spec.box_plot_file} <= set(files)
+    assert files[spec.box_plot_file].is_image
     import pandas as pd
 
-    sales = pd.read_csv(io.BytesIO(files["SALES.csv"].data))
-    details = pd.read_csv(io.BytesIO(files["DETAILS.csv"].data))
-    checks = verify(SyntheticSpec(), sales, details)
+    sales = pd.read_csv(io.BytesIO(files[spec.sales_csv].data))
+    details = pd.read_csv(io.BytesIO(files[spec.details_csv].data))
+    checks = verify(spec, sales, details)
     assert checks and all(c.passed for c in checks), [c for c in checks if not c.passed]
-    assert json.dumps(fake.bodies[0]["messages"][0]["content"][0]["text"]).count("SALES") == 1
+    assert fake.bodies[0]["messages"][0]["content"][0]["text"] == SyntheticSpec().to_prompt()
+    assert any(isinstance(e, CodeOutput) and "PASS" in e.text and "FAIL" not in e.text for e in events)
