@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.events import (
-    CodeError, CodeInvocation, CodeOutput, FileReturned, FinalResponse, Rationale, UnknownEvent,
-    Usage, event_from_dict,
-)
+from agent_core.events import CodeOutput, FileReturned, UnknownEvent, event_from_dict
 from agent_core.export import run_to_notebook, run_to_zip, session_to_notebook
-from agent_core.files import AttachedFile, ReturnedFile
+from agent_core.files import AttachedFile
 from agent_core.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,60 +27,46 @@ df = pd.read_csv("prices.csv", parse_dates=["date"])
 df["ma5"] = df["close"].rolling(5).mean()
 ax = df.plot(x="date", y=["close", "ma5"])
 ax.figure.savefig("chart.png")
+df.tail(3).to_csv("summary.csv", index=False)
 print("rows:", len(df))
 """
 
 
-def _run_in_kernel(code: str, cwd: Path) -> tuple[str, str | None]:
-    """Run code in a real Jupyter kernel; returns (stdout, error traceback text)."""
-    from jupyter_client.manager import start_new_kernel
-
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(cwd))
-    out, err = [], []
-
-    def hook(msg):
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            err.append("\n".join(msg["content"]["traceback"]))
-    try:
-        kc.execute_interactive(code, output_hook=hook, timeout=60)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    return "".join(out), ("\n".join(err) or None)
-
-
 @pytest.fixture(scope="module")
 def chart_run(tmp_path_factory):
-    """A run recorded from a real kernel execution: code, its output, the PNG it wrote."""
-    work = tmp_path_factory.mktemp("agent-work")
-    (work / "prices.csv").write_text(PRICES)
-    stdout, error = _run_in_kernel(CHART_CODE, work)
-    assert error is None, error
-    png = (work / "chart.png").read_bytes()
+    """A run recorded from the real local agent: it runs the code in a Jupyter kernel and
+    returns the PNG and CSV the code wrote, as the same events as any run."""
+    from agent_core.backends.base import AgentRequest
+    from agent_core.backends.local import LocalAgent
+    from agent_core.config import load_settings
+    from components.code_editor import rerun_prompt
+
     home = tmp_path_factory.mktemp("store-home")
+    settings = load_settings(env={"AGENT_DESK_HOME": str(home)}, secrets={})
     store = RunStore(home)
     attach = AttachedFile.from_bytes("prices.csv", PRICES.encode())
-    run_id = store.start_run("sess-export", "Plot close with a 5-day moving average", "local",
-                             attachments=[attach])
-    for ev in [
-        Rationale(text="Load the prices and plot a moving average."),
-        CodeInvocation(code=CHART_CODE, files=("chart.png",)),
-        CodeOutput(text=stdout),
-        FileReturned(file=ReturnedFile(name="chart.png", declared_type="image/png", data=png)),
-        FileReturned(file=ReturnedFile(name="summary.csv", declared_type="text/csv", data=b"n\n28\n")),
-        Usage(input_tokens=10, output_tokens=5),
-        UnknownEvent(raw={"somethingNew": 1}),
-        FinalResponse(text="Here is the chart."),
-    ]:
-        store.append_event(run_id, ev)
-    store.finish_run(run_id, "completed")
-    # a second run in the same session whose code failed
-    second = store.start_run("sess-export", "Now something that fails", "local")
-    store.append_event(second, CodeInvocation(code="print(len(df))"))
-    store.append_event(second, CodeError(text="Traceback...\nNameError: name 'x' is not defined"))
-    store.finish_run(second, "completed")
+    agent = LocalAgent(settings)
+    try:
+        request = AgentRequest(text=rerun_prompt(CHART_CODE), session_id="sess-export",
+                               files=(attach,))
+        with store.recording("sess-export", "Plot close with a 5-day moving average", "local",
+                             settings, [attach]) as rec:
+            for event in agent.invoke(request):
+                rec.add(event)
+            rec.add(UnknownEvent(raw={"somethingNew": 1}))
+        run_id = rec.run_id
+        # a second run in the same session whose code fails
+        with store.recording("sess-export", "Now something that fails", "local", settings) as rec:
+            for event in agent.invoke(AgentRequest(text=rerun_prompt("print(len(undefined_name))"),
+                                                   session_id="sess-export")):
+                rec.add(event)
+        second = rec.run_id
+    finally:
+        agent.close()
+    events = store.run_events(run_id)
+    png = next(e.file.data for e in events if isinstance(e, FileReturned) and e.file.name == "chart.png")
+    stdout = "".join(e.text for e in events if isinstance(e, CodeOutput))
+    assert "rows: 28" in stdout
     return store, run_id, second, png, stdout
 
 
@@ -98,7 +81,7 @@ def test_notebook_runs_in_fresh_kernel_and_recreates_chart(chart_run, tmp_path):
     kinds = [c.cell_type for c in nb.cells]
     assert kinds[:3] == ["markdown", "code", "markdown"]  # title, load files, prompt
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
-    assert code_cells[1].source == CHART_CODE
+    assert code_cells[1].source.strip() == CHART_CODE.strip()
     outputs = code_cells[1].outputs
     assert outputs[0]["text"] == stdout
     assert any("image/png" in o.get("data", {}) for o in outputs)
@@ -115,7 +98,7 @@ def test_notebook_runs_in_fresh_kernel_and_recreates_chart(chart_run, tmp_path):
     assert (run_dir / "prices.csv").read_text() == PRICES
     chart = (run_dir / "chart.png").read_bytes()
     assert chart.startswith(b"\x89PNG") and len(chart) > 1000
-    chart_cell = next(c for c in nb.cells if c.cell_type == "code" and c.source == CHART_CODE)
+    chart_cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.strip() == CHART_CODE.strip())
     assert "rows: 28" in "".join(o.get("text", "") for o in chart_cell.outputs)
 
 
@@ -139,11 +122,12 @@ def test_zip_holds_files_and_valid_events_jsonl(chart_run):
         lines = zf.read("events.jsonl").decode().splitlines()
         meta = json.loads(zf.read("run.json"))
     events = [json.loads(line) for line in lines]
-    assert [e["event"] for e in events] == [
-        "Rationale", "CodeInvocation", "CodeOutput", "FileReturned", "FileReturned", "Usage",
-        "UnknownEvent", "FinalResponse"]
-    assert events[3]["file"]["size"] == len(png) and "data_b64" not in events[3]["file"]
-    assert event_from_dict(events[1]) == CodeInvocation(code=CHART_CODE, files=("chart.png",))
+    kinds = [e["event"] for e in events]
+    assert kinds[:3] == ["Rationale", "CodeInvocation", "CodeOutput"] and kinds[-1] == "UnknownEvent"
+    assert kinds == [type(e).__name__ for e in store.run_events(run_id)]
+    chart = next(e for e in events if e["event"] == "FileReturned" and e["file"]["name"] == "chart.png")
+    assert chart["file"]["size"] == len(png) and "data_b64" not in chart["file"]
+    assert event_from_dict(events[1]).code.strip() == CHART_CODE.strip()
     assert meta["id"] == run_id and meta["outcome"] == "completed"
 
 
