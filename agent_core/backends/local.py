@@ -101,7 +101,7 @@ class LocalAgent:
                 "traceId": trace_id, "invocationType": _CODE,
                 "codeInterpreterInvocationInput": {"code": current.code, "files": list(attached)},
             }})
-            execution = self.pool.execute(sid, current.code)
+            execution = self.pool.execute(sid, current.code, timeout=self.settings.exec_timeout)
             attempts.append((current, execution))
             returned, too_big = _returnable(execution)
             yield self._trace(sid, {"observation": {

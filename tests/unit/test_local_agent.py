@@ -1,0 +1,321 @@
+"""The local agent end to end on REAL Jupyter kernels: price tables of every layout, the
+returned files (PNG decodes, CSV columns and rows), the event sequence through the one
+parser, honest answers with no code, the fallback plan, kernel notices, synthetic data."""
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agent_core.backends.base import AgentRequest
+from agent_core.backends.local import LocalAgent
+from agent_core.config import load_settings
+from agent_core.events import (
+    CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned, FilesGenerated, FinalResponse,
+    Rationale, TextChunk,
+)
+from agent_core.files import AttachedFile
+from agent_core.planner import Plan
+from agent_core.run import RunCollector
+from agent_core.synthetic import SyntheticSpec, read_tables, verify
+
+pytestmark = pytest.mark.timeout(240)
+
+SEED_PROMPT = ("Given the attached price data file, please make me a chart with moving average in red "
+               "and actual data in blue")
+N = 300
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    home = tmp_path_factory.mktemp("local-agent-home")
+    return load_settings(env={"AGENT_DESK_HOME": str(home)}, secrets={}, max_kernels=3)
+
+
+@pytest.fixture(scope="module")
+def agent(settings):
+    a = LocalAgent(settings)
+    yield a
+    a.close()
+
+
+def run(agent, text, files=(), session="agent-test", **kw):
+    collector = RunCollector()
+    for event in agent.invoke(AgentRequest(text=text, session_id=session, files=tuple(files), **kw)):
+        collector.add(event)
+    return collector.result()
+
+
+def kinds(result):
+    return [type(e).__name__ for e in result.events]
+
+
+def file(result, name):
+    found = [f for f in result.files if f.name == name]
+    assert found, f"{name} not returned; got {[f.name for f in result.files]}"
+    return found[0]
+
+
+def png_shape(data: bytes):
+    import matplotlib.image as mpimg
+
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    return mpimg.imread(io.BytesIO(data), format="png").shape
+
+
+def read_csv(result, name) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(file(result, name).data))
+
+
+def attach(name, data: bytes):
+    return AttachedFile.from_bytes(name, data)
+
+
+# --- price tables of each layout ---------------------------------------------------------------
+def _walk(seed, n=N):
+    return 100 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.01, n)))
+
+
+DATES = pd.bdate_range("2020-01-01", periods=N)
+ISO = DATES.strftime("%Y-%m-%d")
+A, B = _walk(1), _walk(2)
+
+
+def _bytes(df, **kw):
+    return df.to_csv(index=kw.pop("index", False), **kw).encode()
+
+
+def _unsorted_dup():
+    df = pd.DataFrame({"date": ISO, "close": A})
+    dup = df.iloc[[5, 10]].assign(close=lambda d: d["close"] + 1)  # later rows win
+    return _bytes(pd.concat([df, dup]).sample(frac=1, random_state=3))
+
+
+LAYOUTS = {
+    # name: (bytes, tickers, csv columns)
+    "long.csv": (_bytes(pd.concat([pd.DataFrame({"symbol": t, "date": ISO, "price": v})
+                                   for t, v in (("AAPL", A), ("MSFT", B))])),
+                 ["AAPL", "MSFT"], ["date", "ticker", "price", "ma_20"]),
+    "wide.csv": (_bytes(pd.DataFrame({"Date": ISO, "AAPL": A, "MSFT": B})),
+                 ["AAPL", "MSFT"], ["date", "ticker", "price", "ma_20"]),
+    "ohlcv.csv": (_bytes(pd.DataFrame({"Date": ISO, "Open": A * 0.995, "High": A * 1.02, "Low": A * 0.97,
+                                       "Close": A, "Volume": np.arange(N) * 10 + 5000})),
+                  ["ohlcv"], ["date", "price", "ma_20"]),
+    "text_dates.csv": (_bytes(pd.DataFrame({"date": DATES.strftime("%b %-d %Y"), "price": A})),
+                       ["text_dates"], ["date", "price", "ma_20"]),
+    "unsorted_dup.csv": (_unsorted_dup(), ["unsorted_dup"], ["date", "price", "ma_20"]),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_seed_prompt_on_each_layout(agent, name):
+    data, tickers, columns = LAYOUTS[name]
+    result = run(agent, SEED_PROMPT, [attach(name, data)])
+    assert result.ok and not result.errors, result.errors
+    seq = kinds(result)
+    # the event sequence, in Bedrock's order, through the one parser
+    assert seq[:4] == ["Rationale", "CodeInvocation", "CodeOutput", "FilesGenerated"]
+    assert seq[4:6] == ["FileReturned", "FileReturned"]
+    assert seq[6] == "FinalResponse" and set(seq[7:]) == {"TextChunk"} and len(seq) > 8
+    inv = next(e for e in result.events if isinstance(e, CodeInvocation))
+    assert inv.files == (name,)
+    assert "agent_core" not in inv.code and "astype(float)" in inv.code
+    gen = next(e for e in result.events if isinstance(e, FilesGenerated))
+    assert set(gen.names) == {"moving_average.png", "moving_average.csv"}
+    # the chart is a real PNG of a sensible size
+    h, w, _ = png_shape(file(result, "moving_average.png").data)
+    assert w >= 1000 and h >= 500
+    # the plotted data: one row per date (and ticker), duplicates gone, dates in order
+    table = read_csv(result, "moving_average.csv")
+    assert list(table.columns) == columns
+    assert len(table) == N * len(tickers)
+    if "ticker" in table:
+        assert sorted(table["ticker"].unique()) == tickers
+    first = table[table["ticker"] == tickers[0]] if "ticker" in table else table
+    assert pd.to_datetime(first["date"]).is_monotonic_increasing
+    assert first["ma_20"].isna().sum() == 19
+    assert first["ma_20"].iloc[-1] == pytest.approx(first["price"].iloc[-20:].mean())
+    if name == "unsorted_dup.csv":
+        assert first["price"].iloc[5] == pytest.approx(A[5] + 1)  # the last duplicate won
+    # the answer names the files and the colours
+    assert "moving_average.png" in result.text and "red" in result.text and "blue" in result.text
+    final = next(e for e in result.events if isinstance(e, FinalResponse))
+    assert result.text == final.text  # chunks add up to the final response
+
+
+def test_candlestick_with_volume(agent):
+    data = LAYOUTS["ohlcv.csv"][0]
+    result = run(agent, "candlestick chart with volume", [attach("ohlcv.csv", data)])
+    assert result.ok and not result.errors, result.errors
+    png_shape(file(result, "candlestick.png").data)
+    table = read_csv(result, "candlestick.csv")
+    assert list(table.columns) == ["date", "open", "high", "low", "close", "volume"]
+    assert len(table) == 250
+    assert table["date"].iloc[-1] == ISO[-1]
+
+
+@pytest.mark.parametrize("text,outputs,columns", [
+    ("histogram of daily returns", ("returns_histogram.png", "returns_histogram.csv", "returns_summary.csv"),
+     {"returns_histogram.csv": ["date", "ticker", "return"], "returns_summary.csv": None}),
+    ("30-day rolling volatility", ("rolling_volatility.png", "rolling_volatility.csv"),
+     {"rolling_volatility.csv": ["date", "ticker", "volatility_30"]}),
+    ("drawdown chart", ("drawdown.png", "drawdown.csv"), {"drawdown.csv": ["date", "ticker", "drawdown_pct"]}),
+    ("compare the tickers normalised", ("normalised_prices.png", "normalised_prices.csv"),
+     {"normalised_prices.csv": ["date", "ticker", "normalised"]}),
+    ("correlation matrix of returns", ("correlation.png", "correlation.csv"),
+     {"correlation.csv": ["ticker", "AAPL", "MSFT"]}),
+    ("resample to monthly prices as CSV", ("prices_monthly.csv",), {"prices_monthly.csv": ["date", "AAPL", "MSFT"]}),
+    ("summary statistics", ("summary_statistics.csv",), {"summary_statistics.csv": None}),
+])
+def test_other_recipes(agent, text, outputs, columns):
+    result = run(agent, text, [attach("long.csv", LAYOUTS["long.csv"][0])])
+    assert result.ok and not result.errors, result.errors
+    assert {f.name for f in result.files} == set(outputs)
+    for name in outputs:
+        if name.endswith(".png"):
+            png_shape(file(result, name).data)
+    for name, cols in columns.items():
+        table = read_csv(result, name)
+        if cols is not None:
+            assert list(table.columns) == cols
+    if "summary_statistics.csv" in outputs:
+        stats = read_csv(result, "summary_statistics.csv").set_index("ticker")
+        assert stats.loc["AAPL", "observations"] == N
+        assert stats.loc["AAPL", "last_price"] == pytest.approx(A[-1], rel=1e-4)
+    if "prices_monthly.csv" in outputs:
+        assert len(read_csv(result, "prices_monthly.csv")) == len(pd.Series(1, DATES).resample("ME").last())
+    if "correlation.csv" in outputs:
+        corr = read_csv(result, "correlation.csv").set_index("ticker")
+        assert corr.loc["AAPL", "AAPL"] == pytest.approx(1.0)
+
+
+# --- honest answers: no code ----------------------------------------------------------------
+def test_unknown_request_runs_no_code(agent):
+    result = run(agent, "write me a poem about the sea", [attach("long.csv", LAYOUTS["long.csv"][0])])
+    seq = kinds(result)
+    assert "CodeInvocation" not in seq and not result.files
+    assert seq[0] == "Rationale" and "FinalResponse" in seq
+    assert "did not run any code" in result.text and "Bedrock" in result.text
+
+
+def test_price_request_without_a_file_asks_for_one(agent):
+    result = run(agent, SEED_PROMPT)
+    assert "CodeInvocation" not in kinds(result)
+    assert "Upload" in result.text and "sample data" in result.text
+
+
+# --- the fallback plan --------------------------------------------------------------------------
+def test_strict_plan_fails_then_lenient_fallback_succeeds(agent):
+    # the planner fits the loader on the first 2,000 rows; a bad cell later breaks the strict plan
+    n = 2300
+    df = pd.DataFrame({"date": pd.bdate_range("2010-01-01", periods=n).strftime("%Y-%m-%d"),
+                       "close": _walk(5, n).round(4).astype(str)})
+    df.loc[2200, "close"] = "-"
+    result = run(agent, "chart with a 50-day moving average", [attach("gappy.csv", _bytes(df))])
+    assert result.ok
+    seq = kinds(result)
+    assert seq.count("CodeInvocation") == 2 and seq.count("Rationale") == 2
+    assert seq.index("CodeError") < seq.index("CodeInvocation", seq.index("CodeInvocation") + 1)
+    error = next(e for e in result.events if isinstance(e, CodeError))
+    assert "ValueError" in error.text
+    steps = [e.step_id for e in result.events if isinstance(e, (Rationale, CodeInvocation))]
+    assert len(set(steps)) == 2  # each step has its own traceId
+    table = read_csv(result, "moving_average.csv")
+    assert len(table) == n - 1  # the unreadable row was left out
+    assert "fallback" in result.text and "moving_average.png" in result.text
+    assert "Left out 1 row" in "".join(e.text for e in result.events if isinstance(e, CodeOutput))
+
+
+def test_failed_plan_and_fallback_end_with_a_clear_answer(agent):
+    plan = Plan(title="test chart", rationale="first try", code="raise ValueError('first failure')",
+                outputs=("x.png",), summary="done",
+                fallback=Plan(title="test chart", rationale="second try", code="raise KeyError('second')",
+                              outputs=("x.png",), summary="done"))
+    from agent_core.stream import parse_stream
+
+    events = list(parse_stream(agent.raw_events(AgentRequest(text="x", session_id="agent-test"), plan=plan)))
+    errors = [e.text for e in events if isinstance(e, CodeError)]
+    assert len(errors) == 2 and "first failure" in errors[0] and "second" in errors[1]
+    final = next(e for e in events if isinstance(e, FinalResponse)).text
+    assert "could not make the test chart" in final and "fallback" in final and "KeyError" in final
+
+
+# --- run this code, state, files, notices ---------------------------------------------------------
+def test_run_this_code_as_is_keeps_state_between_requests(agent):
+    first = run(agent, "run this code: ```python\nsecret_number = 41\nprint('set')\n```", session="code-test")
+    assert "set" in "".join(e.text for e in first.events if isinstance(e, CodeOutput))
+    code = "secret_number += 1\nopen('answer.txt', 'w').write(str(secret_number))\nprint(secret_number)"
+    second = run(agent, f"run this code: ```\n{code}\n```", session="code-test")
+    inv = next(e for e in second.events if isinstance(e, CodeInvocation))
+    assert inv.code == code
+    assert file(second, "answer.txt").data == b"42"
+    assert "42" in second.text
+
+
+def test_run_code_error_is_shown(agent):
+    result = run(agent, "run this code: ```\n1/0\n```", session="code-test")
+    assert any("ZeroDivisionError" in e.text for e in result.events if isinstance(e, CodeError))
+    assert "ZeroDivisionError" in result.text
+
+
+def test_files_are_split_five_per_event_and_big_files_are_named(agent):
+    code = ("for i in range(7):\n    open(f'part_{i}.txt', 'w').write('x' * 10)\n"
+            "open('big.bin', 'wb').write(b'0' * (1024 * 1024 + 10))")
+    raw = list(agent.raw_events(AgentRequest(text=f"run this code: ```\n{code}\n```", session_id="code-test")))
+    file_events = [r["files"]["files"] for r in raw if "files" in r]
+    assert [len(f) for f in file_events] == [5, 2]
+    assert all(len(f["bytes"]) <= 1024 * 1024 for batch in file_events for f in batch)
+    final = next(r for r in raw if "trace" in r and "finalResponse" in
+                 r["trace"]["trace"]["orchestrationTrace"].get("observation", {}))
+    assert "big.bin" in final["trace"]["trace"]["orchestrationTrace"]["observation"]["finalResponse"]["text"]
+    # Bedrock's raw shape: every trace has the session id; one traceId per step
+    traces = [r["trace"] for r in raw if "trace" in r]
+    assert all(t["sessionId"] == "code-test" for t in traces)
+    inv = traces[1]["trace"]["orchestrationTrace"]["invocationInput"]
+    assert inv["invocationType"] == "ACTION_GROUP_CODE_INTERPRETER" and inv["traceId"].endswith("-0")
+    obs = traces[2]["trace"]["orchestrationTrace"]["observation"]
+    assert obs["type"] == "ACTION_GROUP_CODE_INTERPRETER" and "big.bin" in obs["codeInterpreterInvocationOutput"]["files"]
+    chunks = [r["chunk"]["bytes"] for r in raw if "chunk" in r]
+    assert len(chunks) > 1 and all(isinstance(c, bytes) for c in chunks)
+
+
+def test_kernel_loss_reaches_the_user(agent):
+    result = run(agent, "run this code: ```\nimport os\nos._exit(3)\n```", session="crash-test")
+    assert "variables in memory were lost" in result.text
+    after = run(agent, "run this code: ```\nprint('alive')\n```", session="crash-test")
+    assert "alive" in after.text
+    assert "variables in memory were lost" in after.text  # said again on the next run
+
+
+def test_timeout_is_reported(settings, agent):
+    quick = LocalAgent(dataclasses.replace(settings, exec_timeout=1.5), pool=agent.pool)
+    result = run(quick, "run this code: ```\nimport time\ntime.sleep(30)\n```", session="code-test")
+    assert any(isinstance(e, CodeTimeout) for e in result.events)
+    assert "did not finish" in result.text
+
+
+# --- synthetic data through the kernel --------------------------------------------------------
+def test_synthetic_request_writes_files_that_pass_every_rule(agent):
+    from tests.unit.test_synthetic import ISSUE_TEXT
+
+    result = run(agent, ISSUE_TEXT, session="synthetic-test")
+    assert result.ok and not result.errors, result.errors
+    spec = SyntheticSpec()
+    sales, details = read_tables(file(result, "SALES.csv").data, file(result, "DETAILS.csv").data)
+    checks = verify(spec, sales, details)
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    png_shape(file(result, "sales_by_region.png").data)
+    assert list(read_csv(result, "sales_by_region.csv").columns) == ["COMPANY_ID", "REGION", "SALES_2024"]
+    out = "".join(e.text for e in result.events if isinstance(e, CodeOutput))
+    assert "All rules hold." in out and "FAIL" not in out
+    assert f"all {len(checks)} rules hold" in result.text
+
+
+def test_make_backend_builds_the_local_agent_with_a_shared_pool(settings, agent):
+    from agent_core.backends.factory import make_backend
+
+    backend = make_backend(settings, pool=agent.pool)
+    assert isinstance(backend, LocalAgent) and backend.name == "local" and backend.pool is agent.pool
