@@ -18,6 +18,7 @@ PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#d62728")
 MA_PALETTE = ("#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22")
 MAX_POINTS = 2000
+OVERVIEW_POINTS = 300  # per series, drawn (as SVG) only in the range slider
 
 
 def downsample_indices(x: "np.ndarray", y: "np.ndarray", n_out: int) -> "np.ndarray":
@@ -73,6 +74,7 @@ def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
     fig = go.Figure()
     windows = sorted({int(w) for w in ma_windows if int(w) > 1})
     points_in = points_shown = 0
+    overview: list[Any] = []
     df = long_df[["date", "ticker", "price"]]
     tickers = list(dict.fromkeys(df["ticker"].astype(str)))
     for i, ticker in enumerate(tickers):
@@ -82,10 +84,17 @@ def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
         x, y, n = _xy(dates, price, max_points)
         points_in += n
         points_shown += len(y)
+        color = _color(colors, ticker, "price", i, PALETTE)
         fig.add_trace(go.Scattergl(
             x=x, y=y, mode="lines", name=ticker, legendgroup=ticker,
-            line={"color": _color(colors, ticker, "price", i, PALETTE), "width": 1.6},
+            line={"color": color, "width": 1.6},
             hovertemplate="%{y:,.2f}<extra>" + ticker + "</extra>"))
+        # The range slider cannot draw WebGL traces: a small SVG copy of each series sits on a
+        # hidden axis squeezed to a hairline in the plot, and shows full height in the slider.
+        ox, oy, _ = _xy(dates, price, OVERVIEW_POINTS)
+        overview.append(go.Scatter(x=ox, y=oy, mode="lines", yaxis="y2", showlegend=False,
+                                 hoverinfo="skip", legendgroup=ticker, name=f"{ticker} overview",
+                                 line={"color": color, "width": 1}))
         for j, w in enumerate(windows):
             ma = price.rolling(w, min_periods=w).mean()
             mx, my, _ = _xy(dates, ma, max_points)
@@ -95,14 +104,19 @@ def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
                 line={"color": _color(colors, name, "ma", j + i * len(windows), MA_PALETTE),
                       "width": 2.2},
                 hovertemplate="%{y:,.2f}<extra>" + name + "</extra>"))
+    for trace in overview:  # after the visible lines, so fig.data[:n] are what the user sees
+        fig.add_trace(trace)
+    # y2 is squeezed into a hairline at the bottom of the plot; the slider draws it full height
+    fig.update_layout(yaxis2={"domain": [0, 0.0005], "visible": False, "fixedrange": True,
+                              "anchor": "x"}, yaxis={"domain": [0, 1]})
     fig.update_layout(
         title=title, hovermode="x unified", margin={"l": 10, "r": 10, "t": 40 if title else 10,
                                                     "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        yaxis={"title": "price", "tickformat": ",.2f"}, height=460,
+        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "xanchor": "left"},
+        yaxis={"title": "price", "tickformat": ",.2f"}, height=480,
         meta={"points_in": points_in, "points_shown": points_shown,
               "downsampled": points_shown < points_in},
-        xaxis={"rangeslider": {"visible": True, "thickness": 0.08}, "type": "date",
+        xaxis={"rangeslider": {"visible": True, "thickness": 0.1}, "type": "date",
                "rangeselector": {"buttons": [
                    {"count": 1, "label": "1M", "step": "month", "stepmode": "backward"},
                    {"count": 6, "label": "6M", "step": "month", "stepmode": "backward"},

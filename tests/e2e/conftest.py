@@ -206,9 +206,15 @@ def wait_for_app(page, *, timeout: float = 60_000, expect_run: bool = True) -> N
     page.wait_for_timeout(150)  # let the last deltas paint
 
 
-def screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Save ``test-artifacts/screenshots/<name>.png`` and return its path."""
+def screenshot(page, name: str, *, full_page: bool = True, scroll_to=None) -> Path:
+    """Save ``test-artifacts/screenshots/<name>.png`` and return its path.
+
+    Streamlit scrolls inside its own container, so ``full_page`` shows the viewport; pass a
+    locator as ``scroll_to`` to bring that element into the picture first."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if scroll_to is not None:
+        scroll_to.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "screenshot"
     path = SCREENSHOTS / f"{safe}.png"
     page.screenshot(path=str(path), full_page=full_page)

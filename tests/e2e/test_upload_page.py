@@ -18,6 +18,8 @@ def test_upload_verdict_chart_and_attach(page, app_url, tmp_path):
     page.goto(f"{app_url}/upload")
     wait_for_app(page, expect_run=False)
     expect(page.get_by_role("heading", name="Upload price data")).to_be_visible()
+    # a deep link on a fresh server still gets the app frame (navigation + sidebar)
+    expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Agent session")
     expect(page.get_by_text("Attached files: 0 of 5")).to_be_visible()
 
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv_path))
@@ -29,7 +31,8 @@ def test_upload_verdict_chart_and_attach(page, app_url, tmp_path):
     expect(chart).to_be_visible()
     expect(chart.locator(".legendtext", has_text="SYNA MA 20")).to_have_count(1)
     expect(chart.locator("canvas").first).to_be_attached()  # Scattergl draws with WebGL
-    screenshot(page, "upload-verdict-chart")
+    screenshot(page, "upload-verdict")
+    screenshot(page, "upload-chart", scroll_to=chart)
 
     page.get_by_role("button", name="Attach").first.click()
     wait_for_app(page)
@@ -41,7 +44,7 @@ def test_upload_verdict_chart_and_attach(page, app_url, tmp_path):
     page.get_by_role("tab", name="Table").click()
     grid = page.locator('[data-testid="stDataFrame"]').first
     expect(grid).to_be_visible()
-    screenshot(page, "upload-table")
+    screenshot(page, "upload-table", scroll_to=grid)
 
 
 def test_garbage_upload_shows_an_error_not_a_traceback(page, app_url, tmp_path):
