@@ -23,6 +23,7 @@ import json
 import mimetypes
 import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -245,12 +246,17 @@ class FakeAgentCore:
         self.stop()
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args(argv)
     fake = FakeAgentCore(server=FakeServer("127.0.0.1", args.port))
     print(f"fake agentcore on {fake.endpoint_url}", flush=True)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # clean up kernels and temp folders
     try:
         fake.server.httpd.serve_forever()
     except KeyboardInterrupt:

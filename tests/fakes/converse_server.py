@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -400,6 +401,10 @@ def scenario_model(name: str) -> Model:
     return model
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -419,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         agentcore = FakeAgentCore(server=server)
     print(f"fake converse{'+agentcore' if agentcore else ''} on {server.endpoint_url} "
           f"(scenario {args.scenario})", flush=True)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # clean up kernels and temp folders
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
