@@ -163,6 +163,12 @@ class LocalKernel:
                 pass
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
         if proc is not None and proc.poll() is None:
+            family = _descendants(proc.pid)
+            for pid in family:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
@@ -174,6 +180,7 @@ class LocalKernel:
                 proc.wait(timeout=5)
             except Exception:  # noqa: BLE001
                 pass
+            _wait_gone(family, timeout=5.0)
         if self._km is not None:
             try:
                 self._km.cleanup_resources(restart=False)
@@ -267,6 +274,46 @@ class LocalKernel:
         return RunOutcome(Execution(stdout=strip_ansi("".join(out)), stderr=strip_ansi("".join(err)),
                                     error=error, files=files, timed_out=timed_out, kernel_restarted=lost,
                                     notice=notice, duration_seconds=time.perf_counter() - t0), lost)
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) for every process, from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(root: int) -> list[int]:
+    """The process and everything below it (the sandbox's init and the kernel inside)."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in _proc_table().items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait until killed processes are gone (or only zombies waiting to be reaped)."""
+    end = time.monotonic() + timeout
+    left = set(pids)
+    while left and time.monotonic() < end:
+        table = _proc_table()
+        left = {p for p in left if p in table and table[p][1] != "Z"}
+        if left:
+            time.sleep(0.02)
 
 
 def _lost_notice(why: str) -> str:

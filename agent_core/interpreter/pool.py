@@ -68,6 +68,8 @@ class KernelPool:
         self._spare: Future | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spare")
         self._closed = False
+        self.spare_delay = 1.0
+        self._started_spares = 0
         self._mpl_cache = self.home / "cache" / "matplotlib"
         self._stop = threading.Event()
         interval = reap_interval or min(30.0, max(0.2, settings.kernel_idle_seconds / 4))
@@ -276,12 +278,17 @@ class KernelPool:
             if live + 2 > self.settings.max_kernels:
                 return
             folder = self.home / "spare-kernels" / uuid.uuid4().hex[:12]
+            delay = self.spare_delay if self._started_spares else 0.0
+            self._started_spares += 1
             try:
-                self._spare = self._executor.submit(self._start_spare, folder)
+                self._spare = self._executor.submit(self._start_spare, folder, delay)
             except RuntimeError:
                 self._spare = None
 
-    def _start_spare(self, folder: Path) -> LocalKernel:
+    def _start_spare(self, folder: Path, delay: float) -> LocalKernel:
+        # a refill waits a moment, so it does not compete with the run that took the spare
+        if self._stop.wait(delay) or self._closed:
+            raise KernelStartError("The pool was shut down.")
         self._ensure_mpl_cache()
         folder.mkdir(parents=True, exist_ok=True)
         try:

@@ -35,5 +35,18 @@ def _adk_install():
 _adk_install()
 del _adk_install
 get_ipython().run_line_magic("matplotlib", "inline")
+
+def _adk_first_draw():
+    # Draw and encode one small figure so fonts, the Agg renderer, the PNG writer and
+    # pandas' plotting backend are loaded before the user's first chart.
+    import io
+    import pandas.plotting._matplotlib  # noqa: F401
+    fig, ax = plt.subplots(figsize=(2, 1))
+    pd.Series([1.0, 2.0], index=pd.date_range("2024-01-01", periods=2)).plot(ax=ax, title="warm")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+_adk_first_draw()
+del _adk_first_draw
 os.umask(0o022)
 """
