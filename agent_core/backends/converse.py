@@ -11,6 +11,7 @@ Conversation history is kept per session, so follow-ups work.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import time
 from typing import Any, Iterator, Mapping
@@ -24,7 +25,7 @@ from agent_core.backends.executors import (
 from agent_core.config import Settings
 from agent_core.events import (
     AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned,
-    FilesGenerated,
+    FilesGenerated, Rationale, Reasoning,
 )
 from agent_core.files import AttachedFile, NameDeduper, ReturnedFile, UnsafeNameError, safe_name, sniff_type
 from agent_core.interpreter.models import Execution
@@ -76,6 +77,12 @@ def system_prompt(files_description: str) -> str:
         parts.append("No files are attached. If the request needs data, generate it in code "
                      "or ask the user to attach a file.")
     return "\n\n".join(parts)
+
+
+# What a trace shows; without ``enable_trace`` only the answer, files, usage and failures
+# come out (as with Bedrock Agents).
+_TRACE_EVENTS = (Rationale, Reasoning, CodeInvocation, CodeOutput, CodeError, CodeTimeout,
+                 FilesGenerated)
 
 
 class ConverseAgent:
@@ -142,7 +149,9 @@ class ConverseAgent:
 
     def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
         try:
-            yield from self._run(request)
+            for event in self._run(request):
+                if request.enable_trace or not isinstance(event, _TRACE_EVENTS):
+                    yield event
         except Exception as exc:  # noqa: BLE001 - the protocol: failures end the stream
             yield AgentFailure(
                 kind="internal",
@@ -178,9 +187,10 @@ class ConverseAgent:
         deduper = NameDeduper()
         tool_calls = 0
         turn = 0
+        run_tag = secrets.token_hex(3)  # step ids unique across runs (like Bedrock's trace ids)
         while True:
             turn += 1
-            step_id = f"turn-{turn}"
+            step_id = f"cv-{run_tag}-{turn}"
             if time.monotonic() - started > s.max_wall_seconds:
                 yield self._bound("max_wall_seconds", sid, messages, step_id)
                 return

@@ -54,8 +54,8 @@ def make_agent(fake: FakeConverse, pool, **overrides) -> ConverseAgent:
     return ConverseAgent(settings, executor=LocalKernelExecutor(pool))
 
 
-def run(agent: ConverseAgent, text: str, session_id: str, files=()) -> list:
-    return list(agent.invoke(AgentRequest(text=text, session_id=session_id, files=tuple(files))))
+def run(agent: ConverseAgent, text: str, session_id: str, files=(), **kw) -> list:
+    return list(agent.invoke(AgentRequest(text=text, session_id=session_id, files=tuple(files), **kw)))
 
 
 def prices_file() -> AttachedFile:
@@ -288,3 +288,14 @@ def test_synthetic_request_writes_both_tables_and_the_box_plot(pool):
     assert checks and all(c.passed for c in checks), [c for c in checks if not c.passed]
     assert fake.bodies[0]["messages"][0]["content"][0]["text"] == SyntheticSpec().to_prompt()
     assert any(isinstance(e, CodeOutput) and "PASS" in e.text and "FAIL" not in e.text for e in events)
+
+
+@pytest.mark.timeout(60)
+def test_without_trace_only_the_answer_files_and_usage_come_out(pool):
+    turns = [Turn(text="Writing a file.", code="open('note.txt', 'w').write('hi'); print('ok')"),
+             Turn(text="Wrote note.txt.")]
+    with FakeConverse(turns) as fake:
+        agent = make_agent(fake, pool)
+        events = run(agent, "write", SHARED, enable_trace=False)
+    assert {type(e).__name__ for e in events} == {"Usage", "FileReturned", "TextChunk", "FinalResponse"}
+    assert next(e.file for e in events if isinstance(e, FileReturned)).data == b"hi"
