@@ -440,7 +440,8 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
     if unsorted:
         problems.append(f"The dates in '{date_col}' were not in order; the rows were sorted by "
                         "date for you.")
-    df = df.sort_values(keys, kind="stable")
+    if unsorted:
+        df = df.sort_values(keys, kind="stable")
     dup_mask = df.duplicated(subset=keys, keep="last")
     n_dup = int(dup_mask.sum())
     if n_dup:
@@ -450,7 +451,7 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
             f"{n_dup:,} duplicated {what}{'s' if n_dup != 1 and not ticker_col else ''} "
             f"({exact:,} of them exact copies); the last row of each was kept.")
         df = df[~dup_mask]
-    if ticker_col:
+    if ticker_col and not df[date_col].is_monotonic_increasing:
         df = df.sort_values([date_col, ticker_col], kind="stable")
     df = df.reset_index(drop=True)
 
