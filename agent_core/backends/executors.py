@@ -92,12 +92,14 @@ class AgentCoreExecutor:
 
     def __init__(self, settings: Settings, *, client: Any = None,
                  interpreter_id: str = AGENTCORE_INTERPRETER_ID,
-                 session_timeout_seconds: int = 900) -> None:
+                 session_timeout_seconds: int = 3600) -> None:
         self.settings = settings
         self.interpreter_id = interpreter_id
         self.session_timeout_seconds = session_timeout_seconds
         self._client = client
         self._sessions: dict[str, str] = {}  # agent session id -> interpreter session id
+        self._files: dict[str, list[AttachedFile]] = {}  # re-written if a session expires
+        self._restarted: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -113,15 +115,11 @@ class AgentCoreExecutor:
     def put_files(self, session_id: str, files: Sequence[AttachedFile]) -> None:
         if not files:
             return
-        content = []
-        for f in files:
-            entry: dict[str, Any] = {"path": safe_name(f.name)}
-            if _is_text(f):
-                entry["text"] = f.data.decode("utf-8")
-            else:
-                entry["blob"] = f.data
-            content.append(entry)
-        self._invoke(session_id, "writeFiles", {"content": content}, action="write the attached files")
+        kept = {f.name: f for f in self._files.get(session_id, [])}
+        kept.update({f.name: f for f in files})
+        self._files[session_id] = list(kept.values())
+        self._invoke(session_id, "writeFiles", _write_arguments(files),
+                     action="write the attached files")
 
     def run(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
         start = time.monotonic()
@@ -132,13 +130,20 @@ class AgentCoreExecutor:
         after = self._listing(session_id)
         changed = [path for path, sig in after.items() if before.get(path) != sig]
         files = list(execution.files) + self._read(session_id, changed)
+        notice = None
+        if session_id in self._restarted:
+            self._restarted.discard(session_id)
+            notice = ("The AgentCore interpreter session had ended (timeout); a new one was "
+                      "started with the attached files: variables in memory were lost.")
         return Execution(stdout=execution.stdout, stderr=execution.stderr, error=execution.error,
                          files=tuple(files), timed_out=execution.timed_out,
+                         kernel_restarted=notice is not None, notice=notice,
                          duration_seconds=time.monotonic() - start)
 
     def reset(self, session_id: str) -> None:
         with self._lock:
             interpreter_session = self._sessions.pop(session_id, None)
+            self._files.pop(session_id, None)
         if interpreter_session is None:
             return
         try:
@@ -171,7 +176,7 @@ class AgentCoreExecutor:
         return interpreter_session
 
     def _invoke(self, session_id: str, name: str, arguments: Mapping[str, Any], *,
-                action: str) -> dict[str, Any]:
+                action: str, retry: bool = True) -> dict[str, Any]:
         interpreter_session = self._session(session_id)
         try:
             response = self.client.invoke_code_interpreter(
@@ -179,7 +184,22 @@ class AgentCoreExecutor:
                 name=name, arguments=dict(arguments))
             return merge_results(response["stream"])
         except Exception as exc:  # noqa: BLE001
-            raise _executor_error(exc, action) from None
+            error = _executor_error(exc, action)
+        if error.kind != "session_expired" or not retry:
+            raise error
+        # The interpreter session timed out or was stopped: start a new one, write the
+        # attached files again, and retry once (``run`` tells the user state was lost).
+        with self._lock:
+            if self._sessions.get(session_id) == interpreter_session:
+                del self._sessions[session_id]
+        self._restarted.add(session_id)
+        files = self._files.get(session_id)
+        if files:  # every file attached so far (a failed writeFiles' files are among them)
+            written = self._invoke(session_id, "writeFiles", _write_arguments(files),
+                                   action="write the attached files again", retry=False)
+            if name == "writeFiles":
+                return written
+        return self._invoke(session_id, name, arguments, action=action, retry=False)
 
     def _listing(self, session_id: str) -> dict[str, tuple[Any, ...]]:
         result = self._invoke(session_id, "listFiles", {"directoryPath": "."},
@@ -221,6 +241,19 @@ class AgentCoreExecutor:
                                   or sniff_type(data), data=b"" if truncated else data,
                                   truncated=truncated))
         return out
+
+
+def _write_arguments(files: Iterable[AttachedFile]) -> dict[str, Any]:
+    """``writeFiles`` arguments: text files as ``text``, anything else as ``blob``."""
+    content = []
+    for f in files:
+        entry: dict[str, Any] = {"path": safe_name(f.name)}
+        if _is_text(f):
+            entry["text"] = f.data.decode("utf-8")
+        else:
+            entry["blob"] = f.data
+        content.append(entry)
+    return {"content": content}
 
 
 def merge_results(stream: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

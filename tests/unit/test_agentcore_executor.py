@@ -171,3 +171,25 @@ def test_standalone_fakes_serve_the_cli_end_to_end(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_an_expired_interpreter_session_is_replaced_with_the_files_and_a_notice(agentcore):
+    executor = AgentCoreExecutor(settings_for(agentcore.endpoint_url))
+    sid = "exec-expire"
+    executor.put_files(sid, [AttachedFile.from_bytes("prices.csv", PRICES.encode())])
+    assert executor.run(sid, "x = 41").ok
+    # the service ends the session behind our back (as its timeout does)
+    gone = executor._sessions[sid]
+    agentcore.sessions.pop(gone).close()
+    after = executor.run(sid, "import os\nprint(os.path.exists('prices.csv'), 'x' in globals())")
+    assert after.stdout.split() == ["True", "False"]
+    assert after.kernel_restarted and "variables in memory were lost" in after.notice
+    assert executor._sessions[sid] != gone
+    # attaching a file to an expired session recovers too, with every file attached so far
+    agentcore.sessions.pop(executor._sessions[sid]).close()
+    executor.put_files(sid, [AttachedFile.from_bytes("more.csv", b"a,b\n1,2\n")])
+    both = executor.run(sid, "import os\nprint(sorted(f for f in os.listdir('.') if f.endswith('.csv')))")
+    assert both.stdout.strip() == "['more.csv', 'prices.csv']" and both.files == ()
+    assert both.kernel_restarted
+    executor.reset(sid)
