@@ -30,7 +30,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -139,6 +139,56 @@ def to_long(report: PriceReport) -> "pd.DataFrame":
     out["ticker"] = out["ticker"].astype(str)
     out["price"] = pd.to_numeric(out["price"], errors="coerce")
     return out.dropna(subset=["price"]).reset_index(drop=True)
+
+
+def subset(report: PriceReport, *, start: Any = None, end: Any = None,
+           tickers: Iterable[str] | None = None,
+           columns: Iterable[str] | None = None) -> "pd.DataFrame":
+    """A smaller copy of the tidy table: a date range, some tickers, some price columns.
+
+    For a wide table the tickers are its columns. Used to attach a file that is over
+    Bedrock's 10 MB limit. Empty when the report has no data."""
+    import pandas as pd
+
+    if not report.ok or report.frame is None or not report.date_column:
+        return pd.DataFrame()
+    df, d = report.frame, report.date_column
+    mask = pd.Series(True, index=df.index)
+    if start is not None:
+        mask &= df[d] >= pd.Timestamp(start)
+    if end is not None:
+        end_ts = pd.Timestamp(end)
+        if end_ts == end_ts.normalize():
+            end_ts += pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # the whole end day
+        mask &= df[d] <= end_ts
+    keep = [d]
+    if report.ticker_column:
+        keep.append(report.ticker_column)
+        if tickers is not None:
+            mask &= df[report.ticker_column].isin(list(tickers))
+    wanted = list(report.price_columns)
+    if report.layout == "wide" and tickers is not None:
+        wanted = [c for c in wanted if c in set(tickers)]
+    if columns is not None:
+        chosen = set(columns)
+        wanted = [c for c in wanted if c in chosen]
+    return df.loc[mask, keep + wanted].reset_index(drop=True)
+
+
+def to_csv_bytes(frame: "pd.DataFrame") -> bytes:
+    """UTF-8 CSV bytes (ISO dates, no index): what the agent reads most easily."""
+    return frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S" if _has_time(frame)
+                        else "%Y-%m-%d").encode("utf-8")
+
+
+def _has_time(frame: "pd.DataFrame") -> bool:
+    import pandas as pd
+
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return bool((s.dropna() != s.dropna().dt.normalize()).any())
+    return False
 
 
 def describe(report: PriceReport) -> str:

@@ -11,7 +11,9 @@ from agent_core.files import (
     MAX_ATTACHED_BYTES, MAX_ATTACHED_FILES, AttachedFile, AttachmentLimitError, UnsafeNameError,
     safe_name,
 )
-from agent_core.prices import SUPPORTED_EXTENSIONS, PriceReport, read_price_file, to_long
+from agent_core.prices import (
+    SUPPORTED_EXTENSIONS, PriceReport, read_price_file, subset, to_csv_bytes, to_long,
+)
 from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
 from components import state
 from components.price_report import render_preview, render_verdict
@@ -52,7 +54,8 @@ def _attach(name: str, data: bytes) -> None:
     try:
         state.attach_file(AttachedFile.from_bytes(name, data, media_type=_media_type(name)))
     except AttachmentLimitError as exc:
-        _messages()[name] = ("error", f"{exc} Detach a file above to make room.")
+        _messages()[name] = ("error", f"{exc} Detach a file above to make room, or use "
+                                      "**Attach a smaller copy** below the chart.")
     except UnsafeNameError as exc:
         _messages()[name] = ("error", f"{exc} Rename the file and upload it again.")
     else:
@@ -133,6 +136,56 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
                            "The agent gets every row.")
         with table_tab:
             render_preview(report, key=f"preview-{idx}-{digest[:8]}")
+        _smaller_copy(name, data, report, f"{idx}-{digest[:8]}")
+
+
+def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None:
+    """A date range / tickers / columns form that attaches a trimmed CSV copy: the way
+    forward when a file is over what is left of the 10 MB."""
+    session = state.get_agent_session()
+    room = MAX_ATTACHED_BYTES - sum(f.size for f in session.attachments if f.name != name)
+    too_big = len(data) > room
+    label = ("Too big to attach: attach a smaller copy" if too_big
+             else "Attach a smaller copy (date range, tickers, columns)")
+    with st.expander(label, expanded=too_big, icon=":material/content_cut:"):
+        if too_big:
+            st.warning(f"This file is {len(data) / 1048576:.1f} MB; {max(room, 0) / 1048576:.1f} MB "
+                       "of Bedrock's 10 MB are left. Keep a shorter date range, fewer tickers or "
+                       "fewer columns, then attach the copy.")
+        with st.form(f"subset-{key}", border=False):
+            start, end = report.start.to_pydatetime(), report.end.to_pydatetime()
+            rng = (st.slider("Date range", min_value=start, max_value=end, value=(start, end),
+                             format="YYYY-MM-DD", key=f"subset-range-{key}")
+                   if end > start else (start, end))
+            tickers = (st.multiselect("Tickers", list(report.tickers), default=list(report.tickers),
+                                      key=f"subset-tickers-{key}")
+                       if report.layout in ("long", "wide") else None)
+            columns = (st.multiselect("Columns", list(report.price_columns),
+                                      default=list(report.price_columns),
+                                      key=f"subset-cols-{key}")
+                       if report.layout != "wide" else None)
+            submitted = st.form_submit_button("Attach the smaller copy", icon=":material/attach_file:")
+        if submitted:
+            frame = subset(report, start=rng[0], end=rng[1], tickers=tickers, columns=columns)
+            if frame.empty or len(frame.columns) < 2:
+                st.error("That selection is empty. Widen the date range or keep at least one "
+                         "ticker and one column.")
+                return
+            stem = name.rsplit(".", 1)[0] if "." in name else name
+            copy_name = safe_name(f"{stem}_subset.csv")
+            _attach(copy_name, to_csv_bytes(frame))
+            kind, text = _messages().get(copy_name, ("", ""))
+            if kind == "success":
+                _messages()[copy_name] = (kind, f"{text} {len(frame):,} rows, "
+                                                f"{len(to_csv_bytes(frame)) / 1048576:.2f} MB.")
+            st.rerun()
+        stem = name.rsplit(".", 1)[0] if "." in name else name
+        try:
+            copy_msg = _messages().pop(safe_name(f"{stem}_subset.csv"), None)
+        except UnsafeNameError:
+            copy_msg = None
+        if copy_msg:
+            getattr(st, copy_msg[0])(copy_msg[1])
 
 
 def _run_inside_app_frame() -> None:

@@ -108,3 +108,41 @@ def test_sample_button_loads_the_synthetic_sample():
     at.run()
     assert any("Synthetic sample data" in i.value for i in at.info)
     assert "SYNA, SYNB, SYNC" in at.success[0].value
+
+
+def big_csv(rows: int = 160_000) -> bytes:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2000-01-01", periods=rows, freq="h")
+    df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d %H:%M:%S")})
+    for t in ("AAA", "BBB", "CCC", "DDD", "EEE"):
+        df[t] = np.round(100 + np.cumsum(rng.normal(0, 0.1, rows)), 6)
+    return df.to_csv(index=False).encode()
+
+
+def test_file_over_10_mb_gets_the_limit_and_a_smaller_copy_to_attach():
+    data = big_csv()
+    assert len(data) > 10 * 1024 * 1024
+    at = upload(page(), ("big.csv", data))
+    assert any("Too big to attach" in e.label for e in at.expander)
+    buttons(at, "Attach")[0].click()
+    at.run()
+    assert attachments(at) == []
+    message = " ".join(e.value for e in at.error)
+    assert "10.0 MB" in message and "shorter date range" in message and "smaller copy" in message
+
+    start, end = at.slider[0].value
+    at.slider[0].set_value((start, start.replace(year=start.year + 2)))
+    at.multiselect(key=[m.key for m in at.multiselect if m.label == "Tickers"][0]).set_value(
+        ["AAA", "BBB"])
+    [b for b in at.button if b.label == "Attach the smaller copy"][0].click()
+    at.run()
+    assert not at.exception
+    assert attachments(at) == ["big_subset.csv"]
+    copy = at.session_state["agent_session"].attachments[0]
+    assert copy.size < 10 * 1024 * 1024
+    header, first, *_ = copy.data.decode().splitlines()
+    assert header == "date,AAA,BBB" and first.startswith("2000-01-01 00:00:00,")
+    assert any("Attached **big_subset.csv**" in s.value for s in at.success)

@@ -282,3 +282,18 @@ def test_numeric_quick_chart_and_box_plot():
     box = box_plot(sales, "region", "sales")
     assert [t.name for t in box.data] == ["east", "west"]
     assert sorted(box.data[1].y) == [5, 6]
+
+
+def test_subset_by_dates_tickers_and_columns():
+    from agent_core.prices import subset, to_csv_bytes
+
+    r = read("sample_prices.csv", sample_bytes())
+    part = subset(r, start="2024-01-01", end="2024-01-31", tickers=["SYNB"], columns=["close"])
+    assert list(part.columns) == ["date", "ticker", "close"] and set(part["ticker"]) == {"SYNB"}
+    assert part["date"].min() >= pd.Timestamp("2024-01-01")
+    assert part["date"].max() == pd.Timestamp("2024-01-31")  # the end day is included
+    text = to_csv_bytes(part).decode()
+    assert text.startswith("date,ticker,close\n2024-01-01,SYNB,")
+    wide = subset(read("wide.csv", WIDE.encode()), tickers=["BBB"])
+    assert list(wide.columns) == ["Date", "BBB"] and len(wide) == 3
+    assert subset(read_price_file("e.csv", b"")).empty
