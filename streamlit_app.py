@@ -1,29 +1,8 @@
-"""Agent Desk: the entry point (page config, navigation, sidebar, session state)."""
+"""Agent Desk: the entry point (page config, session state, navigation, sidebar, welcome)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import streamlit as st
-
 from components import state
-from components.sidebar import render_sidebar, render_welcome
+from components.sidebar import build_frame
 
-ROOT = Path(__file__).resolve().parent
-
-st.set_page_config(page_title="Agent Desk", page_icon=":material/analytics:", layout="wide")
-state.init_state()
-
-# (file, title, icon, default); a page file that has not landed yet is left out.
-_PAGES = [
-    ("pages/upload.py", "Upload", ":material/upload_file:", False),
-    ("pages/analysis.py", "Analysis", ":material/query_stats:", True),
-    ("pages/synthetic_data.py", "Synthetic data", ":material/dataset:", False),
-    ("pages/history.py", "History", ":material/history:", False),
-]
-pages = [st.Page(path, title=title, icon=icon, default=default)
-         for path, title, icon, default in _PAGES if (ROOT / path).exists()]
-nav = st.navigation(pages)
-render_sidebar()
-
-render_welcome(analysis_page="pages/analysis.py")
-nav.run()
+state.use_navigation_only()  # this script is running: leave Streamlit's legacy pages/ mode
+build_frame().run()

@@ -114,7 +114,8 @@ if not state.get_chat():
                "(rationale, code, output) appear as it works; returned files show under "
                "its answer.")
 _render_history()
-typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'")
+typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'",
+                      key="chat_prompt")
 pending = st.session_state.pop(state.K_PENDING_PROMPT, None)
 if typed:
     _run(typed)

@@ -31,9 +31,11 @@ def _form(default: SyntheticSpec) -> SyntheticSpec | None:
     d = default
     with st.form("synthetic_form", border=True):
         c1, c2, c3 = st.columns(3)
-        n = c1.number_input("Number of companies", 1, 100_000, d.n_companies, step=10)
-        prefix = c2.text_input("ID prefix", d.id_prefix, max_chars=10, help="Letters only, e.g. C")
-        width = c3.number_input("ID digits", 1, 12, d.id_width, help="C + 5 digits: C00001")
+        n = c1.number_input("Number of companies", 1, 100_000, d.n_companies, step=10, key="syn_n")
+        prefix = c2.text_input("ID prefix", d.id_prefix, max_chars=10, help="Letters only, e.g. C",
+                               key="syn_prefix")
+        width = c3.number_input("ID digits", 1, 12, d.id_width, help="C + 5 digits: C00001",
+                                key="syn_width")
         c1, c2, c3 = st.columns(3)
         sales_file = c1.text_input("Sales file name", d.sales_file)
         details_file = c2.text_input("Details file name", d.details_file)
@@ -209,7 +211,7 @@ if spec is not None and K_RUN not in st.session_state:
     if remote:
         st.subheader("Prompt for the agent")
         prompt = st.text_area("Edit the prompt if you like, then send it.", spec.to_prompt(),
-                              height=260, key=f"synthetic_prompt_{hash(spec)}")
+                              height=260, key="synthetic_prompt")
         if st.button("Send to the agent", type="primary", key="synthetic_send",
                      icon=":material/send:"):
             _run(spec, prompt)

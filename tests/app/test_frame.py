@@ -10,29 +10,6 @@ from tests.app.conftest import APP, RUN_TIMEOUT, new_app
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 
 
-def frame():
-    """The frame's parts (welcome + sidebar + a chat page) without st.navigation: AppTest
-    1.67 drops the entry script's own elements from the second run of a navigation app
-    on, so the sidebar's widgets are exercised here; the browser tests cover the whole."""
-    import streamlit as st
-
-    from components import state
-    from components.sidebar import render_sidebar, render_welcome
-
-    state.init_state()
-    render_welcome(analysis_page=None)
-    render_sidebar()
-    st.title("Frame")
-    st.caption("Attached: " + ", ".join(f.name for f in state.get_agent_session().attachments))
-
-
-def frame_app() -> AppTest:
-    at = AppTest.from_function(frame, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def all_text(at) -> str:
     """Every piece of text the app shows (main and sidebar)."""
     parts = []
@@ -54,7 +31,7 @@ def test_entry_script_shows_welcome_navigation_and_sidebar_on_first_run(local_en
 
 
 def test_welcome_names_the_backend_and_sample_button_attaches_synthetic_prices(local_env):
-    at = frame_app()
+    at = new_app("pages/synthetic_data.py")
     text = all_text(at)
     assert "Welcome to Agent Desk" in text
     assert "Local agent" in text and "AGENT_BACKEND=bedrock" in text  # how to switch
@@ -63,6 +40,7 @@ def test_welcome_names_the_backend_and_sample_button_attaches_synthetic_prices(l
     session = at.session_state["agent_session"]
     assert [f.name for f in session.attachments] == ["sample_prices.csv"]
     assert session.attachments[0].data.startswith(b"date,")
+    assert at.title[0].value == "Analysis"  # the sample button opens Analysis
     assert "Welcome to Agent Desk" not in all_text(at)  # shown once
     assert "sample_prices.csv" in " ".join(c.value for c in at.sidebar.caption)
     # detach from the sidebar
@@ -89,18 +67,14 @@ def test_new_session_gives_a_new_id_clears_chat_and_files_and_ends_the_old_one(b
     old = at.session_state["session_id"]
     at.chat_input[0].set_value("chart").run(timeout=RUN_TIMEOUT)
     assert len(at.session_state["chat"]) == 1
-    # the sidebar's confirmation button, on the same session state
-    side = frame_app()
-    side.session_state["agent_session"] = at.session_state["agent_session"]
-    side.session_state["chat"] = at.session_state["chat"]
-    side.run()
-    assert old in [c.value for c in side.sidebar.code]
-    side.sidebar.button(key="confirm_new_session").click().run()
-    assert not side.exception, side.exception
-    new = side.session_state["session_id"]
-    assert new != old and side.session_state["agent_session"].session_id == new
-    assert side.session_state["chat"] == [] and side.session_state["agent_session"].attachments == ()
-    assert new in [c.value for c in side.sidebar.code]
+    assert old in [c.value for c in at.sidebar.code]
+    at.sidebar.button(key="confirm_new_session").click().run()
+    assert not at.exception, at.exception
+    new = at.session_state["session_id"]
+    assert new != old and at.session_state["agent_session"].session_id == new
+    assert at.session_state["chat"] == [] and at.session_state["agent_session"].attachments == ()
+    assert new in [c.value for c in at.sidebar.code]
+    assert not at.chat_message  # the old conversation is gone from the page
     # the old Bedrock session was ended (endSession=True), so its interpreter is freed
     ended = [r for r in bedrock_env.requests if r.body.get("endSession")]
     assert ended and f"/sessions/{old}/" in ended[-1].path
@@ -109,7 +83,7 @@ def test_new_session_gives_a_new_id_clears_chat_and_files_and_ends_the_old_one(b
 def test_sidebar_shows_settings_never_credentials(bedrock_env, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", SECRET + "TOKEN")
-    at = frame_app()
+    at = new_app("pages/synthetic_data.py")
     text = all_text(at)
     assert "Amazon Bedrock Agent" in text and "AGENT123" in text and "ALIAS123" in text
     assert SECRET not in text and "testing" not in text

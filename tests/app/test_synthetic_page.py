@@ -27,9 +27,9 @@ def synthetic_script(spec: SyntheticSpec, *, break_rule: bool = False):
 
 
 def fill_form(at, *, n: int, prefix: str, width: int):
-    at.number_input[0].set_value(n)
-    at.text_input[0].set_value(prefix)
-    at.number_input[1].set_value(width)
+    at.number_input(key="syn_n").set_value(n)
+    at.text_input(key="syn_prefix").set_value(prefix)
+    at.number_input(key="syn_width").set_value(width)
     return at
 
 
@@ -40,9 +40,9 @@ def test_bedrock_form_prompt_tables_box_plot_and_every_rule_passing(bedrock_env)
     at = fill_form(new_app("pages/synthetic_data.py"), n=30, prefix="CO", width=4)
     at.get("form_submit_button")[0].click().run()
     assert not at.exception, at.exception
-    prompt = at.text_area[0].value
+    prompt = at.text_area(key="synthetic_prompt").value
     assert "30 companies" in prompt and "CO0001" in prompt
-    at.text_area[0].set_value(prompt + "\nKeep it short.")
+    at.text_area(key="synthetic_prompt").set_value(prompt + "\nKeep it short.")
     at.button(key="synthetic_send").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     # the edited prompt is what went to Bedrock
@@ -66,7 +66,7 @@ def test_a_broken_rule_is_reported_with_details(bedrock_env):
     spec = SyntheticSpec(n_companies=25)
     bedrock_env.script = synthetic_script(spec, break_rule=True)
     at = new_app("pages/synthetic_data.py")
-    at.number_input[0].set_value(25)
+    at.number_input(key="syn_n").set_value(25)
     at.get("form_submit_button")[0].click().run()
     at.button(key="synthetic_send").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception
@@ -78,8 +78,8 @@ def test_a_broken_rule_is_reported_with_details(bedrock_env):
 
 def test_contradictory_rules_are_refused_with_advice(bedrock_env):
     at = new_app("pages/synthetic_data.py")
-    at.number_input[0].set_value(5000)
-    at.number_input[1].set_value(3)  # 5000 companies do not fit 3 digits
+    at.number_input(key="syn_n").set_value(5000)
+    at.number_input(key="syn_width").set_value(3)  # 5000 companies do not fit 3 digits
     at.get("form_submit_button")[0].click().run()
     assert not at.exception
     assert "digits" in at.error[0].value and "Generate again" in at.error[0].value

@@ -88,3 +88,21 @@ def test_slow_bedrock_stream_shows_its_first_step_before_the_last_arrives(
     expect(page.get_by_text("part 4.", exact=False).first).to_be_visible()
     assert time.monotonic() - seen_at > 1.5  # the rest came later, while we watched
     screenshot(page, "analysis-bedrock-slow-done")
+
+
+def test_first_visit_straight_to_a_page_after_a_server_start_gets_the_whole_frame(
+        page, streamlit_server_factory):
+    """A bookmark to /synthetic_data as the server's very first request: Streamlit starts in
+    its legacy pages/ mode; the app must still show its own navigation, sidebar and welcome."""
+    from playwright.sync_api import expect
+
+    server = streamlit_server_factory({"AGENT_DESK_E2E_SERVER": "fresh-bookmark"})
+    page.goto(f"{server.url}/synthetic_data")
+    wait_for_app(page, expect_run=False)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav).to_contain_text("Synthetic data")
+    expect(nav).not_to_contain_text("streamlit app")
+    expect(page.get_by_text("Backend:")).to_be_visible()
+    expect(page.get_by_text("Welcome to Agent Desk")).to_be_visible()
+    expect(page.get_by_role("heading", name="Synthetic data")).to_be_visible()
+    screenshot(page, "first-visit-bookmark")
