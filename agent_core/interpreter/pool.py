@@ -35,7 +35,7 @@ from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel
 from agent_core.interpreter.models import Execution, ExecutionError
 
-_SESSION_ID = re.compile(r"^[0-9A-Za-z_:-][0-9A-Za-z._:-]{1,99}$")
+_SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for session ids
 _UID_BASE = 61000  # sandboxed kernels (app run as root) get uids 61000.. of their own
 _uid_counter = itertools.count()
 
@@ -192,7 +192,7 @@ class KernelPool:
 
     # --- internals ----------------------------------------------------------
     def _workdir_path(self, session_id: str) -> Path:
-        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id) or ".." in session_id:
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id) or session_id == "..":
             raise InvalidSessionId(
                 f"Session id {session_id!r} is not valid: use 2-100 letters, digits, '.', '_', ':' or '-'.")
         return self.home / "sessions" / session_id / "work"

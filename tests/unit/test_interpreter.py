@@ -11,6 +11,7 @@ import time
 import pytest
 
 from agent_core.files import AttachedFile
+from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.pool import InvalidSessionId, KernelPool
 from tests.unit.interpreter_helpers import kernel_processes, settings_for
 
@@ -134,6 +135,22 @@ def test_bad_session_id_is_refused_with_a_message(pool):
         pool.workdir("../escape")
     with pytest.raises(InvalidSessionId):
         pool.execute("x", "print(1)")  # too short
+
+
+def test_auto_falls_back_to_a_plain_kernel_and_bwrap_says_what_to_do(tmp_path, monkeypatch):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    sb.probe_bwrap.cache_clear()
+    try:
+        plan = sb.choose_plan("auto")
+        assert plan.kind == "none" and "not installed" in plan.reason
+        assert plan.describe(sb.Limits()).startswith("none (") and "no file-system" in plan.describe(sb.Limits())
+        with pytest.raises(sb.SandboxError, match="Install bubblewrap"):
+            sb.choose_plan("bwrap")
+        assert sb.choose_plan("none").kind == "none"
+    finally:
+        sb.probe_bwrap.cache_clear()
 
 
 @pytest.mark.timeout(180)
