@@ -155,8 +155,8 @@ class ConverseAgent:
         except Exception as exc:  # noqa: BLE001 - the protocol: failures end the stream
             yield AgentFailure(
                 kind="internal",
-                message=f"The Converse agent stopped unexpectedly ({type(exc).__name__}: {exc}). "
-                        "Retry; if it happens again, start a new session.",
+                message=f"The Converse agent stopped unexpectedly ({type(exc).__name__}: "
+                        f"{_scrub(exc)}). Retry; if it happens again, start a new session.",
                 source=SOURCE)
         finally:
             if request.end_session:
@@ -173,10 +173,11 @@ class ConverseAgent:
         started = time.monotonic()
         sid = request.session_id
         try:
-            new_files = self._register_files(sid, request.files)
+            new_files = self._new_files(sid, request.files)
             self.executor.start(sid)
             if new_files:
                 self.executor.put_files(sid, new_files)
+            self._remember_files(sid, new_files)
         except ExecutorError as exc:
             yield AgentFailure(kind=exc.kind, message=str(exc), retryable=exc.retryable, source=SOURCE)
             return
@@ -294,19 +295,21 @@ class ConverseAgent:
         return AgentFailure(kind=which, message=text, retryable=False, step_id=step_id, source=SOURCE)
 
     def _commit(self, sid: str, messages: list[dict[str, Any]]) -> None:
+        """Keep the conversation for follow-ups; charts already seen are kept as a note, not
+        as image bytes, so the history stays small."""
+        kept = [_without_images(m) for m in messages]
         with self._lock:
-            self._history[sid] = list(messages)
+            self._history[sid] = kept
 
-    def _register_files(self, sid: str, files: tuple[AttachedFile, ...]) -> list[AttachedFile]:
+    def _new_files(self, sid: str, files: tuple[AttachedFile, ...]) -> list[AttachedFile]:
         """Files of this request not yet in the session's working directory."""
+        known = self._session_files.get(sid, {})
+        return [f for f in files if known.get(f.name, ("",))[0] != _digest(f)]
+
+    def _remember_files(self, sid: str, files: list[AttachedFile]) -> None:
         known = self._session_files.setdefault(sid, {})
-        new = []
         for f in files:
-            digest = hashlib.sha256(f.data).hexdigest()
-            if known.get(f.name, ("",))[0] != digest:
-                known[f.name] = (digest, f)
-                new.append(f)
-        return new
+            known[f.name] = (_digest(f), f)
 
     def _describe(self, sid: str) -> str:
         parts = []
@@ -316,6 +319,31 @@ class ConverseAgent:
                 self._descriptions[key] = describe_files([f])
             parts.append(self._descriptions[key])
         return "\n".join(parts)
+
+
+def _scrub(exc: BaseException) -> str:
+    from agent_core.backends.aws import scrub
+
+    return scrub(str(exc))[:300]
+
+
+def _digest(f: AttachedFile) -> str:
+    return hashlib.sha256(f.data).hexdigest()
+
+
+def _without_images(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("role") != "user":
+        return message
+    content = []
+    for block in message.get("content", []):
+        result = block.get("toolResult")
+        if result and any("image" in b for b in result.get("content", [])):
+            n = sum("image" in b for b in result["content"])
+            inner = [b for b in result["content"] if "image" not in b]
+            inner.append({"text": f"({n} chart image(s) were shown here; omitted from the history)"})
+            block = {"toolResult": {**result, "content": inner}}
+        content.append(block)
+    return {**message, "content": content}
 
 
 def _tool_result(tool_use_id: str, content: list[dict[str, Any]], *, error: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import pytest
 
@@ -130,6 +131,10 @@ def test_failing_code_then_fixed_chart_then_answer_on_the_local_kernel(pool):
     result = collector.result()
     assert result.ok and result.text == final.text and len(result.files) == 2
     assert result.input_tokens == 3 * 120 and sum(isinstance(e, Usage) for e in events) == 3
+
+    # the history keeps the exchange for follow-ups, the chart as a note instead of its bytes
+    kept = json.dumps(agent.history("conv-fix"), default=str)
+    assert '"image"' not in kept and "chart image(s) were shown here" in kept and "rows=30" in kept
 
 
 @pytest.mark.timeout(120)
