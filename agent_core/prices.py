@@ -41,6 +41,7 @@ TEXT_EXTENSIONS = ("csv", "tsv", "txt", "tab", "dat")
 SUPPORTED_EXTENSIONS = ("csv", "tsv", "txt", "xlsx", "parquet", "json")
 
 _DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "trade_date", "tradedate", "period",
+               "datum", "fecha", "data",
                "as_of", "asof", "dt", "index", "unnamed: 0", "")
 _TICKER_NAMES = ("symbol", "ticker", "tickers", "symbols", "asset", "instrument", "security", "stock",
                  "code", "name", "isin", "sym", "company")
@@ -423,6 +424,13 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
             "). Add a column named 'date' with dates like 2024-01-31, then upload the file again.")
     if date_note:
         problems.append(date_note)
+    try:  # a year like -3 or 9999 is a misread number, not a price date
+        dates = dates.where((dates >= "1800-01-01") & (dates <= "2200-12-31"))
+    except (TypeError, ValueError, OverflowError):
+        pass
+    if dates.notna().sum() == 0:
+        raise _Unusable(f"The dates in '{date_col}' could not be read. Use dates like 2024-01-31, "
+                        "then upload the file again.")
     df[date_col] = dates
     bad_dates = int(dates.isna().sum())
     if bad_dates:
@@ -731,7 +739,7 @@ def _fmt_date(ts: Any) -> str:
         if ts.hour or ts.minute or ts.second:
             return ts.strftime("%Y-%m-%d %H:%M")
         return ts.strftime("%Y-%m-%d")
-    except AttributeError:
+    except Exception:  # noqa: BLE001 - NaT, out-of-range years: show what there is
         return str(ts)
 
 

@@ -16,7 +16,7 @@ def _date(ts: Any) -> str:
     try:
         return ts.strftime("%Y-%m-%d") if not (ts.hour or ts.minute) else ts.strftime(
             "%Y-%m-%d %H:%M")
-    except AttributeError:
+    except Exception:  # noqa: BLE001 - NaT or an out-of-range year
         return str(ts)
 
 

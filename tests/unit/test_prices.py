@@ -297,3 +297,32 @@ def test_subset_by_dates_tickers_and_columns():
     wide = subset(read("wide.csv", WIDE.encode()), tickers=["BBB"])
     assert list(wide.columns) == ["Date", "BBB"] and len(wide) == 3
     assert subset(read_price_file("e.csv", b"")).empty
+
+
+# --- never raises ------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELLS = st.sampled_from(["2020-01-01", "Jan 2 2020", "01/02/2020", "1,5", "1.234,56", "abc", "",
+                          "NaN", "-3", "1e400", '"x,y"', "2020-13-45", "\u00e9", "0"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(_CELLS, min_size=1, max_size=4), min_size=0, max_size=8),
+       sep=st.sampled_from([",", ";", "\t"]), name=st.sampled_from(["a.csv", "b.json", "c.txt"]))
+def test_never_raises_on_messy_tables(rows, sep, name):
+    data = "\n".join(sep.join(r) for r in rows).encode()
+    r = read_price_file(name, data)
+    assert (r.error is None) == r.ok
+    if r.ok:
+        assert r.rows == len(r.frame) and r.date_column in r.frame.columns
+        to_long(r)
+        describe(r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=400), name=st.sampled_from(["x.csv", "x.xlsx", "x.parquet",
+                                                            "x.json"]))
+def test_never_raises_on_random_bytes(data, name):
+    r = read_price_file(name, data)
+    assert isinstance(describe(r), str)
