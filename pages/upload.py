@@ -46,6 +46,10 @@ def _media_type(name: str) -> str:
     return MEDIA_TYPES.get(ext, "application/octet-stream")
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024:,.1f} KB" if n < 1048576 else f"{n / 1048576:,.1f} MB"
+
+
 def _messages() -> dict[str, tuple[str, str]]:
     return st.session_state.setdefault(K_MESSAGES, {})
 
@@ -84,7 +88,7 @@ def _limits() -> None:
         with st.expander(f"Attached to this agent session ({len(attached)})", expanded=False):
             for f in attached:
                 a, b = st.columns([5, 1], vertical_alignment="center")
-                a.markdown(f":material/attach_file: `{f.name}` · {f.size / 1024:,.1f} KB")
+                a.markdown(f":material/attach_file: `{f.name}` · {_size(f.size)}")
                 b.button("Detach", key=f"detach-top-{f.name}", on_click=_detach, args=(f.name,),
                          width="stretch")
 
@@ -100,7 +104,7 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
     with st.container(border=True):
         head, act = st.columns([4, 1], vertical_alignment="center")
         head.subheader(f":material/table_chart: {name}", anchor=False)
-        head.caption(f"{len(data) / 1024:,.1f} KB" + (f" · read in {report.read_seconds:.2f} s"
+        head.caption(_size(len(data)) + (f" · read in {report.read_seconds:.2f} s"
                                                       if report.read_seconds else ""))
         if clean in attached:
             act.button("Detach", key=f"detach-{idx}-{digest[:8]}", on_click=_detach,
