@@ -238,7 +238,8 @@ def plan_code(spec: SyntheticSpec) -> str:
             fig, ax = plt.subplots(figsize=(7, 5))
             order = ["east", "west"]
             ax.boxplot([merged.loc[merged["REGION"] == r, {spec.sales_column!r}] for r in order],
-                       tick_labels=["East coast", "West coast"])
+                       tick_labels=[f"{{name}} coast (n={{(merged['REGION'] == r).sum()}})"
+                                    for name, r in zip(["East", "West"], order)])
             ax.set_ylabel("{spec.sales_column} ($)")
             ax.set_title("{spec.sales_column} per region")
             ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{{x:,.0f}}"))

@@ -11,6 +11,7 @@ the run).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 from agent_core.planner.inspect import TableInfo
@@ -43,18 +44,27 @@ class Answer:
 
 
 # --- loading ---------------------------------------------------------------------------------
+def _lit(value) -> str:
+    """A Python literal for generated code, strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_lit(v) for v in value) + "]"
+    return repr(value)
+
+
 def _kw(pairs) -> str:
-    return "".join(f", {k}={v!r}" for k, v in pairs)
+    return "".join(f", {k}={_lit(v)}" for k, v in pairs)
 
 
 def _read_call(t: TableInfo) -> str:
     if t.file_format == "xlsx":
-        return f"pd.read_excel({t.name!r})"
+        return f"pd.read_excel({_lit(t.name)})"
     if t.file_format == "parquet":
-        return f"pd.read_parquet({t.name!r})"
+        return f"pd.read_parquet({_lit(t.name)})"
     if t.file_format == "json":
-        return f"pd.DataFrame(json.load(open({t.name!r}, encoding='utf-8')))"
-    return f"pd.read_csv({t.name!r}{_kw(t.read_kwargs)})"
+        return f"pd.DataFrame(json.load(open({_lit(t.name)}, encoding=\"utf-8\")))"
+    return f"pd.read_csv({_lit(t.name)}{_kw(t.read_kwargs)})"
 
 
 def _layout_words(t: TableInfo) -> str:
@@ -88,9 +98,9 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
     date_kw = _kw(t.date_kwargs)
     note = "  # dates written as text, like 'Jan 1 2000'" if t.text_dates else ""
     if lenient:
-        lines.append(f"raw[{d!r}] = pd.to_datetime(raw[{d!r}]{date_kw}, errors=\"coerce\"){note}")
+        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}, errors=\"coerce\"){note}")
     else:
-        lines.append(f"raw[{d!r}] = pd.to_datetime(raw[{d!r}]{date_kw}){note}")
+        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}){note}")
 
     if t.layout == "long":
         numeric = [value] + ([c for _, c in t.ohlc if c != value] if want_ohlc and t.has_ohlc else [])
@@ -112,46 +122,46 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
             "    text = column.astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", regex=True)",
             "    return pd.to_numeric(text, errors=\"coerce\")",
             "",
-            f"value_columns = {numeric!r}",
+            f"value_columns = {_lit(numeric)}",
             "for col in value_columns:",
             "    raw[col] = to_number(raw[col])",
             "rows_before = len(raw)",
-            f"raw = raw.dropna(subset=[{d!r}]).dropna(subset=value_columns, how=\"all\")",
+            f"raw = raw.dropna(subset=[{_lit(d)}]).dropna(subset=value_columns, how=\"all\")",
             "if len(raw) < rows_before:",
             "    print(f\"Left out {rows_before - len(raw)} row(s) whose date or price could not be read.\")",
         ]
     else:
         for c in numeric:
             if c in t.text_columns:
-                lines.append(f"raw[{c!r}] = pd.to_numeric(raw[{c!r}].astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", "
+                lines.append(f"raw[{_lit(c)}] = pd.to_numeric(raw[{_lit(c)}].astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", "
                              f"regex=True))  # numbers written with symbols")
             else:
-                lines.append(f"raw[{c!r}] = raw[{c!r}].astype(float)")
+                lines.append(f"raw[{_lit(c)}] = raw[{_lit(c)}].astype(float)")
 
     lines.append("")
     if t.layout == "long":
         tk = t.ticker_column
         lines += [
-            f"raw[{tk!r}] = raw[{tk!r}].astype(str).str.strip()",
-            f"raw = raw.sort_values({d!r}, kind=\"stable\")",
+            f"raw[{_lit(tk)}] = raw[{_lit(tk)}].astype(str).str.strip()",
+            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\")",
             "# One column per ticker; when a date appears twice, the last row wins.",
-            f"prices = raw.pivot_table(index={d!r}, columns={tk!r}, values={value!r}, aggfunc=\"last\")",
+            f"prices = raw.pivot_table(index={_lit(d)}, columns={_lit(tk)}, values={_lit(value)}, aggfunc=\"last\")",
         ]
     else:
         lines += [
             "# Sort by date; when a date appears twice, keep the last row.",
-            f"raw = raw.sort_values({d!r}, kind=\"stable\").drop_duplicates({d!r}, keep=\"last\").set_index({d!r})",
+            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\").drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
         ]
         if t.layout == "wide":
-            lines.append(f"prices = raw[{list(t.price_columns)!r}]")
+            lines.append(f"prices = raw[{_lit(list(t.price_columns))}]")
         else:
-            lines.append(f"prices = raw[[{value!r}]].rename(columns={{{value!r}: {t.tickers[0]!r}}})")
+            lines.append(f"prices = raw[[{_lit(value)}]].rename(columns={{{_lit(value)}: {_lit(t.tickers[0])}}})")
     lines += ["prices.index.name = \"date\"", "prices.columns = [str(c) for c in prices.columns]",
               "prices.columns.name = None"]
 
     chosen = [x for x in intent.tickers if x in t.tickers]
     if chosen and t.layout in ("long", "wide"):
-        lines.append(f"prices = prices[{chosen!r}]  # the tickers asked for")
+        lines.append(f"prices = prices[{_lit(chosen)}]  # the tickers asked for")
     lines += _date_filter_lines("prices", intent)
     lines.append("if prices.dropna(how=\"all\").empty:\n"
                  "    raise ValueError(\"No prices are left for the tickers and dates asked for.\")")
@@ -166,13 +176,13 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
         if t.layout == "long":
             ticker = _candle_ticker(t, intent)
             lines += [
-                f"one = raw[raw[{t.ticker_column!r}] == {ticker!r}]"
-                f".drop_duplicates({d!r}, keep=\"last\").set_index({d!r})",
-                f"ohlc = one[{list(cols.values())!r}].copy()",
+                f"one = raw[raw[{_lit(t.ticker_column)}] == {_lit(ticker)}]"
+                f".drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
+                f"ohlc = one[{_lit(list(cols.values()))}].copy()",
             ]
         else:
-            lines.append(f"ohlc = raw[{list(cols.values())!r}].copy()")
-        lines += [f"ohlc.columns = {list(cols)!r}", "ohlc.index.name = \"date\""]
+            lines.append(f"ohlc = raw[{_lit(list(cols.values()))}].copy()")
+        lines += [f"ohlc.columns = {_lit(list(cols))}", "ohlc.index.name = \"date\""]
         lines += _date_filter_lines("ohlc", intent)
         lines.append("ohlc = ohlc.dropna(subset=[\"open\", \"high\", \"low\", \"close\"])")
     return "\n".join(lines)
@@ -181,8 +191,8 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
 def _date_filter_lines(var: str, intent: Intent) -> list[str]:
     out = []
     if intent.date_from or intent.date_to:
-        a = repr(intent.date_from) if intent.date_from else ""
-        b = repr(intent.date_to) if intent.date_to else ""
+        a = _lit(intent.date_from) if intent.date_from else ""
+        b = _lit(intent.date_to) if intent.date_to else ""
         words = (f"from {intent.date_from} " if intent.date_from else "") + (
             f"to {intent.date_to}" if intent.date_to else "")
         out.append(f"{var} = {var}.loc[{a}:{b}]  # only {words.strip()}")
@@ -211,9 +221,9 @@ def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, 
     body = [
         "",
         "# --- Chart: price" + (" with moving averages" if windows else "") + " ---",
-        f"windows = {windows!r}  # moving-average windows, in rows (trading days)",
-        f"price_colour = {price_colour!r}",
-        f"ma_colours = {ma_colours[: max(1, len(windows))]!r}",
+        f"windows = {_lit(windows)}  # moving-average windows, in rows (trading days)",
+        f"price_colour = {_lit(price_colour)}",
+        f"ma_colours = {_lit(ma_colours[: max(1, len(windows))])}",
         f"tickers = list(prices.columns)[:{MAX_PANELS}]",
         "fig, axes = plt.subplots(len(tickers), 1, figsize=(11, 3.2 + 2.6 * len(tickers)), sharex=True, squeeze=False)",
         "tables = []",
@@ -281,7 +291,7 @@ def candlestick(t: TableInfo, intent: Intent, lenient: bool):
         "body_low = candles[[\"open\", \"close\"]].min(axis=1)",
         "body_height = (candles[\"close\"] - candles[\"open\"]).abs().clip(lower=1e-9)",
         "ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies",
-        f"ax.set_title({_candle_ticker(t, intent) + ' candlestick'!r})",
+        f"ax.set_title({_lit(_candle_ticker(t, intent) + ' candlestick')})",
         "ax.set_ylabel(\"Price\")",
         "ax.grid(alpha=0.3)",
     ]
@@ -299,7 +309,11 @@ def candlestick(t: TableInfo, intent: Intent, lenient: bool):
         _span("candles"),
         f"print(f\"Saved candlestick.{fmt} and candlestick.csv ({{len(candles)}} candles).\")",
     ]
-    summary = f"Here is the candlestick chart{' with volume' if vol else ''} of the last {MAX_CANDLES} trading days at most."
+    ticker = _candle_ticker(t, intent)
+    others = [x for x in t.tickers if x != ticker] if t.layout == "long" else []
+    summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker} (at most the last "
+               f"{MAX_CANDLES} trading days)."
+               + (f" Name another ticker ({', '.join(others[:5])}) to chart it instead." if others else ""))
     return "candlestick chart", "\n".join(body), (f"candlestick.{fmt}", "candlestick.csv"), summary
 
 
@@ -311,7 +325,7 @@ def _candle_ticker(t: TableInfo, intent: Intent) -> str:
 def _resample_lines(intent: Intent) -> list[str]:
     if not intent.freq:
         return []
-    return [f"prices = prices.resample({intent.freq!r}).last()  # one price per period (its last)"]
+    return [f"prices = prices.resample({_lit(intent.freq)}).last()  # one price per period (its last)"]
 
 
 def returns(t: TableInfo, intent: Intent, lenient: bool):
@@ -447,7 +461,9 @@ def correlation(t: TableInfo, intent: Intent, lenient: bool):
         "ax.set_yticks(range(n), corr.index)",
         "for i in range(n):",
         "    for j in range(n):",
-        "        ax.text(j, i, f\"{corr.iloc[i, j]:.2f}\", ha=\"center\", va=\"center\", fontsize=9)",
+        "        value = corr.iloc[i, j]",
+        "        ax.text(j, i, f\"{value:.2f}\", ha=\"center\", va=\"center\", fontsize=9,",
+        "                color=\"white\" if abs(value) > 0.6 else \"black\")",
         "fig.colorbar(image, ax=ax, label=\"correlation\")",
         "ax.set_title(\"Correlation of daily returns\")",
         *_save_fig("correlation", fmt),
@@ -466,7 +482,7 @@ def resample(t: TableInfo, intent: Intent, lenient: bool):
             f"# --- {word.capitalize()} bars: first open, highest high, lowest low, last close ---",
             "rules = {\"open\": \"first\", \"high\": \"max\", \"low\": \"min\", \"close\": \"last\""
             + (", \"volume\": \"sum\"" if t.has_volume else "") + "}",
-            f"bars = ohlc.resample({freq!r}).agg(rules).dropna(subset=[\"close\"])",
+            f"bars = ohlc.resample({_lit(freq)}).agg(rules).dropna(subset=[\"close\"])",
             f"bars.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
             f"print(f\"Saved prices_{word}.csv: {{len(bars)}} {word} bars.\")",
             "print(bars.tail().round(4).to_string())",
@@ -475,7 +491,7 @@ def resample(t: TableInfo, intent: Intent, lenient: bool):
         body = [
             "",
             f"# --- {word.capitalize()} prices: the last price of each period ---",
-            f"periodic = prices.resample({freq!r}).last().dropna(how=\"all\")",
+            f"periodic = prices.resample({_lit(freq)}).last().dropna(how=\"all\")",
             f"periodic.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
             f"print(f\"Saved prices_{word}.csv: {{len(periodic)}} {word} rows.\")",
             "print(periodic.tail().round(4).to_string())",

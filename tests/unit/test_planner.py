@@ -169,7 +169,7 @@ def test_seed_prompt_plan_code_is_plain_pandas_with_the_colours(tables):
     assert isinstance(plan, Plan)
     assert plan.outputs == ("moving_average.png", "moving_average.csv")
     assert "agent_core" not in plan.code
-    assert "price_colour = 'blue'" in plan.code and "ma_colours = ['red']" in plan.code
+    assert 'price_colour = "blue"' in plan.code and 'ma_colours = ["red"]' in plan.code
     assert "windows = [20]" in plan.code
     compile(plan.code, "<plan>", "exec")
     assert plan.fallback is not None and "errors=\"coerce\"" in plan.fallback.code
@@ -179,8 +179,8 @@ def test_seed_prompt_plan_code_is_plain_pandas_with_the_colours(tables):
 def test_date_range_and_tickers_reach_the_code(tables):
     plan = plan_request("plot MSFT with 20 and 50 day moving averages from 2021-02-01 to 2021-03-15",
                         _attach(tables, "wide.csv"))
-    assert "prices = prices[['MSFT']]" in plan.code
-    assert "prices.loc['2021-02-01':'2021-03-15']" in plan.code
+    assert 'prices = prices[["MSFT"]]' in plan.code
+    assert 'prices.loc["2021-02-01":"2021-03-15"]' in plan.code
     assert "windows = [20, 50]" in plan.code
 
 
