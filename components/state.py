@@ -214,7 +214,12 @@ def _backend(settings: Settings):
             if name in params:
                 kwargs[name] = _kernel_pool(settings)
                 break
-    return make_backend(settings, **kwargs)
+    backend = make_backend(settings, **kwargs)
+    _BUILT_BACKENDS[settings] = backend
+    return backend
+
+
+_BUILT_BACKENDS: dict[Settings, Any] = {}
 
 
 class _Lease:
@@ -262,7 +267,9 @@ def new_session() -> AgentSession:
     and chat cleared. Returns the new session."""
     old = get_agent_session()
     try:
-        _backend(get_settings()).reset_session(old.session_id)
+        backend = _BUILT_BACKENDS.get(get_settings())  # none built: nothing ran, nothing to stop
+        if backend is not None:
+            backend.reset_session(old.session_id)
     except Exception:  # noqa: BLE001 - the backend may not be buildable; a new id still helps
         log.info("reset_session failed for the old session", exc_info=False)
     fresh = AgentSession.new(memory_id=old.memory_id)

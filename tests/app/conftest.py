@@ -73,7 +73,23 @@ def bedrock_env(bedrock_server, monkeypatch, tmp_path):  # noqa: F811
     return bedrock_server
 
 
+@pytest.fixture(scope="session")
+def _local_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("agent-desk-local")
+
+
 @pytest.fixture
 def local_env(monkeypatch):
+    """The local backend (this test's own AGENT_DESK_HOME, so its own kernel pool)."""
     monkeypatch.setenv("AGENT_BACKEND", "local")
     return None
+
+
+@pytest.fixture
+def local_shared(monkeypatch, _local_home):
+    """The local backend with one AGENT_DESK_HOME for every test using this fixture: the
+    settings are then equal, so the app's cached kernel pool (and its warm kernels) is
+    shared. Runs of earlier tests are in that home's run store too."""
+    monkeypatch.setenv("AGENT_BACKEND", "local")
+    monkeypatch.setenv("AGENT_DESK_HOME", str(_local_home))
+    return _local_home

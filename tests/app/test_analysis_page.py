@@ -106,3 +106,38 @@ def test_attached_file_goes_with_the_request(bedrock_env):
     assert files[0]["name"] == "sample_prices.csv"
     assert files[0]["useCase"] == "CODE_INTERPRETER"
     assert body["inputText"] == SEED
+
+
+# --- the local agent (a real Jupyter kernel) ---------------------------------------------------
+@pytest.mark.timeout(180)
+def test_local_seed_prompt_gives_png_interactive_chart_and_code(local_shared):
+    at = new_app("pages/analysis.py")
+    at.button(key="analysis_sample").click().run()
+    at = ask(at, SEED)
+    assert not at.error, [e.value for e in at.error]
+    code = expander(at, "Generated code").code[0]
+    assert code.language == "python" and "rolling" in code.value and "sample_prices.csv" in code.value
+    assert "Step 1 · Rationale" in expander_labels(at)
+    pngs = [b.label for b in at.download_button if ".png" in b.label]
+    assert pngs and len(at.image) >= 1
+    # the PNG came back with its data: an interactive chart with its own MA window control
+    charts = at.get("plotly_chart")
+    assert charts, "no interactive chart beside the PNG"
+    window = next(n for n in at.number_input if n.label.startswith("Moving-average window"))
+    before = len(at.session_state["chat"])
+    window.set_value(50).run()
+    assert not at.exception
+    import json
+
+    names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
+    assert any(n and n.endswith("MA 50") for n in names), names
+    assert len(at.session_state["chat"]) == before  # changed here, without asking the agent
+
+
+@pytest.mark.timeout(180)
+def test_local_code_error_is_shown_expanded(local_shared):
+    at = ask(new_app("pages/analysis.py"), "run this code: ```\nprint('before')\n1/0\n```")
+    errors = expander(at, "Errors")
+    assert errors.proto.expanded is True
+    assert "ZeroDivisionError" in errors.code[0].value
+    assert "before" in expander(at, "Code output").code[0].value

@@ -26,6 +26,11 @@ def synthetic_script(spec: SyntheticSpec, *, break_rule: bool = False):
     ]
 
 
+def check_table(at):
+    """The rule-check table (Rule / Result / Details)."""
+    return next(d.value for d in at.dataframe if list(d.value.columns) == ["Rule", "Result", "Details"])
+
+
 def fill_form(at, *, n: int, prefix: str, width: int):
     at.number_input(key="syn_n").set_value(n)
     at.text_input(key="syn_prefix").set_value(prefix)
@@ -52,7 +57,7 @@ def test_bedrock_form_prompt_tables_box_plot_and_every_rule_passing(bedrock_env)
     assert len(sales) == 30 and list(sales.columns) == ["COMPANY_ID", "COMPANY_NAME", "SALES_2024"]
     assert len(at.dataframe[1].value) == 30
     assert len(at.image) == 1
-    checks = at.dataframe[-1].value
+    checks = check_table(at)
     assert len(checks) >= 10 and set(checks["Result"]) == {"PASS"}
     assert at.success[0].value.startswith("All ") and at.success[0].value.endswith("rules pass.")
     assert "Step 1 · Generated code" in expander_labels(at)
@@ -70,7 +75,7 @@ def test_a_broken_rule_is_reported_with_details(bedrock_env):
     at.get("form_submit_button")[0].click().run()
     at.button(key="synthetic_send").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception
-    checks = at.dataframe[-1].value
+    checks = check_table(at)
     failed = checks[checks["Result"] == "FAIL"]
     assert len(failed) == 1 and "range" in failed.iloc[0]["Rule"]
     assert "1 of" in at.error[0].value
@@ -84,3 +89,17 @@ def test_contradictory_rules_are_refused_with_advice(bedrock_env):
     assert not at.exception
     assert "digits" in at.error[0].value and "Generate again" in at.error[0].value
     assert not at.text_area and not bedrock_env.requests
+
+
+@pytest.mark.timeout(180)
+def test_local_plan_runs_on_generate_and_every_rule_passes(local_shared):
+    at = new_app("pages/synthetic_data.py")
+    at.number_input(key="syn_n").set_value(30)
+    at.get("form_submit_button")[0].click().run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    assert not at.text_area  # no prompt to edit: the local agent runs its plan at once
+    assert [s.value for s in at.subheader][:2] == ["SALES.csv", "DETAILS.csv"]
+    assert len(at.dataframe[0].value) == 30 and len(at.dataframe[1].value) == 30
+    assert len(at.image) == 1 and at.get("plotly_chart")
+    checks = check_table(at)
+    assert set(checks["Result"]) == {"PASS"}, checks[checks["Result"] != "PASS"]
