@@ -124,11 +124,13 @@ class SyntheticSpec:
         west = ", ".join(self.west_states)
         lines = [
             f"Generate two CSV files with synthetic data about {self.n_companies} companies.",
-            f"1. {self.sales_csv} with the columns {self.id_column}, {self.name_column} and "
-            f"{self.sales_column}.",
-            f"2. {self.details_csv} with the columns {self.id_column} and {self.state_column}.",
+            f"1. A file called `{self.sales_csv}` with the columns `{self.id_column}`, "
+            f"`{self.name_column}` and `{self.sales_column}`.",
+            f"2. A file called `{self.details_csv}` with the columns `{self.id_column}` and "
+            f"`{self.state_column}`.",
             f"Both files hold the same {self.n_companies} companies, one row each, sharing unique IDs "
-            f"of the form {self.id_example} ({self.id_prefix} followed by {self.id_width} digits).",
+            f"of the form `{self.id_example}` ({self.id_prefix or 'no prefix'} followed by "
+            f"{self.id_width} digits).",
             f"{self.name_column} must be a readable, unique English company name (like 'Carroll Inc' "
             "or 'Wilson-Hodges'), never random letters.",
             f"{self.state_column} is a two-letter US state code, only states near the east coast "
@@ -136,10 +138,11 @@ class SyntheticSpec:
             f"{self.sales_column} is a whole number of dollars: east-coast companies between "
             f"${self.east_min:,.0f} and ${self.east_max:,.0f}, west-coast companies between "
             f"${self.west_min:,.0f} and ${self.west_max:,.0f}. No missing values.",
+            f"Use the random seed {self.seed} so that the data can be made again.",
         ]
         if self.want_box_plot:
             lines.append(f"Draw box plots of {self.sales_column} per region (east vs west) and save "
-                         f"them as {self.box_plot_file}.")
+                         f"them as `{self.box_plot_file}`.")
         if self.want_self_test:
             lines.append("Then test that every rule holds (row counts, columns, ID format and "
                          "uniqueness, same IDs in both files, readable unique names, valid state "
@@ -501,7 +504,9 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     if m:
         values["n_companies"] = int(m.group(1).replace(",", ""))
 
-    m = re.search(r"\b(?:ids?|identifiers?)\b[^.;\n]{0,40}?\b([A-Za-z]{1,5})(0*1)\b", text, re.I)
+    m = re.search(r"\b(?:ids?|identifiers?)\b[^.;\n]{0,60}?`([A-Za-z]{0,10})(0*1)`", text, re.I)
+    if not m:
+        m = re.search(r"\b(?:ids?|identifiers?)\b[^.;\n]{0,40}?\b([A-Za-z]{1,10})(0*1)\b", text, re.I)
     if not m:
         m = re.search(r"\b([A-Z]{1,5})(0+1)\b", text)
     if m:
@@ -510,7 +515,8 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     values.update(_files_and_columns(text))
 
     for region in ("east", "west"):
-        states = re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text)
+        states = re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text) \
+            or re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?::|=|\()\s*([A-Z]{{2}})\b(?!\s*[A-Za-z])", text)
         if states:
             values[f"{region}_states"] = tuple(re.findall(r"[A-Z]{2}", states.group(1)))
         rng = _region_range(text, region)
@@ -520,6 +526,10 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     m = re.search(r"\bseed\s*(?:=|:|of|is)?\s*(\d+)", low)
     if m:
         values["seed"] = int(m.group(1))
+    m = re.search(r"box[\s-]?plots?[^.;\n]*?\b(?:as|to|in|called|named)\s+[`\"']?([\w\-]+\.(?:png|svg|jpg|jpeg|pdf))",
+                  text, re.I)
+    if m:
+        values["box_plot_file"] = m.group(1)
     values["want_box_plot"] = bool(re.search(r"box[\s-]?plots?|boxplots?", low))
     values["want_self_test"] = bool(re.search(r"\b(test|check|verify|validate)\w*\b[^.]{0,40}\brules?\b", low))
     return replace(SyntheticSpec(), **values)
@@ -548,7 +558,12 @@ def _files_and_columns(text: str) -> dict[str, Any]:
         r"(?:called|named)\s+[\"'`]?([A-Za-z_][\w\-]*?)(?:\.csv)?[\"'`]?\s+(?:with|having|containing)"
         r"\s+(?:the\s+)?(?:columns?\s+|fields?\s+)?((?:[A-Z][A-Z0-9_]*)(?:\s*(?:,|and|&)\s*(?:[A-Z][A-Z0-9_]*))*)"
     )
-    files = [(m.group(1), re.findall(r"[A-Z][A-Z0-9_]*", m.group(2))) for m in pattern.finditer(text)]
+    quoted = re.compile(
+        r"(?:called|named)\s+`([A-Za-z_][\w\-]*?)(?:\.csv)?`\s+(?:with|having|containing)\s+(?:the\s+)?"
+        r"(?:columns?\s+|fields?\s+)?((?:`[A-Za-z_]\w*`)(?:\s*(?:,|and|&)\s*`[A-Za-z_]\w*`)*)")
+    files = [(m.group(1), re.findall(r"`([A-Za-z_]\w*)`", m.group(2))) for m in quoted.finditer(text)]
+    if len(files) < 2:
+        files = [(m.group(1), re.findall(r"[A-Z][A-Z0-9_]*", m.group(2))) for m in pattern.finditer(text)]
     files = [(name, cols) for name, cols in files if cols]
     if len(files) < 2:
         return out

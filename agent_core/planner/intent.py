@@ -129,7 +129,7 @@ def classify(text: str) -> tuple[str, str]:
 
 
 # --- code to run as is ------------------------------------------------------------------------
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n?(.*?)```", re.S | re.I)
+_FENCE = re.compile(r"(?<!`)(`{3,})[ \t]*(?:python3|python|py)?[ \t]*\n?(.*?)(?<!`)\1(?!`)", re.S | re.I)
 
 
 def extract_code(text: str) -> str | None:
@@ -138,7 +138,7 @@ def extract_code(text: str) -> str | None:
     if m:
         before = text[: m.start()].lower()
         if re.search(r"\b(run|execute|exec|evaluate|try)\b", before) or not before.strip():
-            code = m.group(1).strip("\n")
+            code = m.group(2).strip("\n")
             return code if code.strip() else None
         return None
     m = re.match(r"\s*(?:please\s+)?(?:run|execute)\s+(?:this|the following|my)\s+(?:python\s+)?code\s*:\s*\n(.+)",

@@ -129,6 +129,12 @@ def test_run_this_code_keeps_the_code_exactly():
     assert parse_intent("what does ```print(1)``` do?").kind != "run_code"
 
 
+def test_code_from_the_app_editor_with_a_longer_fence():
+    code = 'x = """\n```\ninner\n```\n"""\nprint(x)'
+    text = "run this code:\n````python\n" + code + "\n````"
+    assert parse_intent(text).code == code
+
+
 def test_windows_ignore_years():
     assert extract_windows("prices since 2021 with a 30 day window") == (30,)
 

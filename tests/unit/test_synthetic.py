@@ -82,6 +82,22 @@ def test_prompt_asks_for_every_rule_the_test_and_the_box_plot():
     assert "box plot" not in dataclasses.replace(spec, want_box_plot=False).to_prompt()
 
 
+@pytest.mark.parametrize("spec", [
+    SyntheticSpec(),
+    SyntheticSpec(n_companies=37, id_prefix="XY", id_width=6, sales_file="REV", details_file="LOC",
+                  id_column="CID", name_column="cname", sales_column="REV_2023", state_column="ST",
+                  east_states=("NY", "NJ"), west_states=("CA",), east_min=1_000, east_max=5_000,
+                  west_min=6_000, west_max=2_500_000, seed=9, want_self_test=False, box_plot_file="box.png"),
+    SyntheticSpec(id_prefix="", id_width=4, n_companies=500, box_plot_file="plot-1.svg",
+                  east_states=("FL",), west_states=("OR", "WA"), want_self_test=False),
+])
+def test_prompt_round_trips_to_the_same_spec(spec):
+    # the synthetic page sends spec.to_prompt() to whichever backend; the local agent must
+    # rebuild exactly the spec of the form (and so run the plan the page showed)
+    assert spec_from_text(spec.to_prompt()) == spec
+    assert plan_code(spec_from_text(spec.to_prompt())) == plan_code(spec)
+
+
 def test_plan_code_is_self_contained():
     code = plan_code(SyntheticSpec(n_companies=30))
     assert "agent_core" not in code
