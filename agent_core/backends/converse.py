@@ -477,8 +477,23 @@ def converse_failure(exc: BaseException, *, model_id: str | None = None,
         return AgentFailure(kind=kind, retryable=retryable, step_id=step_id, source=SOURCE,
                             message=text.format(model=model_id or "(no model id)",
                                                 detail=scrub(detail or code)[:500]))
+    if _is_broken_stream(exc):
+        return AgentFailure(kind="broken_stream", retryable=True, step_id=step_id, source=SOURCE,
+                            message="The connection broke while the model was answering. What "
+                                    "arrived is shown above; retry the request.")
     from agent_core.backends.aws import failure_from_exception
 
     failure = failure_from_exception(exc, action="ConverseStream")
     return AgentFailure(kind=failure.kind, message=failure.message, retryable=failure.retryable,
                         step_id=step_id, source=SOURCE)
+
+
+def _is_broken_stream(exc: BaseException) -> bool:
+    """A connection that died mid-stream (urllib3 / http.client errors surface raw there)."""
+    import http.client
+
+    from botocore.exceptions import ResponseStreamingError
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3ReadTimeout
+
+    return isinstance(exc, (ProtocolError, http.client.IncompleteRead, ResponseStreamingError,
+                            ConnectionResetError)) and not isinstance(exc, Urllib3ReadTimeout)

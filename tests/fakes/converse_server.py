@@ -97,7 +97,8 @@ class FakeServer:
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    # the client went away, or a scenario cuts the stream: drop the connection
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
@@ -138,6 +139,7 @@ class Turn:
     stop_reason: str | None = None      # default: tool_use with code, else end_turn
     exception: tuple[str, str] | None = None  # (":exception-type", message) after the text
     usage: tuple[int, int] = (120, 40)
+    cut_after: int | None = None        # drop the connection after this many frames
 
 
 Model = Callable[[dict[str, Any]], Turn]
@@ -174,6 +176,13 @@ def turn_frames(turn: Turn, *, call_number: int = 1, piece: int = 12) -> list[by
                   "totalTokens": sum(turn.usage)},
         "metrics": {"latencyMs": 42}}))
     return frames
+
+
+def _cut(frames: list[bytes], keep: int) -> Iterable[bytes]:
+    yield from frames[:keep]
+    if keep < len(frames):
+        yield frames[keep][: len(frames[keep]) // 2]  # half a frame, then the line goes dead
+    raise ConnectionResetError("scripted cut")
 
 
 class FakeConverse:
@@ -215,7 +224,10 @@ class FakeConverse:
                 turn = None
         if turn is None:
             turn = self._model(data)  # type: ignore[misc]
-        return Reply(200, frames=turn_frames(turn, call_number=n), delay=self.delay)
+        frames = turn_frames(turn, call_number=n)
+        if turn.cut_after is not None:
+            frames = _cut(frames, turn.cut_after)
+        return Reply(200, frames=frames, delay=self.delay)
 
     def start(self) -> "FakeConverse":
         if self._own:

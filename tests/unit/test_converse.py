@@ -304,3 +304,13 @@ def test_without_trace_only_the_answer_files_and_usage_come_out(pool):
         events = run(agent, "write", SHARED, enable_trace=False)
     assert {type(e).__name__ for e in events} == {"Usage", "FileReturned", "TextChunk", "FinalResponse"}
     assert next(e.file for e in events if isinstance(e, FileReturned)).data == b"hi"
+
+
+@pytest.mark.timeout(60)
+def test_a_connection_cut_mid_stream_is_a_retryable_broken_stream(pool):
+    with FakeConverse([Turn(text="Half an answer that never ends", cut_after=3)]) as fake:
+        agent = make_agent(fake, pool)
+        events = run(agent, "hi", SHARED)
+    assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "Half an answer that neve"
+    failure = events[-1]
+    assert isinstance(failure, AgentFailure) and failure.kind == "broken_stream" and failure.retryable
