@@ -76,10 +76,14 @@ def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
     points_in = points_shown = 0
     overview: list[Any] = []
     df = long_df[["date", "ticker", "price"]]
-    tickers = list(dict.fromkeys(df["ticker"].astype(str)))
-    for i, ticker in enumerate(tickers):
-        part = df[df["ticker"].astype(str) == ticker].sort_values("date", kind="stable")
-        dates = pd.to_datetime(part["date"])
+    labels = df["ticker"].astype(str)
+    for i, (ticker, part) in enumerate(df.groupby(labels, sort=False)):  # order of appearance
+        ticker = str(ticker)
+        dates = part["date"] if pd.api.types.is_datetime64_any_dtype(part["date"]) else \
+            pd.to_datetime(part["date"], errors="coerce")
+        if not dates.is_monotonic_increasing:
+            order = dates.sort_values(kind="stable").index
+            part, dates = part.loc[order], dates.loc[order]
         price = pd.to_numeric(part["price"], errors="coerce")
         x, y, n = _xy(dates, price, max_points)
         points_in += n

@@ -326,3 +326,13 @@ def test_never_raises_on_messy_tables(rows, sep, name):
 def test_never_raises_on_random_bytes(data, name):
     r = read_price_file(name, data)
     assert isinstance(describe(r), str)
+
+
+def test_price_chart_sorts_each_series_and_keeps_ticker_order():
+    from components.charts import price_chart
+
+    long = pd.DataFrame({"date": ["2020-01-03", "2020-01-01", "2020-01-02", "2020-01-01"],
+                         "ticker": ["B", "B", "B", "A"], "price": [3.0, 1.0, 2.0, 9.0]})
+    fig = price_chart(long)
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["B", "A"]
+    assert list(fig.data[0].y) == [1.0, 2.0, 3.0]
