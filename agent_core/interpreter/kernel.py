@@ -11,6 +11,7 @@ import queue
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from agent_core.interpreter.warmup import WARMUP_CODE
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _IMAGE_MIMES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"))
 MAX_SNAPSHOT_FILES = 5000
+MAX_STREAM_CHARS = 1_000_000  # per stream and run; the rest is dropped with a note
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
@@ -271,9 +273,16 @@ class LocalKernel:
                 error = None
         files = _changed_files(self.workdir, before) if snapshot else ()
         files = _with_images(files, images)
-        return RunOutcome(Execution(stdout=strip_ansi("".join(out)), stderr=strip_ansi("".join(err)),
+        return RunOutcome(Execution(stdout=_capped(out), stderr=_capped(err),
                                     error=error, files=files, timed_out=timed_out, kernel_restarted=lost,
                                     notice=notice, duration_seconds=time.perf_counter() - t0), lost)
+
+
+def _capped(parts: list[str]) -> str:
+    text = strip_ansi("".join(parts))
+    if len(text) <= MAX_STREAM_CHARS:
+        return text
+    return text[:MAX_STREAM_CHARS] + f"\n[... output truncated: {len(text) - MAX_STREAM_CHARS} more characters]\n"
 
 
 def _proc_table() -> dict[int, tuple[int, str]]:
@@ -359,6 +368,32 @@ def _media_type(name: str, head: bytes) -> str:
     return sniffed
 
 
+def read_beneath(root: Path, rel: str, limit: int) -> tuple[bytes, int] | None:
+    """Read at most ``limit`` bytes of the regular file ``rel`` under ``root`` without
+    following any symlink (the kernel may swap a file for a link to a host file while
+    we read): ``(data, size)``, or None if it is not a plain file any more."""
+    parts = Path(rel).parts
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        ffd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        st = os.fstat(ffd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        with os.fdopen(ffd, "rb", closefd=False) as fh:
+            return fh.read(limit), st.st_size
+    finally:
+        os.close(ffd)
+
+
 def _changed_files(root: Path, before: dict[str, tuple[int, int]]) -> tuple[OutputFile, ...]:
     after = _snapshot(root)
     out = []
@@ -366,18 +401,14 @@ def _changed_files(root: Path, before: dict[str, tuple[int, int]]) -> tuple[Outp
         if before.get(rel) == after[rel]:
             continue
         name = safe_name(rel.replace(os.sep, "__"))
-        size = after[rel][1]
-        path = root / rel
-        try:
-            if size > MAX_RETURNED_FILE_BYTES:
-                with open(path, "rb") as fh:
-                    head = fh.read(4096)
-                out.append(OutputFile(name, _media_type(name, head), b"", truncated=True))
-            else:
-                data = path.read_bytes()
-                out.append(OutputFile(name, _media_type(name, data), data))
-        except OSError:
+        got = read_beneath(root, rel, MAX_RETURNED_FILE_BYTES + 1)
+        if got is None:
             continue
+        data, size = got
+        if size > MAX_RETURNED_FILE_BYTES or len(data) > MAX_RETURNED_FILE_BYTES:
+            out.append(OutputFile(name, _media_type(name, data[:4096]), b"", truncated=True))
+        else:
+            out.append(OutputFile(name, _media_type(name, data), data))
     return tuple(out)
 
 

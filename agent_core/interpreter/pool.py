@@ -103,11 +103,16 @@ class KernelPool:
             work = self.workdir(session_id)
             for f in files:
                 name = safe_name(f.name)
-                tmp = work / f".{name}.{uuid.uuid4().hex[:6]}.part"
-                tmp.write_bytes(f.data)
-                os.replace(tmp, work / name)
-                if sess.kernel is not None and sess.kernel.uid is not None:
-                    os.chown(work / name, sess.kernel.uid, sess.kernel.uid)
+                tmp = work / f".{name}.{uuid.uuid4().hex[:8]}.part"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                try:
+                    if sess.kernel is not None and sess.kernel.uid is not None:
+                        os.fchown(fd, sess.kernel.uid, sess.kernel.uid)
+                    with os.fdopen(fd, "wb", closefd=False) as fh:
+                        fh.write(f.data)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, work / name)  # replaces a link of that name, never its target
                 names.append(name)
         return tuple(names)
 

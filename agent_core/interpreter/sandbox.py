@@ -139,6 +139,9 @@ def kernel_env(*, sandboxed: bool, mpl_dir: str, home: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",
+        # pyarrow (pandas 3 strings) would reserve 1 GB of address space for mimalloc,
+        # which counts against the memory limit (RLIMIT_AS): use the system allocator.
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
         "JPY_PARENT_PID": "1" if sandboxed else str(os.getpid()),
     }
 

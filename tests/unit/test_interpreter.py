@@ -12,6 +12,7 @@ import pytest
 
 from agent_core.files import AttachedFile
 from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter.kernel import read_beneath
 from agent_core.interpreter.pool import InvalidSessionId, KernelPool
 from tests.unit.interpreter_helpers import kernel_processes, settings_for
 
@@ -195,3 +196,23 @@ def test_shutdown_leaves_no_kernel_processes(tmp_path):
     p.shutdown()
     assert kernel_processes(p.marker) == []
     assert p.execute("one", "print(1)").error.name == "PoolClosed"
+
+
+@pytest.mark.timeout(60)
+def test_links_in_the_workdir_are_never_followed(pool, tmp_path):
+    run = pool.execute("links", "import os\nos.symlink('/etc/hostname', 'link.txt')\n"
+                                "os.makedirs('d'); open('d/f.txt', 'w').write('x')\nos.symlink('/etc', 'etc')")
+    assert run.ok and [f.name for f in run.files] == ["d__f.txt"]
+    # a folder swapped for a link between listing and reading is not followed either
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f.txt").write_text("inside")
+    (tmp_path / "swapped").symlink_to("/etc")
+    assert read_beneath(tmp_path, "real/f.txt", 100) == (b"inside", 6)
+    assert read_beneath(tmp_path, "swapped/hostname", 100) is None
+    assert read_beneath(tmp_path, "real/missing", 100) is None
+
+
+@pytest.mark.timeout(60)
+def test_huge_output_is_capped(pool):
+    run = pool.execute("noisy", "print('x' * 3_000_000)")
+    assert len(run.stdout) < 1_100_000 and "output truncated" in run.stdout
