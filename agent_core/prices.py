@@ -415,6 +415,7 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
     if df.empty or len(df.columns) == 0:
         raise _Unusable("The file has a header but no data rows. Upload a table with at least "
                         "one row of prices.")
+    df = _drop_row_numbers(df)
     european = meta.get("delimiter") == ";" or meta.get("decimal") == ","
 
     date_col, dates, date_note = _find_date_column(df, european)
@@ -530,6 +531,23 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
         price_columns=tuple(str(c) for c in price_columns), rows=len(df),
         start=df[date_col].min(), end=df[date_col].max(), problems=tuple(problems),
         ticker_column=ticker_col, value_column=value_col, **_meta_fields(meta))
+
+
+def _drop_row_numbers(df: "pd.DataFrame") -> "pd.DataFrame":
+    """A saved pandas index (a nameless first column 0, 1, 2, ...) is not a price column."""
+    import numpy as np
+    import pandas as pd
+
+    first = df.columns[0]
+    if first != "index" and not str(first).lower().startswith(("unnamed", "column_")):
+        return df
+    s = df[first]
+    if len(df.columns) > 1 and pd.api.types.is_integer_dtype(s) and len(s) > 0:
+        values = s.to_numpy()
+        start = values[0]
+        if start in (0, 1) and np.array_equal(values, np.arange(start, start + len(values))):
+            return df.drop(columns=[first])
+    return df
 
 
 def _clean_col_name(col: Any, i: int) -> str:

@@ -336,3 +336,10 @@ def test_price_chart_sorts_each_series_and_keeps_ticker_order():
     fig = price_chart(long)
     assert [t.name for t in fig.data if t.showlegend is not False] == ["B", "A"]
     assert list(fig.data[0].y) == [1.0, 2.0, 3.0]
+
+
+def test_saved_row_numbers_are_not_a_price_column():
+    df = pd.DataFrame({"date": ["2020-01-01", "2020-01-02", "2020-01-03"], "AAA": [1.0, 2, 3],
+                       "BBB": [4.0, 5, 6]})
+    r = read("saved.csv", df.to_csv().encode())  # pandas' default: a nameless 0, 1, 2 column
+    assert r.layout == "wide" and r.tickers == ("AAA", "BBB") and "index" not in r.frame.columns
