@@ -13,8 +13,10 @@ raise :class:`ExecutorError` with a message that says what to do.
 from __future__ import annotations
 
 import mimetypes
+import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from agent_core.config import Settings
@@ -105,7 +107,11 @@ class AgentCoreExecutor:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = _make_client("bedrock-agentcore", self.settings)
+            settings = self.settings
+            if os.environ.get("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"):
+                # boto3's service-specific endpoint variable wins over BEDROCK_ENDPOINT_URL
+                settings = replace(settings, endpoint_url=None)
+            self._client = _make_client("bedrock-agentcore", settings)
         return self._client
 
     # protocol ---------------------------------------------------------------

@@ -193,3 +193,9 @@ def test_an_expired_interpreter_session_is_replaced_with_the_files_and_a_notice(
     assert both.stdout.strip() == "['more.csv', 'prices.csv']" and both.files == ()
     assert both.kernel_restarted
     executor.reset(sid)
+
+
+def test_the_agentcore_endpoint_variable_wins_over_the_bedrock_endpoint(monkeypatch, agentcore):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", agentcore.endpoint_url)
+    executor = AgentCoreExecutor(settings_for("http://127.0.0.1:9"))  # the model's endpoint
+    assert executor.client.meta.endpoint_url == agentcore.endpoint_url
