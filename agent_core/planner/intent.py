@@ -109,11 +109,12 @@ _KIND_RULES: tuple[tuple[str, str], ...] = (
                     r"|trend[\s-]?lines?"),
     ("normalised", r"normali[sz]|rebas|indexed\s+to|relative\s+performance|\bcompar|base\s+100"
                    r"|side[\s-]by[\s-]side|growth\s+of"),
+    ("summary", r"summary\s+stat|statistic|\bstats\b|\bdescribe\b|overview"),
     ("returns", r"\breturns?\b|histogram|distribution|daily\s+(?:changes?|moves?)|pct\s+change"
                 r"|percent(?:age)?\s+change"),
     ("resample", r"weekly|monthly|quarterly|yearly|annual\s+(?:prices|data)|resampl|downsampl"
                  r"|per\s+(?:week|month|quarter)|month[\s-]end|week[\s-]end"),
-    ("summary", r"summary|summari[sz]e|describe|statistic|\bstats\b|overview|min(?:imum)?\s+and\s+max"),
+    ("summary", r"summary|summari[sz]e|min(?:imum)?\s+and\s+max"),
     ("price_chart", r"chart|plot|graph|visuali[sz]e|\bdraw\b|\blines?\b|show\s+(?:me\s+)?(?:the\s+)?prices?"),
     ("help", r"what\s+can\s+you\s+do|^\s*help\b|\bhelp\s+me\b|how\s+do\s+i\s+use|capabilit"),
 )

@@ -101,6 +101,14 @@ def test_date_ranges(text, start, end, last):
     ("correlation matrix of returns", "correlation"),
     ("resample to weekly prices as CSV", "resample"),
     ("summary statistics", "summary"),
+    ("Give me summary statistics for the attached price data: first and last date, min, max, mean, "
+     "and total return per series.", "summary"),
+    ("Compute daily returns for each series in the attached price data, summarise them and chart "
+     "their distribution.", "returns"),
+    ("Compute the 30-day rolling annualised volatility of each series and chart it.", "volatility"),
+    ("Compute the maximum drawdown of each series and chart the drawdown over time.", "drawdown"),
+    ("Compute the correlation matrix of daily returns between the series and show it as a heatmap.",
+     "correlation"),
     ("plot the prices", "price_chart"),
     ("what can you do?", "help"),
     ("write me a poem about the sea", "unknown"),
