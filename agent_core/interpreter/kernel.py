@@ -237,6 +237,8 @@ class LocalKernel:
                 break
             try:
                 msg = kc.get_iopub_msg(timeout=0.05)
+            except ValueError:  # a garbled message (e.g. the kernel died while sending)
+                continue
             except queue.Empty:
                 if not self.is_alive():
                     lost = True

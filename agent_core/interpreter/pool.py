@@ -32,7 +32,7 @@ from typing import Iterable
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
-from agent_core.interpreter.kernel import KernelStartError, LocalKernel
+from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
 from agent_core.interpreter.models import Execution, ExecutionError
 
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for session ids
@@ -138,7 +138,14 @@ class KernelPool:
                     return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
                                      kernel_restarted=notice is not None)
             sess.last_used = time.monotonic()
-            outcome = sess.kernel.run(code, timeout=timeout)
+            try:
+                outcome = sess.kernel.run(code, timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 - never a raw traceback for the UI
+                outcome = RunOutcome(Execution(
+                    error=ExecutionError("InterpreterError", f"Talking to the kernel failed ({exc.__class__.__name__}); "
+                                         "it was restarted. Run the code again.", ""),
+                    kernel_restarted=True, notice="The Python kernel was restarted: variables in memory "
+                    "were lost (files in the working folder are kept)."), True)
             sess.last_used = time.monotonic()
             result = outcome.execution
             if outcome.kernel_lost:
