@@ -234,7 +234,36 @@ def _read_table(name: str, data: bytes, meta: dict[str, Any]) -> "pd.DataFrame":
         meta["file_format"] = "json"
         return _read_json(text)
     meta["file_format"] = "csv"
-    return _read_csv_text(text, data if encoding in ("utf-8", "utf-8-sig") else None, ext, meta)
+    frame = _read_csv_text(text, data if encoding in ("utf-8", "utf-8-sig") else None, ext, meta)
+    return _unstack_ticker_header(frame)
+
+
+def _unstack_ticker_header(df: "pd.DataFrame") -> "pd.DataFrame":
+    """yfinance's CSV: a ``Price,Close,High,...`` header, then a ``Ticker,AAPL,AAPL,...`` row
+    and a ``Date,,,`` row. One ticker -> an OHLCV table; several -> long with a Ticker column."""
+    import pandas as pd
+
+    if len(df) < 2 or len(df.columns) < 2 or str(df.columns[0]).strip().lower() != "price":
+        return df
+    first = df.columns[0]
+    col0 = df[first].astype(str).str.strip().str.lower()
+    if col0.iloc[0] != "ticker":
+        return df
+    skip = 2 if col0.iloc[1] in ("date", "datetime") and df.iloc[1, 1:].isna().all() else 1
+    fields = [re.sub(r"\.\d+$", "", str(c)) for c in df.columns[1:]]  # pandas renames Close.1
+    tickers = [str(t).strip() for t in df.iloc[0, 1:]]
+    body = df.iloc[skip:].reset_index(drop=True)
+    dates = body[first].rename("Date")
+    frames = []
+    for ticker in dict.fromkeys(tickers):
+        cols = [i for i, t in enumerate(tickers) if t == ticker]
+        part = body.iloc[:, [i + 1 for i in cols]].copy()
+        part.columns = [fields[i] for i in cols]
+        if len(set(tickers)) > 1:
+            part.insert(0, "Ticker", ticker)
+        part.insert(0, "Date", dates)
+        frames.append(part)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -343,3 +343,15 @@ def test_saved_row_numbers_are_not_a_price_column():
                        "BBB": [4.0, 5, 6]})
     r = read("saved.csv", df.to_csv().encode())  # pandas' default: a nameless 0, 1, 2 column
     assert r.layout == "wide" and r.tickers == ("AAA", "BBB") and "index" not in r.frame.columns
+
+
+def test_yfinance_csv_with_ticker_header_rows():
+    one = (b"Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n"
+           b"2024-01-02,185.6,188.4,183.9,187.1,82488700\n2024-01-03,184.2,185.8,183.4,184.2,58414500\n")
+    r = read("aapl.csv", one)
+    assert r.layout == "ohlc" and r.rows == 2 and r.problems == () and r.value_column == "Close"
+    two = (b"Price,Close,Close,Volume,Volume\nTicker,AAPL,MSFT,AAPL,MSFT\nDate,,,,\n"
+           b"2024-01-02,185.6,370.9,82488700,25258600\n2024-01-03,184.2,370.6,58414500,23083500\n")
+    r = read("two.csv", two)
+    assert r.layout == "long" and r.tickers == ("AAPL", "MSFT") and r.rows == 4
+    assert series(r, "MSFT") == [370.9, 370.6]
