@@ -5,8 +5,13 @@ docs/sandbox.md claims exactly what these tests show, no more.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,18 +106,61 @@ def test_writes_outside_the_session_folder_fail(pool):
 
 
 @pytest.mark.timeout(120)
-def test_app_folder_and_secrets_are_hidden_and_env_has_no_aws(pool):
+def test_app_folder_and_secrets_are_hidden_and_env_has_no_aws(pool, tmp_path):
+    host_marker = tmp_path / "host-only.txt"
+    host_marker.write_text("host")
+    allowed_root = sorted({Path(p).relative_to("/root").parts[0]
+                           for p in (sys.prefix, os.path.realpath(sys.base_prefix)) if p.startswith("/root/")})
     code = ("import os\nprint(sorted(k for k in os.environ if k.startswith('AWS')))\n"
-            f"print(os.path.exists({str(ROOT / 'agent_core')!r}), os.path.exists('/root/.aws'))\n"
+            f"print(os.path.exists({str(ROOT / 'agent_core')!r}), os.path.exists({str(host_marker)!r}))\n"
             "print(open('/proc/1/cmdline','rb').read().split(b'\\0')[0].decode())\n"
-            "print(os.getuid())")
+            "print(os.getuid())\n"
+            "print(sorted(os.listdir('/root')), sorted(os.listdir('/home')))\n"
+            "st = os.statvfs('/tmp'); print(st.f_blocks * st.f_frsize)\n"
+            "print(len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+            "print({l.split(':')[0]: l.split()[1] for l in open('/proc/self/status') "
+            "if l.startswith(('CapEff', 'CapBnd', 'NoNewPrivs'))})")
     run = run_ok(pool, "snoop", code)
     lines = run.stdout.splitlines()
     assert lines[0] == "[]" and lines[1] == "False False"
     assert "never-show-this" not in run.stdout
     assert lines[2] == "bwrap"  # its own PID namespace: pid 1 is the sandbox's init
+    assert lines[4] == f"{allowed_root} ['sandbox']"
+    assert int(lines[5]) == pool.limits.tmp_mb * 1024 * 1024
+    assert int(lines[6]) < 10  # only the sandbox's own processes are visible
     if pool.plan.drop_uid:
         assert int(lines[3]) >= 61000
+        assert lines[7] == "{'CapEff': '0000000000000000', 'CapBnd': '0000000000000000', 'NoNewPrivs': '1'}"
+
+
+@pytest.mark.timeout(120)
+def test_kernel_dies_with_the_app_process(tmp_path):
+    """SIGKILL the app (no atexit, no cleanup): bubblewrap takes the kernel down with it."""
+    require_tool("bwrap", "the kernel sandbox")
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.unit.interpreter_helpers import settings_for
+        from agent_core.interpreter.pool import KernelPool
+        from pathlib import Path
+        pool = KernelPool(settings_for(Path({str(tmp_path)!r}), AGENT_DESK_SANDBOX="bwrap"), warm_spare=False)
+        assert pool.execute("victim", "print(1)").ok
+        print(pool.marker, flush=True)
+        time.sleep(120)
+    """)
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        marker = app.stdout.readline().strip()
+        assert marker.startswith("adk-") and kernel_processes(marker)
+        app.send_signal(signal.SIGKILL)
+        app.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while kernel_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert kernel_processes(marker) == []
+    finally:
+        if app.poll() is None:
+            app.kill()
 
 
 @pytest.mark.timeout(120)
