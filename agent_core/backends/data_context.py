@@ -90,8 +90,20 @@ def _read(f: AttachedFile):
         return pd.read_excel(buf)
     if name.endswith(".json"):
         return pd.read_json(buf)
-    sep = "\t" if name.endswith(".tsv") else None
-    return pd.read_csv(buf, sep=sep, engine="python" if sep is None else "c")
+    return pd.read_csv(buf, sep=_delimiter(f.data, name))
+
+
+def _delimiter(data: bytes, name: str) -> str:
+    """The CSV delimiter from the first lines (so pandas' fast C parser can read the file)."""
+    import csv
+
+    if name.endswith(".tsv"):
+        return "\t"
+    head = data[:65536].decode("utf-8", errors="ignore")
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _date_range(df) -> tuple[str | None, str | None, str | None]:

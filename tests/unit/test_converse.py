@@ -314,3 +314,14 @@ def test_a_connection_cut_mid_stream_is_a_retryable_broken_stream(pool):
     assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "Half an answer that neve"
     failure = events[-1]
     assert isinstance(failure, AgentFailure) and failure.kind == "broken_stream" and failure.retryable
+
+
+def test_data_description_reads_semicolon_tables_and_never_the_whole_file():
+    from agent_core.backends.data_context import describe_files
+
+    rows = "\n".join(f"03.01.2024;{i};{100 + i * 0.25}" for i in range(400))
+    big = AttachedFile.from_bytes("eu.csv", ("Datum;Nr;Kurs\n" + rows).encode())
+    text = describe_files([big, AttachedFile.from_bytes("notes.pdf", b"%PDF-1.4 ...")])
+    assert "`eu.csv`: 400 rows; columns: Datum (str), Nr (int64), Kurs (float64)." in text
+    assert ";399;" not in text and "03.01.2024,4," in text  # five rows, not four hundred
+    assert "`notes.pdf` (application/pdf" in text and "not read as a table" in text
