@@ -157,10 +157,10 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         _download(table, key)
         return
     tickers = sorted(long["ticker"].unique().tolist())
-    c1, c2 = st.columns(2)
-    window = c1.number_input("Moving-average window (days)", min_value=2, max_value=400,
+    window = st.number_input("Moving-average window (days)", min_value=2, max_value=400,
                              value=guess_window(df), step=1, key=f"{key}_win")
-    chosen = c2.multiselect("Series", tickers, default=tickers[:5], key=f"{key}_series")
+    chosen = st.multiselect("Series", tickers, default=tickers[:5], key=f"{key}_series",
+                            help="Pick the series to draw; click a legend entry to hide one.")
     view = long[long["ticker"].isin(chosen)] if chosen else long
     try:
         from components.charts import price_chart  # noqa: PLC0415

@@ -50,7 +50,9 @@ def render_backend() -> None:
     if s.backend == "local" or (s.backend == "converse" and s.code_executor == "local"):
         pool = state.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
-        st.caption(f"Interpreter isolation: {described or _isolation_status(s.sandbox)}")
+        text = described or _isolation_status(s.sandbox)
+        head = text.split(":")[0].split("(")[0].strip()
+        st.caption(f"Interpreter isolation: **{head}**", help=text)
 
 
 def _isolation_status(sandbox: str) -> str:

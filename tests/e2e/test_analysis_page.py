@@ -106,3 +106,40 @@ def test_first_visit_straight_to_a_page_after_a_server_start_gets_the_whole_fram
     expect(page.get_by_text("Welcome to Agent Desk")).to_be_visible()
     expect(page.get_by_role("heading", name="Synthetic data")).to_be_visible()
     screenshot(page, "first-visit-bookmark")
+
+
+def test_local_upload_attach_ask_seed_prompt_see_image_and_code(page, app_url, tmp_path):
+    """The whole first job on the local agent: upload a real CSV, attach it, ask the seed
+    prompt, see the chart (PNG and interactive) and the generated code."""
+    from playwright.sync_api import expect
+
+    from agent_core.sample_data import sample_bytes
+
+    csv_path = tmp_path / "my_prices.csv"
+    csv_path.write_bytes(sample_bytes())
+    page.goto(f"{app_url}/upload")
+    wait_for_app(page, expect_run=False)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv_path))
+    wait_for_app(page)
+    page.get_by_role("button", name="Attach").first.click()
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Analysis").click()
+    wait_for_app(page)
+    expect(page.get_by_text("my_prices.csv").first).to_be_visible()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(SEED)
+    box.press("Enter")
+    wait_for_app(page, timeout=120_000)
+    image = page.locator('[data-testid="stImage"] img').first
+    expect(image).to_be_visible(timeout=120_000)
+    assert image.evaluate("img => img.naturalWidth") > 300  # a real chart, not an icon
+    code = page.locator('[data-testid="stExpander"]', has_text="Step 1 · Generated code")
+    code.locator("summary").click()
+    expect(code.locator("code")).to_contain_text("rolling")
+    expect(code.locator("code")).to_contain_text("my_prices.csv")
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    expect(chart).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "analysis-local-steps")
+    image.scroll_into_view_if_needed()
+    screenshot(page, "analysis-local-chart", full_page=False)

@@ -49,3 +49,24 @@ def test_bedrock_form_to_tables_chart_and_rule_check(page, bedrock_server,  # no
     screenshot(page, "synthetic-rule-check", full_page=False)
     box.scroll_into_view_if_needed()
     screenshot(page, "synthetic-box-plot", full_page=False)
+
+
+def test_local_form_runs_the_plan_and_every_rule_passes(page, app_url):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_url}/synthetic_data")
+    wait_for_app(page, expect_run=False)
+    page.get_by_role("spinbutton", name="Number of companies").fill("60")
+    page.get_by_role("button", name="Generate").click()
+    wait_for_app(page, timeout=120_000)
+    # a cold kernel + Faker can take a while on a busy machine
+    expect(page.get_by_role("heading", name="SALES.csv")).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("heading", name="DETAILS.csv")).to_be_visible()
+    expect(page.get_by_text("60 rows · 3 columns")).to_be_visible()
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+    expect(page.get_by_text("rules pass.")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "synthetic-local-results")
+    page.get_by_role("heading", name="Revenue by region").scroll_into_view_if_needed()
+    screenshot(page, "synthetic-local-chart", full_page=False)
