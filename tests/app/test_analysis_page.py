@@ -93,6 +93,12 @@ def test_bedrock_code_timeout_and_errors_are_expanded(bedrock_env):
     assert errors.proto.expanded is True  # visible by default
     assert "Step 2 · Generated code" in expander_labels(at)
     assert "The mean close is 101.47." in [m.value for m in at.markdown]
+    # a code run that hit the interpreter's time limit
+    bedrock_env.use("timeout")
+    at = ask(at, "loop forever")
+    timeouts = [e for e in at.expander if e.label.endswith("Errors") and
+                any("time limit" in c.value for c in e.code)]
+    assert timeouts and timeouts[-1].proto.expanded is True
 
 
 @pytest.mark.timeout(120)
