@@ -46,6 +46,7 @@ class TableInfo:
     end: str | None
     text_dates: bool                            # dates written as text like 'Jan 1 2000'
     problems: tuple[str, ...] = ()
+    date_example: str | None = None             # the first date as written in the file
 
     @property
     def has_ohlc(self) -> bool:
@@ -118,7 +119,15 @@ def inspect_file(name: str, data: bytes) -> TableInfo:
         tickers=tuple(report.tickers), columns=tuple(map(str, report.frame.columns)),
         numeric_columns=numeric, rows=report.rows, start=_day(report.start), end=_day(report.end),
         text_dates=text_dates, problems=tuple(report.problems),
+        date_example=_first_text(sample, date_col),
     )
+
+
+def _first_text(sample, col: str) -> str | None:
+    if sample is None or col not in sample.columns:
+        return None
+    values = sample[col].dropna()
+    return str(values.iloc[0]).strip()[:40] if len(values) else None
 
 
 def _numeric_names(report: Any) -> list[str]:

@@ -91,12 +91,12 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
     lines += ["", f"# --- Load {t.name} ({_layout_words(t)}) ---", f"raw = {_read_call(t)}"]
     if t.file_format in ("parquet", "json"):
         lines.append("if not isinstance(raw.index, pd.RangeIndex):\n"
-                     "    raw = raw.rename_axis(\"date\").reset_index()")
+                     "    raw = raw.rename_axis(raw.index.name or \"date\").reset_index()  # dates in the index")
     lines.append("raw.columns = [str(c).strip() for c in raw.columns]")
     if t.date_unnamed:
         lines.append('raw = raw.rename(columns={raw.columns[0]: "date"})  # the unnamed first column holds the dates')
     date_kw = _kw(t.date_kwargs)
-    note = "  # dates written as text, like 'Jan 1 2000'" if t.text_dates else ""
+    note = f"  # dates written like {t.date_example!r}" if t.text_dates and t.date_example else ""
     if lenient:
         lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}, errors=\"coerce\"){note}")
     else:
