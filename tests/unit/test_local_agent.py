@@ -319,3 +319,28 @@ def test_make_backend_builds_the_local_agent_with_a_shared_pool(settings, agent)
 
     backend = make_backend(settings, pool=agent.pool)
     assert isinstance(backend, LocalAgent) and backend.name == "local" and backend.pool is agent.pool
+
+
+# --- other file formats ---------------------------------------------------------------------
+def _other_formats():
+    import json
+
+    wide = pd.DataFrame({"Date": DATES, "AAPL": A, "MSFT": B})
+    xlsx, parquet = io.BytesIO(), io.BytesIO()
+    wide.to_excel(xlsx, index=False)
+    wide.set_index("Date").to_parquet(parquet)
+    records = json.dumps([{"date": d, "close": float(v)} for d, v in zip(ISO, A)]).encode()
+    semicolon = _bytes(pd.DataFrame({"date": DATES.strftime("%d.%m.%Y"), "close": A}), sep=";", decimal=",")
+    return {"prices.xlsx": (xlsx.getvalue(), 2), "prices.parquet": (parquet.getvalue(), 2),
+            "prices.json": (records, 1), "european.csv": (semicolon, 1)}
+
+
+@pytest.mark.parametrize("name", ["prices.xlsx", "prices.parquet", "prices.json", "european.csv"])
+def test_other_file_formats(agent, name):
+    data, n_tickers = _other_formats()[name]
+    result = run(agent, "chart with a 10-day moving average", [attach(name, data)])
+    assert result.ok and not result.errors, result.errors
+    table = read_csv(result, "moving_average.csv")
+    assert len(table) == N * n_tickers
+    assert pd.to_datetime(table["date"]).max() == DATES[-1]
+    assert table["price"].iloc[-1] == pytest.approx(B[-1] if n_tickers == 2 else A[-1])
