@@ -10,6 +10,11 @@ SEED = ("Given the attached price data file, please make me a chart with moving 
         "in red and actual data in blue")
 
 
+def invocations(server):
+    """The agent calls the fake saw (not the endSession calls of sessions being released)."""
+    return [r for r in server.requests if not r.body.get("endSession")]
+
+
 def ask(at, text: str):
     at.chat_input[0].set_value(text).run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
@@ -36,7 +41,7 @@ def test_bedrock_chart_run_lands_in_expanders_and_survives_rerun(bedrock_env):
     assert at.status[0].label.startswith("Done: 1 step")
     # the request carried this browser session's id
     sid = at.session_state["session_id"]
-    assert f"/sessions/{sid}/" in bedrock_env.requests[0].path
+    assert f"/sessions/{sid}/" in invocations(bedrock_env)[0].path
     # nothing is lost on a rerun: the turn is re-rendered from the stored RunResult
     at.run()
     assert CHART_ANSWER in [m.value for m in at.markdown]
@@ -60,7 +65,7 @@ def test_bedrock_throttling_shows_error_keeps_partial_output_and_retry_works(bed
     retry = next(b for b in at.button if b.label == "Retry")
     retry.click().run(timeout=RUN_TIMEOUT)
     assert not at.exception
-    assert len(bedrock_env.requests) == 2
+    assert len(invocations(bedrock_env)) == 2
     # the failed turn stays in the history, the retried one succeeded
     chat = at.session_state["chat"]
     assert [t.prompt for t in chat] == ["Plot it", "Plot it"]
@@ -107,7 +112,7 @@ def test_attached_file_goes_with_the_request(bedrock_env):
     at.button(key="analysis_sample").click().run()
     assert at.session_state["agent_session"].attachments[0].name == "sample_prices.csv"
     at = ask(at, SEED)
-    body = bedrock_env.requests[0].body
+    body = invocations(bedrock_env)[0].body
     files = body["sessionState"]["files"]
     assert files[0]["name"] == "sample_prices.csv"
     assert files[0]["useCase"] == "CODE_INTERPRETER"
@@ -147,3 +152,25 @@ def test_local_code_error_is_shown_expanded(local_shared):
     assert errors.proto.expanded is True
     assert "ZeroDivisionError" in errors.code[0].value
     assert "before" in expander(at, "Code output").code[0].value
+
+
+@pytest.mark.timeout(120)
+def test_hostile_file_names_and_a_fake_png_are_handled(bedrock_env):
+    bedrock_env.use("hostile")
+    at = ask(new_app("pages/analysis.py"), "files please")
+    names = [f.name for f in at.session_state["chat"][0].result.files]
+    assert all("/" not in n and "\\" not in n and "\x00" not in n for n in names), names
+    assert len(at.image) == 1  # only the real PNG; 'report.png' is text and is not drawn
+    assert any("claims to be image/png" in w.value for w in at.warning)
+    assert len(at.download_button) == 4
+
+
+@pytest.mark.timeout(120)
+def test_trace_toggle_and_memory_id_reach_the_request(bedrock_env):
+    at = new_app("pages/analysis.py")
+    at.sidebar.toggle(key="enable_trace").set_value(False).run()
+    at.sidebar.text_input(key="sidebar_memory_id").set_value("mem-42").run()
+    at = ask(at, "hello")
+    body = invocations(bedrock_env)[0].body
+    assert body["enableTrace"] is False and body["memoryId"] == "mem-42"
+    assert not any(e.label.endswith("Rationale") for e in at.expander)  # steps hidden

@@ -55,7 +55,7 @@ def test_bedrock_seed_prompt_shows_image_code_and_answer(page, bedrock_server,  
     expect(code.locator("code")).to_contain_text("rolling(20).mean()")
     expect(page.get_by_role("button", name="Download chart.png")).to_be_visible()
     # the request carried the attached sample and the seed prompt
-    body = bedrock_server.requests[-1].body
+    body = [r for r in bedrock_server.requests if not r.body.get("endSession")][-1].body
     assert body["inputText"] == SEED
     assert body["sessionState"]["files"][0]["name"] == "sample_prices.csv"
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
