@@ -41,9 +41,14 @@ def _adk_first_draw():
     # pandas' plotting backend are loaded before the user's first chart.
     import io
     import pandas.plotting._matplotlib  # noqa: F401
-    fig, ax = plt.subplots(figsize=(2, 1))
-    pd.Series([1.0, 2.0], index=pd.date_range("2024-01-01", periods=2)).plot(ax=ax, title="warm")
-    fig.savefig(io.BytesIO(), format="png")
+    idx = pd.date_range("2024-01-01", periods=300, freq="B")
+    df = pd.DataFrame({"close": np.linspace(1.0, 2.0, 300)}, index=idx)
+    df["ma"] = df["close"].rolling(20).mean()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    df.plot(ax=ax, title="warm")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(io.BytesIO(), format="png", dpi=100)
     plt.close(fig)
 
 _adk_first_draw()
