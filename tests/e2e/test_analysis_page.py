@@ -143,3 +143,29 @@ def test_local_upload_attach_ask_seed_prompt_see_image_and_code(page, app_url, t
     screenshot(page, "analysis-local-steps")
     image.scroll_into_view_if_needed()
     screenshot(page, "analysis-local-chart", full_page=False)
+
+
+def test_bedrock_throttling_shows_the_error_and_retry_recovers(
+        page, bedrock_server, streamlit_server_factory):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from tests.fakes.bedrock_server import scenario_chart, scenario_throttle
+
+    bedrock_server.queue(scenario_throttle(), scenario_chart())
+    server = streamlit_server_factory(bedrock_app_env(bedrock_server.url))
+    page.goto(server.url)
+    wait_for_app(page, expect_run=False)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("Plot it")
+    box.press("Enter")
+    wait_for_app(page)
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    expect(error).to_contain_text("throttling")
+    expect(page.locator('[data-testid="stExpander"]', has_text="Step 1 · Generated code")).to_be_visible()
+    retry = page.get_by_role("button", name="Retry")
+    expect(retry).to_be_visible()
+    screenshot(page, "analysis-bedrock-throttled")
+    retry.click()
+    wait_for_app(page)
+    expect(page.get_by_text("The 20-day average is 100.5 €")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
