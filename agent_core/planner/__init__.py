@@ -4,6 +4,7 @@ it cannot map). It never guesses code for a request it does not understand.
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from agent_core.files import AttachedFile
@@ -58,7 +59,7 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
             tables.append(inspect_file(f.name, f.data))
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
-    table = tables[0] if tables else None
+    table = _named_table(text, tables)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),
@@ -118,7 +119,8 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     plan = build_price_plan(table, intent)
     notes = []
     if len(tables) > 1:
-        notes.append(f"Several price files are attached; I use {table.name}.")
+        notes.append(f"Several price files are attached; I use {table.name} (name another file in "
+                     "the request to use it instead).")
     if intent.unknown_tickers:
         notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
     if notes:
@@ -128,6 +130,16 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
         plan = replace(plan, rationale=plan.rationale + " " + extra,
                        summary=plan.summary + " " + extra)
     return plan
+
+
+def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:
+    """The table the request names (by file name or stem), else the first one."""
+    low = (text or "").lower()
+    for t in tables:
+        stem = t.name.rsplit(".", 1)[0].lower()
+        if t.name.lower() in low or (len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
+            return t
+    return tables[0] if tables else None
 
 
 def _synthetic_plan(text: str) -> Plan | Answer:

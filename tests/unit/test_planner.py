@@ -235,3 +235,11 @@ def test_synthetic_request_plans_the_dataset():
     assert isinstance(plan, Plan)
     assert plan.outputs == ("SALES.csv", "DETAILS.csv", "sales_by_region.png", "sales_by_region.csv")
     assert "agent_core" not in plan.code
+
+
+def test_several_files_the_named_one_is_used(tables):
+    files = _attach(tables, "long.csv") + _attach(tables, "wide.csv")
+    first = plan_request("summary statistics", files)
+    assert 'pd.read_csv("long.csv")' in first.code and "Several price files" in first.summary
+    named = plan_request("summary statistics of wide.csv", files)
+    assert 'pd.read_csv("wide.csv")' in named.code
