@@ -98,6 +98,14 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
                                "code.\n" + "\n".join(unreadable),
                           rationale="The price file is not readable as a price table.")
         return Answer(text=_NEED_FILE, rationale="A price analysis needs an attached price file.")
+    if table.layout not in ("long", "wide") and intent.unknown_tickers:
+        # one series whose name comes from the file name: a ticker in the text is that series
+        from dataclasses import replace as _replace
+
+        intent = _replace(intent, unknown_tickers=())
+    empty = _outside(intent, table)
+    if empty:
+        return Answer(text=empty, rationale="The dates asked for are not in the file.")
     if intent.unknown_tickers and not intent.tickers:
         return Answer(
             text=f"{', '.join(intent.unknown_tickers)} {'is' if len(intent.unknown_tickers) == 1 else 'are'} "
@@ -130,6 +138,23 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
         plan = replace(plan, rationale=plan.rationale + " " + extra,
                        summary=plan.summary + " " + extra)
     return plan
+
+
+def _outside(intent: Intent, table: TableInfo) -> str | None:
+    """Why the date range asked for holds no rows of the table, or None when it overlaps."""
+    if not table.start or not table.end:
+        return None
+    if intent.date_from and intent.date_from > table.end:
+        why = f"starts ({intent.date_from}) after the last date"
+    elif intent.date_to and intent.date_to + "\uffff" < table.start:
+        why = f"ends ({intent.date_to}) before the first date"
+    elif intent.date_from and intent.date_to and intent.date_from > intent.date_to + "\uffff":
+        return (f"The date range asked for starts ({intent.date_from}) after it ends ({intent.date_to}). "
+                "Swap the dates and ask again.")
+    else:
+        return None
+    return (f"{table.name} holds prices from {table.start} to {table.end}, and the range asked for {why}. "
+            "Ask for dates inside that span, or attach a file that covers them. No code was run.")
 
 
 def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:

@@ -243,3 +243,23 @@ def test_several_files_the_named_one_is_used(tables):
     assert 'pd.read_csv("long.csv")' in first.code and "Several price files" in first.summary
     named = plan_request("summary statistics of wide.csv", files)
     assert 'pd.read_csv("wide.csv")' in named.code
+
+
+@pytest.mark.parametrize("text,words", [
+    ("chart since 2030", "holds prices from 2021-01-04 to 2021-03-26"),
+    ("chart until 2019-06", "ends (2019-06) before the first date"),
+    ("chart from 2021-03-01 to 2021-02-01", "Swap the dates"),
+])
+def test_date_ranges_outside_the_file_are_answered(tables, text, words):
+    answer = plan_request(text, _attach(tables, "wide.csv"))
+    assert isinstance(answer, Answer) and words in answer.text
+
+
+def test_date_range_inside_the_file_runs(tables):
+    assert isinstance(plan_request("chart in 2021", _attach(tables, "wide.csv")), Plan)
+    assert isinstance(plan_request("chart until 2021-01", _attach(tables, "wide.csv")), Plan)
+
+
+def test_a_ticker_named_for_a_single_series_file_is_that_series(tables):
+    plan = plan_request("chart AAPL with a 20-day moving average", _attach(tables, "text_dates.csv"))
+    assert isinstance(plan, Plan)
