@@ -344,3 +344,44 @@ def test_other_file_formats(agent, name):
     assert len(table) == N * n_tickers
     assert pd.to_datetime(table["date"]).max() == DATES[-1]
     assert table["price"].iloc[-1] == pytest.approx(B[-1] if n_tickers == 2 else A[-1])
+
+
+# --- every raw event fits botocore's model of Bedrock's response stream ------------------------
+def _assert_fits_bedrock_model(raw_events):
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("bedrock-agent-runtime")
+    stream = model.shape_for("ResponseStream")
+    # botocore's Observation.type enum does not list ACTION_GROUP_CODE_INTERPRETER, though code
+    # interpreter observations carry it (the same value as InvocationInput.invocationType)
+    observation_types = [*model.shape_for("Observation").members["type"].enum, "ACTION_GROUP_CODE_INTERPRETER"]
+    invocation_types = model.shape_for("InvocationInput").members["invocationType"].enum
+    validator = ParamValidator()
+    for item in raw_events:
+        assert len(item) == 1
+        (key, value), = item.items()
+        report = validator.validate(value, stream.members[key])
+        assert not report.has_errors(), report.generate_report()
+        orch = value.get("trace", {}).get("orchestrationTrace", {}) if key == "trace" else {}
+        if "observation" in orch:
+            assert orch["observation"]["type"] in observation_types
+        if "invocationInput" in orch:
+            assert orch["invocationInput"]["invocationType"] in invocation_types
+
+
+def test_raw_events_fit_the_botocore_model(agent):
+    gappy = pd.DataFrame({"date": pd.bdate_range("2010-01-01", periods=2300).strftime("%Y-%m-%d"),
+                          "close": _walk(5, 2300).round(4).astype(str)})
+    gappy.loc[2200, "close"] = "-"
+    requests = [
+        AgentRequest(text=SEED_PROMPT, session_id="model-test", files=(attach("long.csv", LAYOUTS["long.csv"][0]),)),
+        AgentRequest(text="chart with a 50-day moving average", session_id="model-test",
+                     files=(attach("gappy.csv", _bytes(gappy)),)),  # fallback: two steps
+        AgentRequest(text="write me a poem", session_id="model-test"),  # no code
+        AgentRequest(text="run this code: ```\n1/0\n```", session_id="model-test"),
+    ]
+    for request in requests:
+        raw = list(agent.raw_events(request))
+        _assert_fits_bedrock_model(raw)
+        assert "chunk" in raw[-1]
