@@ -15,6 +15,7 @@ from components.event_view import EventRouter, replay, stream_into
 
 K_SPEC = "synthetic_spec"
 K_RUN = "synthetic_run"
+K_PROMPT = "synthetic_prompt"
 STATES = sorted(US_STATES)
 
 
@@ -203,6 +204,7 @@ spec_default = st.session_state.get(K_SPEC) or SyntheticSpec()
 submitted = _form(spec_default)
 if submitted is not None:
     st.session_state[K_SPEC] = submitted
+    st.session_state[K_PROMPT] = submitted.to_prompt()  # a new spec: a fresh prompt to edit
     st.session_state.pop(K_RUN, None)
 
 spec = st.session_state.get(K_SPEC)
@@ -210,8 +212,9 @@ remote = state.get_settings().backend != "local"
 if spec is not None and K_RUN not in st.session_state:
     if remote:
         st.subheader("Prompt for the agent")
-        prompt = st.text_area("Edit the prompt if you like, then send it.", spec.to_prompt(),
-                              height=260, key="synthetic_prompt")
+        st.session_state.setdefault(K_PROMPT, spec.to_prompt())
+        prompt = st.text_area("Edit the prompt if you like, then send it.", height=260,
+                              key=K_PROMPT)
         if st.button("Send to the agent", type="primary", key="synthetic_send",
                      icon=":material/send:"):
             _run(spec, prompt)

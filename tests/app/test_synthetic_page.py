@@ -45,6 +45,12 @@ def test_bedrock_form_prompt_tables_box_plot_and_every_rule_passing(bedrock_env)
     at = fill_form(new_app("pages/synthetic_data.py"), n=30, prefix="CO", width=4)
     at.get("form_submit_button")[0].click().run()
     assert not at.exception, at.exception
+    at.text_area(key="synthetic_prompt").set_value("an edit that a new spec replaces").run()
+    at.number_input(key="syn_n").set_value(31)
+    at.get("form_submit_button")[0].click().run()
+    assert "31 companies" in at.text_area(key="synthetic_prompt").value
+    at.number_input(key="syn_n").set_value(30)
+    at.get("form_submit_button")[0].click().run()
     prompt = at.text_area(key="synthetic_prompt").value
     assert "30 companies" in prompt and "CO0001" in prompt
     at.text_area(key="synthetic_prompt").set_value(prompt + "\nKeep it short.")
