@@ -216,3 +216,51 @@ def test_links_in_the_workdir_are_never_followed(pool, tmp_path):
 def test_huge_output_is_capped(pool):
     run = pool.execute("noisy", "print('x' * 3_000_000)")
     assert len(run.stdout) < 1_100_000 and "output truncated" in run.stdout
+
+
+@pytest.mark.timeout(120)
+def test_threads_running_code_at_once_get_their_own_outputs(pool):
+    import threading
+
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(sid: str, tag: str) -> None:
+        try:
+            out = [pool.execute(sid, f"import time; time.sleep(0.05); print({tag!r})").stdout for _ in range(3)]
+            results[tag] = out
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(sid, f"{sid}-{n}"))
+               for sid in ("th-a", "th-b") for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    assert not errors
+    assert results == {tag: [f"{tag}\n"] * 3 for tag in results} and len(results) == 4
+
+
+@pytest.mark.timeout(120)
+def test_no_kernel_outlives_the_app_exiting_without_an_explicit_shutdown(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(root)!r})
+        from pathlib import Path
+        from tests.unit.interpreter_helpers import settings_for
+        from agent_core.interpreter.pool import KernelPool
+        pool = KernelPool(settings_for(Path({str(tmp_path)!r}), AGENT_DESK_SANDBOX="none"), warm_spare=False)
+        assert pool.execute("exit-test", "print(1)").ok
+        print(pool.marker, flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90)
+    marker = done.stdout.strip()
+    assert done.returncode == 0 and marker.startswith("adk-"), done.stderr
+    assert kernel_processes(marker) == []
