@@ -519,7 +519,8 @@ def summary_stats(t: TableInfo, intent: Intent, lenient: bool):
         "    \"max_drawdown_pct\": ((prices / prices.cummax()) - 1).min() * 100,",
         "})",
         "stats.index.name = \"ticker\"",
-        "stats = stats.round(4)",
+        "numbers = stats.select_dtypes(\"number\").columns",
+        "stats[numbers] = stats[numbers].round(4)",
         "stats.to_csv(\"summary_statistics.csv\")",
         "print(stats.to_string())",
     ]
