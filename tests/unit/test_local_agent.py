@@ -174,6 +174,8 @@ def test_other_recipes(agent, text, outputs, columns):
     result = run(agent, text, [attach("long.csv", LAYOUTS["long.csv"][0])])
     assert result.ok and not result.errors, result.errors
     assert {f.name for f in result.files} == set(outputs)
+    output = "".join(e.text for e in result.events if isinstance(e, CodeOutput))
+    assert "Warning" not in output, output  # clean code: no pandas/matplotlib warnings
     for name in outputs:
         if name.endswith(".png"):
             png_shape(file(result, name).data)
