@@ -82,7 +82,14 @@ class LocalAgent:
         if request.files:
             attached = self.pool.put_files(sid, request.files)
         if plan is None:
-            plan = plan_request(request.text, request.files)
+            try:
+                plan = plan_request(request.text, request.files)
+            except Exception as exc:  # noqa: BLE001 - a planner bug must not look like a service failure
+                plan = Answer(
+                    text=f"The local planner could not handle this request ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}), so no code was run. Rephrase the request, run your own code "
+                         "with \"run this code: ```...```\", or use the Bedrock backend.",
+                    rationale="The planner failed on this request.")
 
         step = 0
         yield self._trace(sid, {"rationale": {"traceId": f"{run}-{step}", "text": plan.rationale}})
