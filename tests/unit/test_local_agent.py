@@ -387,3 +387,15 @@ def test_raw_events_fit_the_botocore_model(agent):
         raw = list(agent.raw_events(request))
         _assert_fits_bedrock_model(raw)
         assert "chunk" in raw[-1]
+
+
+def test_a_planner_bug_is_an_honest_answer_not_a_failure(settings, monkeypatch):
+    import agent_core.planner as planner
+
+    def broken(text, files=()):
+        raise RuntimeError("planner exploded")
+
+    monkeypatch.setattr(planner, "plan_request", broken)
+    result = run(LocalAgent(settings, pool=None), "anything")  # no files: no kernel needed
+    assert result.ok and "CodeInvocation" not in kinds(result)
+    assert "planner exploded" in result.text and "no code was run" in result.text
