@@ -264,3 +264,14 @@ def test_no_kernel_outlives_the_app_exiting_without_an_explicit_shutdown(tmp_pat
     marker = done.stdout.strip()
     assert done.returncode == 0 and marker.startswith("adk-"), done.stderr
     assert kernel_processes(marker) == []
+
+
+@pytest.mark.timeout(60)
+def test_reset_stops_the_sessions_kernel_process(pool):
+    assert pool.execute("resetme", "keep = 1").ok
+    pid = pool.kernel_pid("resetme")
+    assert pid is not None and pid in kernel_processes(pool.marker)
+    pool.reset("resetme")
+    assert pool.kernel_pid("resetme") is None and pid not in kernel_processes(pool.marker)
+    after = pool.execute("resetme", "print('keep' in globals())")
+    assert after.stdout == "False\n" and not after.kernel_restarted  # a reset asked for is no surprise
