@@ -165,7 +165,11 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
     try:
         from components.charts import price_chart  # noqa: PLC0415
 
-        fig = price_chart(view, ma_windows=(int(window),), colors={"price": "blue", "ma": "red"})
+        # The agent's colours (price blue, average red) for one series; with several
+        # tickers a colour per series, or the lines could not be told apart.
+        single = view["ticker"].nunique() <= 1
+        colors = {"price": "blue", "ma": "red"} if single else None
+        fig = price_chart(view, ma_windows=(int(window),), colors=colors)
     except Exception:  # noqa: BLE001 - fall back to a plain plotly chart
         fig = _fallback_price_chart(view, int(window))
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
