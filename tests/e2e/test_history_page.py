@@ -50,10 +50,15 @@ def assert_run_replayed(page) -> None:
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
 
-def whole_page_screenshot(page, name: str, height: int = 3600) -> None:
-    """Streamlit scrolls inside its own container: a tall viewport shows the whole page."""
+def whole_page_screenshot(page, name: str) -> None:
+    """Streamlit scrolls inside its own container: a viewport as tall as its content shows
+    the whole page in one picture."""
     size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": height})
+    height = page.evaluate(
+        "() => Math.max(...['stMain', 'stAppViewContainer', 'stMainBlockContainer']"
+        ".map(t => document.querySelector(`[data-testid=\"${t}\"]`))"
+        ".filter(Boolean).map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
     page.wait_for_timeout(400)
     screenshot(page, name, full_page=False)
     page.set_viewport_size(size)
