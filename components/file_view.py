@@ -165,11 +165,8 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
     try:
         from components.charts import price_chart  # noqa: PLC0415
 
-        # The agent's colours (price blue, average red) for one series; with several
-        # tickers a colour per series, or the lines could not be told apart.
-        single = view["ticker"].nunique() <= 1
-        colors = {"price": "blue", "ma": "red"} if single else None
-        fig = price_chart(view, ma_windows=(int(window),), colors=colors)
+        fig = price_chart(view, ma_windows=(int(window),),
+                          colors=_blue_red_colours(sorted(view["ticker"].unique()), int(window)))
     except Exception:  # noqa: BLE001 - fall back to a plain plotly chart
         fig = _fallback_price_chart(view, int(window))
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
@@ -225,6 +222,20 @@ def to_long_prices(df) -> Any:
         out = wide.melt(id_vars="date", var_name="ticker", value_name="price")
         out["ticker"] = out["ticker"].astype(str)
     return out.dropna(subset=["date", "price"]).sort_values(["ticker", "date"])
+
+
+_BLUES = ("#1f4e9c", "#4f8fd6", "#0b2a5b", "#7fb2e5", "#2c6e9e")
+_REDS = ("#d62728", "#f08080", "#8b0000", "#ff6347", "#b22222")
+
+
+def _blue_red_colours(tickers: list[str], window: int) -> dict[str, str]:
+    """The agent's colours (price in blue, moving average in red), one shade per ticker
+    so that several tickers can still be told apart."""
+    colours: dict[str, str] = {}
+    for i, ticker in enumerate(tickers):
+        colours[str(ticker)] = _BLUES[i % len(_BLUES)]
+        colours[f"{ticker} MA {window}"] = _REDS[i % len(_REDS)]
+    return colours
 
 
 def _fallback_price_chart(long_df, window: int):
