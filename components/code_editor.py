@@ -70,7 +70,7 @@ def run_edited_code(code: str, *, session_id: str, attachments: Sequence[Attache
                 if on_event is not None:
                     on_event(event)
         except Exception as exc:  # noqa: BLE001 - shown as a failure, partial output kept
-            event = AgentFailure(kind="internal", retryable=True, message=(
+            event = AgentFailure(kind="unexpected", retryable=True, message=(
                 f"The local run stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]})."))
             events.append(event)
             failed = True

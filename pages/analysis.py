@@ -6,6 +6,7 @@ import streamlit as st
 from agent_core.backends.base import AgentRequest
 from agent_core.files import AttachmentLimitError, check_attachment_limits
 from components import state
+from components.code_editor import code_blocks, code_editor
 from components.event_view import EventRouter, replay, stream_into
 
 SEED_PROMPT = ("Given the attached price data file, please make me a chart with moving "
@@ -39,6 +40,22 @@ def _render_history() -> None:
                             show_trace=state.enable_trace(), key=_turn_key(i))
             if result.failure is not None:
                 _retry_button(turn.prompt, i, turn.run_id)
+            _edit_and_rerun(turn, i)
+
+
+def _edit_and_rerun(turn: state.Turn, i: int) -> None:
+    """Every code block of a finished turn can be changed and run in the local kernel;
+    the result is stored as a new run linked to this one (History shows both)."""
+    blocks = code_blocks(turn.result.events)
+    if not blocks or not state.show_code():
+        return
+    session = state.get_agent_session()
+    # Plain toggles, not an expander: the editor shows its run in expanders of its own.
+    for j, code in enumerate(blocks, start=1):
+        code_editor(code, key=f"an_edit_{i}_{j}", session_id=session.session_id,
+                    attachments=session.attachments, parent_run_id=turn.run_id,
+                    label=(f"Edit and re-run code block {j}" if len(blocks) > 1
+                           else "Edit and re-run this code"))
 
 
 def _retry_button(prompt: str, i: int, run_id: str | None) -> None:
@@ -77,9 +94,11 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
             state.add_turn(state.Turn(prompt, router.result, runlog.run_id, backend.name))
             raise
         runlog.close()
-        state.add_turn(state.Turn(prompt, result, runlog.run_id, getattr(backend, "name", None)))
+        turn = state.Turn(prompt, result, runlog.run_id, getattr(backend, "name", None))
+        state.add_turn(turn)
         if result.failure is not None:
             _retry_button(prompt, index, runlog.run_id)
+        _edit_and_rerun(turn, index)
 
 
 def _presets() -> str | None:

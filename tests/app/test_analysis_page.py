@@ -174,3 +174,29 @@ def test_trace_toggle_and_memory_id_reach_the_request(bedrock_env):
     body = invocations(bedrock_env)[0].body
     assert body["enableTrace"] is False and body["memoryId"] == "mem-42"
     assert not any(e.label.endswith("Rationale") for e in at.expander)  # steps hidden
+
+
+@pytest.mark.timeout(180)
+def test_code_of_a_turn_can_be_edited_and_rerun_locally_as_a_linked_run(local_shared):
+    from agent_core.events import CodeOutput
+
+    at = ask(new_app("pages/analysis.py"), "run this code: ```\nx = 20\nprint('x is', x)\n```")
+    toggle = next(t for t in at.toggle if t.label.startswith("Edit and re-run"))
+    toggle.set_value(True).run()
+    src = next(a for a in at.text_area if a.label == "Code")
+    assert "x = 20" in src.value
+    src.set_value("x = 42\nprint('x is now', x)").run()
+    next(b for b in at.button if b.label == "Run locally").click().run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    shown = [c.value for e in at.expander if e.label.endswith("Code output") for c in e.code]
+    assert any("x is now 42" in s for s in shown), shown
+    # stored as a new run linked to the turn's run
+    from agent_core.config import load_settings
+    from agent_core.store import RunStore
+
+    original = at.session_state["chat"][0].run_id
+    store = RunStore(load_settings(secrets={}).home)
+    reruns = store.list_runs(parent=original)
+    assert len(reruns) == 1 and reruns[0].backend == "local"
+    assert any("x is now 42" in e.text for e in store.run_events(reruns[0].id)
+               if isinstance(e, CodeOutput))
