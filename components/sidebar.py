@@ -24,6 +24,22 @@ _BACKEND_LABELS = {
 }
 
 
+# The settings shown in the sidebar, in words an analyst reads.
+_SETTING_LABELS = {
+    "exec_timeout": "Time limit per run (s)",
+    "max_kernels": "Kernels at most",
+    "sandbox": "Sandbox",
+    "agent_id": "Agent id",
+    "agent_alias_id": "Alias id",
+    "region": "Region",
+    "endpoint_url": "Endpoint",
+    "read_timeout": "Read timeout (s)",
+    "model_id": "Model",
+    "code_executor": "Code runs in",
+    "max_tool_calls": "Code runs per answer at most",
+}
+
+
 def _size(n: int) -> str:
     return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / (1024 * 1024):.1f} MB"
 
@@ -38,7 +54,8 @@ def render_backend() -> None:
         "converse": ("model_id", "code_executor", "region", "endpoint_url", "max_tool_calls"),
     }.get(s.backend, ())
     public = s.public()  # never holds credentials
-    rows = [f"- {k}: `{public[k]}`" for k in shown if public.get(k) not in (None, "")]
+    rows = [f"- {_SETTING_LABELS.get(k, k)}: `{public[k]}`" for k in shown
+            if public.get(k) not in (None, "")]
     if s.profile:
         rows.append(f"- AWS profile: `{s.profile}`")
     if rows:

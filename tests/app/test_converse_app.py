@@ -108,9 +108,9 @@ def test_seed_chart_request_lands_in_the_usual_expanders(converse_env):
     # the sidebar: this backend, its model id and executor; never a credential
     sidebar = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
     assert "**Backend:** Amazon Bedrock Converse + code executor" in sidebar
-    settings_caption = next(c for c in sidebar if "model_id" in c)
-    assert f"model_id: `{MODEL_ID}`" in settings_caption
-    assert f"code_executor: `{fakes.executor}`" in settings_caption
+    settings_caption = next(c for c in sidebar if "Model: " in c)
+    assert f"Model: `{MODEL_ID}`" in settings_caption
+    assert f"Code runs in: `{fakes.executor}`" in settings_caption
     # the local kernel's isolation is shown only when the code runs on this machine
     assert any("Interpreter isolation" in c for c in sidebar) == (fakes.executor == "local")
 
