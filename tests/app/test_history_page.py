@@ -205,3 +205,22 @@ def test_edit_and_rerun_runs_in_local_kernel_and_is_stored_linked(_isolated_home
     # after a rerun of the page the result is replayed from the store, with its link
     at.run()
     assert any(rerun.id in c.value for c in at.caption)
+
+
+@pytest.mark.timeout(120)
+def test_retention_is_enforced_after_every_run(bedrock_env, _isolated_home, monkeypatch):
+    """AGENT_DESK_RETENTION_MB bounds the store after each run: the oldest run goes first,
+    the new one stays."""
+    store = RunStore(_isolated_home)
+    old = store.start_run("sess-old", "an old, big run", "bedrock")
+    store.append_event(old, FileReturned(file=ReturnedFile("big.bin", "application/octet-stream",
+                                                           os.urandom(2 * 1024 * 1024))))
+    store.finish_run(old, "completed")
+    monkeypatch.setenv("AGENT_DESK_RETENTION_MB", "1")
+    bedrock_env.use("chart")
+    at = new_app("pages/analysis.py")
+    at.chat_input[0].set_value("Plot it").run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    remaining = [r.prompt for r in RunStore(_isolated_home).list_runs()]
+    assert remaining == ["Plot it"], remaining
+    assert RunStore(_isolated_home).space_used().total <= 1024 * 1024
