@@ -150,12 +150,21 @@ def _sniff_zip(data: bytes) -> str:
 
 
 def _looks_like_csv(text: str) -> bool:
-    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
-    if len(lines) < 2:
-        return False
+    """Delimited text: every one of the first rows has the same number (>= 2) of fields,
+    read with the ``csv`` module so quoted delimiters (``"Smith, Jones and Co"``) count
+    as part of a field."""
+    import csv
+    import io
+
+    head = text[:16384]
+    if len(text) > len(head):  # leave out a row cut in the middle
+        head = head[: head.rfind("\n") + 1]
     for sep in (",", "\t", ";"):
-        counts = {ln.count(sep) for ln in lines}
-        if len(counts) == 1 and counts.pop() >= 1:
+        try:
+            rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(r)][:20]
+        except csv.Error:
+            continue
+        if len(rows) >= 2 and len({len(r) for r in rows}) == 1 and len(rows[0]) >= 2:
             return True
     return False
 

@@ -253,3 +253,20 @@ def test_limits_reject_duplicate_names():
     with pytest.raises(AttachmentLimitError, match="same name"):
         check_attachment_limits([AttachedFile.from_bytes("a.csv", CSV),
                                  AttachedFile.from_bytes("A.csv", CSV)])
+
+
+def test_csv_with_quoted_delimiters_is_a_table():
+    """Company names such as "Rodriguez, Figueroa and Sanchez" are quoted in CSV; the file
+    is still a table (the synthetic SALES.csv must be shown as one)."""
+    data = (b'COMPANY_ID,COMPANY_NAME,SALES_2024\n'
+            b'C00001,"Rodriguez, Figueroa and Sanchez",512000\n'
+            b'C00002,Acme Ltd,12000\n'
+            b'C00003,"Smith, Jones and Co",700000\n')
+    f = ReturnedFile(name="SALES.csv", declared_type="text/csv", data=data)
+    assert sniff_type(data) == "text/csv"
+    assert f.media_type == "text/csv" and f.is_table
+
+
+def test_ragged_text_with_commas_is_not_a_table():
+    data = b"Hello, world.\nThis line has no comma\nand, this, one, has, many\n"
+    assert sniff_type(data) == "text/plain"
