@@ -399,3 +399,26 @@ def test_a_planner_bug_is_an_honest_answer_not_a_failure(settings, monkeypatch):
     result = run(LocalAgent(settings, pool=None), "anything")  # no files: no kernel needed
     assert result.ok and "CodeInvocation" not in kinds(result)
     assert "planner exploded" in result.text and "no code was run" in result.text
+
+
+def test_seed_chart_really_draws_the_price_blue_and_the_average_red(agent):
+    """Pixels, not words: the PNG holds pure-blue and pure-red line pixels."""
+    import matplotlib.image as mpimg
+
+    dates = pd.bdate_range("2022-01-03", periods=N)
+    data = pd.DataFrame({"date": dates, "close": _walk(7)}).to_csv(index=False).encode()
+    result = run(agent, SEED_PROMPT, [attach("one.csv", data)], session="agent-colours")
+    img = mpimg.imread(io.BytesIO(file(result, "moving_average.png").data), format="png")
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    blue = ((b > 0.8) & (r < 0.2) & (g < 0.2)).sum()
+    red = ((r > 0.8) & (g < 0.2) & (b < 0.2)).sum()
+    assert blue > 500 and red > 500, (blue, red)
+
+
+def test_more_tickers_than_panels_says_which_were_plotted(agent):
+    dates = pd.bdate_range("2022-01-03", periods=60)
+    wide = pd.DataFrame({"date": dates, **{f"T{i}": _walk(i, 60) for i in range(8)}})
+    result = run(agent, "chart with a 20-day moving average", [attach("eight.csv", wide.to_csv(index=False).encode())],
+                 session="agent-eight")
+    assert result.ok
+    assert "first 6 of 8 tickers" in result.text
