@@ -177,7 +177,6 @@ def test_rerun_prompt_keeps_code_whole():
 
 @pytest.mark.timeout(240)
 def test_edit_and_rerun_runs_in_local_kernel_and_is_stored_linked(_isolated_home, local_env):
-    pytest.importorskip("agent_core.backends.local", reason="the local agent has not landed yet")
     store = RunStore(_isolated_home)
     csv = AttachedFile.from_bytes("prices.csv", b"date,close\n2024-01-01,1\n2024-01-02,2\n")
     original = store.start_run("sess-remote", "Read the file", "bedrock", attachments=[csv])

@@ -305,7 +305,6 @@ def test_factory_builds_bedrock_backends(bedrock_server):
 
 
 def test_factory_passes_the_pool_to_converse():
-    pytest.importorskip("agent_core.backends.converse")
     pool = object()
     backend = make_backend(load_settings(env={}, secrets={}, backend="converse", model_id="m"),
                            pool=pool)
