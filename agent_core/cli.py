@@ -46,7 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_subcommands(sub)
+    _help_lists_every_flag(parser, sub)
     return parser
+
+
+def _help_lists_every_flag(parser: argparse.ArgumentParser, sub: Any) -> None:
+    """``python -m agent_core --help`` explains every flag: the top-level help is
+    followed by each subcommand's own help."""
+    top_level = parser.format_help
+
+    def format_help() -> str:
+        parts = [top_level()]
+        for name, subparser in sub.choices.items():
+            parts.append(f"\n=== python -m agent_core {name} ===\n{subparser.format_help()}")
+        return "".join(parts)
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def register_subcommands(sub: Any) -> None:

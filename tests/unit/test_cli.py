@@ -157,6 +157,11 @@ def test_help_explains_every_flag():
     top = subprocess.run([sys.executable, "-m", "agent_core", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert top.returncode == 0 and "ask" in top.stdout and "export" in top.stdout
+    # the top-level help explains every flag too (issue 2: `python -m agent_core --help`)
+    for flag in ("--backend", "--file", "--session", "--out", "--json", "--timeout",
+                 "--agent-id", "--model-id", "--endpoint-url", "--read-timeout", "--executor",
+                 "--format"):
+        assert flag in top.stdout, flag
 
 
 def test_in_process_main_and_save_file_guard(tmp_path):
