@@ -232,7 +232,7 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
                          + ", ".join(plan.outputs) + ").")
         out = _tail(execution.stdout)
         if out:
-            parts.append("Output:\n" + out)
+            parts.append("Output:\n" + _fenced(out))
     elif execution.timed_out:
         parts.append(f"The {first_plan.title} did not finish: {_short_error(execution)} Try a smaller "
                      "file or a shorter date range, or raise AGENT_DESK_EXEC_TIMEOUT.")
@@ -242,7 +242,7 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
                          "The full traceback is in the code step above.")
             out = _tail(execution.stdout)
             if out:
-                parts.append("Output before the error:\n" + out)
+                parts.append("Output before the error:\n" + _fenced(out))
         else:
             tried = " and its fallback" if len(attempts) > 1 else ""
             parts.append(f"I could not make the {first_plan.title}: the plan{tried} failed with "
@@ -277,3 +277,11 @@ def _synthetic_check(text: str, returned: list) -> str:
         return f"Independent check: all {len(checks)} rules hold."
     return (f"Independent check: {len(failed)} of {len(checks)} rules fail: "
             + "; ".join(f"{c.rule} ({c.detail})" for c in failed))
+
+
+def _fenced(text: str) -> str:
+    """Printed output as a Markdown code block, so tables keep their columns in the chat."""
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text.rstrip()}\n{fence}"

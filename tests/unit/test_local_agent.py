@@ -422,3 +422,9 @@ def test_more_tickers_than_panels_says_which_were_plotted(agent):
                  session="agent-eight")
     assert result.ok
     assert "first 6 of 8 tickers" in result.text
+
+
+def test_printed_output_reaches_the_answer_as_a_code_block(agent):
+    """Markdown would join printed table lines into one paragraph; a fence keeps columns."""
+    result = run(agent, "run this code: ```\nprint('a  1')\nprint('b  2')\n```", session="agent-fence")
+    assert "```text\na  1\nb  2\n```" in result.text, result.text
