@@ -329,3 +329,12 @@ def check_attachment_limits(files: Iterable[AttachedFile], *,
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
+
+
+def human_size(n: int) -> str:
+    """A size as people read it, the same on every page: ``114 KB``, ``3.2 MB``."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from agent_core.files import human_size
 from components import state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ _BACKEND_LABELS = {
 _SETTING_LABELS = {
     "exec_timeout": "Time limit per run (s)",
     "max_kernels": "Kernels at most",
-    "sandbox": "Sandbox",
+    "sandbox": "Sandbox setting",
     "agent_id": "Agent id",
     "agent_alias_id": "Alias id",
     "region": "Region",
@@ -41,7 +42,7 @@ _SETTING_LABELS = {
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / (1024 * 1024):.1f} MB"
+    return human_size(n)
 
 
 def render_backend() -> None:

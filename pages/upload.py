@@ -9,7 +9,7 @@ import streamlit as st
 
 from agent_core.files import (
     MAX_ATTACHED_BYTES, MAX_ATTACHED_FILES, AttachedFile, AttachmentLimitError, UnsafeNameError,
-    safe_name,
+    human_size, safe_name,
 )
 from agent_core.prices import (
     SUPPORTED_EXTENSIONS, PriceReport, read_price_file, subset, to_csv_bytes, to_long,
@@ -82,7 +82,7 @@ def _limits() -> None:
     c1.progress(min(1.0, len(attached) / MAX_ATTACHED_FILES),
                 text=f"Attached files: **{len(attached)} of {MAX_ATTACHED_FILES}**")
     c2.progress(min(1.0, used / MAX_ATTACHED_BYTES),
-                text=f"Attached size: **{used / 1048576:.2f} MB of "
+                text=f"Attached size: **{human_size(used)} of "
                      f"{MAX_ATTACHED_BYTES / 1048576:.0f} MB**")
     if attached:
         with st.expander(f"Attached to this agent session ({len(attached)})", expanded=False):
