@@ -146,3 +146,26 @@ def test_file_over_10_mb_gets_the_limit_and_a_smaller_copy_to_attach():
     header, first, *_ = copy.data.decode().splitlines()
     assert header == "date,AAA,BBB" and first.startswith("2000-01-01 00:00:00,")
     assert any("Attached **big_subset.csv**" in s.value for s in at.success)
+
+
+def test_on_bedrock_a_file_attached_here_reaches_invoke_agent(bedrock_env):
+    """Upload page on the Bedrock backend (fake endpoint): the attached file goes to
+    InvokeAgent as sessionState.files, byte for byte, with the CODE_INTERPRETER use case."""
+    import base64
+
+    from tests.app.conftest import RUN_TIMEOUT, new_app
+
+    bedrock_env.use("chart")
+    at = new_app("pages/upload.py")
+    at.file_uploader(key="price_uploads").set_value([("wide.csv", WIDE, "text/csv")]).run()
+    assert not at.exception, at.exception
+    buttons(at, "Attach")[0].click().run()
+    assert attachments(at) == ["wide.csv"]
+    at.switch_page("pages/analysis.py").run()
+    at.chat_input[0].set_value("Plot it").run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    sent = [r.body for r in bedrock_env.requests if not r.body.get("endSession")][-1]
+    files = sent["sessionState"]["files"]
+    assert [f["name"] for f in files] == ["wide.csv"]
+    assert files[0]["useCase"] == "CODE_INTERPRETER"
+    assert base64.b64decode(files[0]["source"]["byteContent"]["data"]) == WIDE
