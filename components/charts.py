@@ -205,3 +205,236 @@ def box_plot(df: "pd.DataFrame", x: str, y: str, *, title: str | None = None,
                       xaxis={"title": str(x)}, showlegend=False, height=420,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
     return fig
+
+
+# --- choosing a chart by the table's shape ------------------------------------------------------
+
+MAX_GROUPS = 12
+MAX_BAR_ROWS = 20
+_COUNT_NAMES = {"count", "n", "observations", "obs", "rows", "n_obs", "days"}
+
+
+def _is_num(s: "pd.Series") -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _is_text(s: "pd.Series") -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s) or \
+        isinstance(s.dtype, pd.CategoricalDtype)
+
+
+def _as_dates(s: "pd.Series") -> "pd.Series | None":
+    """``s`` as datetimes when it is a date column (by dtype, or >80% parseable text), else None."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    if not _is_text(s):
+        return None
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    return parsed if len(s) and parsed.notna().mean() > 0.8 else None
+
+
+def _date_axis(df: "pd.DataFrame") -> "tuple[str, pd.Series] | None":
+    import re
+
+    cols = sorted(df.columns, key=lambda c: 0 if re.search(r"date|time|day|period|month",
+                                                            str(c), re.I) else 1)
+    for col in cols:
+        dates = _as_dates(df[col])
+        if dates is not None and dates.nunique() >= min(3, len(df)):  # an axis, not a stamp
+            return col, dates
+    return None
+
+
+def _categories(df: "pd.DataFrame", exclude: Sequence[Any] = ()) -> list[str]:
+    """Text columns with 2..MAX_GROUPS distinct values that repeat (a grouping, not a label)."""
+    out = []
+    for col in df.columns:
+        if col in exclude or not _is_text(df[col]) or _as_dates(df[col]) is not None:
+            continue
+        k = df[col].nunique(dropna=True)
+        if 2 <= k <= MAX_GROUPS and k < len(df):
+            out.append(col)
+    return out
+
+
+def _layout(fig: "go.Figure", title: str | None, **kw: Any) -> "go.Figure":
+    fig.update_layout(title=title, height=kw.pop("height", 400),
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, **kw)
+    return fig
+
+
+def heatmap_chart(df: "pd.DataFrame", *, title: str | None = None) -> "go.Figure | None":
+    """A square matrix (first column = row labels, equal to the other columns' names; or no
+    label column at all) as a heatmap with a diverging scale; -1..1 for correlations."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    if df is None or df.empty or len(df.columns) < 2:
+        return None
+    first = df.columns[0]
+    if _is_text(df[first]):
+        labels, body = df[first].astype(str).tolist(), df.drop(columns=[first])
+    else:
+        labels, body = [str(c) for c in df.columns], df
+    cols = [str(c) for c in body.columns]
+    if len(cols) < 2 or len(body) != len(cols) or not all(_is_num(body[c]) for c in body.columns):
+        return None
+    if set(labels) != set(cols):
+        return None
+    z = body.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = z[np.isfinite(z)]
+    if not finite.size:
+        return None
+    corr = bool(finite.min() >= -1 and finite.max() <= 1)
+    lim = 1.0 if corr else float(np.abs(finite).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=labels, colorscale="RdBu", reversescale=True,
+                               zmin=-lim, zmax=lim, zmid=0, texttemplate="%{z:.2f}",
+                               hovertemplate="%{y} / %{x}: %{z:.4f}<extra></extra>"))
+    return _layout(fig, title, yaxis={"autorange": "reversed"}, xaxis={"side": "bottom"},
+                   height=max(320, min(700, 60 * len(cols) + 120)))
+
+
+def histogram_chart(df: "pd.DataFrame", value: str, group: str | None = None, *,
+                    title: str | None = None) -> "go.Figure":
+    """Overlaid histograms of ``value``, one per ``group`` value."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    values = pd.to_numeric(df[value], errors="coerce")
+    parts = [(str(value), values)] if group is None else \
+        [(str(g), v) for g, v in values.groupby(df[group].astype(str), sort=False)]
+    fig = go.Figure()
+    for i, (name, v) in enumerate(parts):
+        fig.add_trace(go.Histogram(x=v.dropna().to_numpy(), name=name, opacity=0.55,
+                                   nbinsx=60, marker={"color": PALETTE[i % len(PALETTE)]}))
+    return _layout(fig, title, barmode="overlay", xaxis={"title": str(value)},
+                   yaxis={"title": "count"}, legend={"orientation": "h", "y": 1.02,
+                                                     "yanchor": "bottom"})
+
+
+def grouped_lines_chart(df: "pd.DataFrame", x: str, group: str, values: Sequence[str], *,
+                        dates: "pd.Series | None" = None, max_points: int = MAX_POINTS,
+                        title: str | None = None) -> "go.Figure":
+    """One line per ``group`` value (and per value column when there are several),
+    each downsampled for display like :func:`price_chart`."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    xs = dates if dates is not None else df[x]
+    fig = go.Figure()
+    points_in = points_shown = i = 0
+    for g, idx in df.groupby(df[group].astype(str), sort=False).groups.items():
+        part_x = xs.loc[idx]
+        order = part_x.sort_values(kind="stable").index
+        for col in values:
+            y = pd.to_numeric(df.loc[order, col], errors="coerce")
+            px, py, n = _xy(part_x.loc[order].reset_index(drop=True), y.reset_index(drop=True),
+                            max_points)
+            points_in += n
+            points_shown += len(py)
+            name = str(g) if len(values) == 1 else f"{g} {col}"
+            fig.add_trace(go.Scattergl(x=px, y=py, mode="lines", name=name,
+                                       line={"color": PALETTE[i % len(PALETTE)]}))
+            i += 1
+    return _layout(fig, title, hovermode="x unified", xaxis={"title": str(x)},
+                   yaxis={"title": str(values[0]) if len(values) == 1 else None},
+                   legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+                   meta={"points_in": points_in, "points_shown": points_shown,
+                         "downsampled": points_shown < points_in})
+
+
+def grouped_bar_chart(df: "pd.DataFrame", label: str, *,
+                      title: str | None = None) -> "go.Figure | None":
+    """Bars of a few labelled rows (``label`` = text first column), one trace per numeric
+    column. Counts are left out; ``*_pct`` columns (one unit, one axis) are preferred when there
+    are several; otherwise None when the columns' scales differ too much to share an axis."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    rows = df[~df[label].astype(str).str.lower().isin(_COUNT_NAMES)]
+    num = [c for c in rows.columns if c != label and _is_num(rows[c])
+           and str(c).lower() not in _COUNT_NAMES]
+    pct = [c for c in num if re.search(r"pct|percent|%", str(c), re.I)]
+    cols = pct if len(pct) >= 2 else num
+    if not cols or rows.empty:
+        return None
+    peaks = [float(np.nanmax(np.abs(pd.to_numeric(rows[c], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)))) for c in cols]
+    nonzero = [p for p in peaks if np.isfinite(p) and p > 0]
+    if not nonzero or (cols is not pct and max(nonzero) / min(nonzero) > 1000):
+        return None
+    fig = go.Figure()
+    for i, col in enumerate(cols):
+        fig.add_trace(go.Bar(x=rows[label].astype(str).to_numpy(), y=rows[col].to_numpy(),
+                             name=str(col), marker={"color": PALETTE[i % len(PALETTE)]}))
+    return _layout(fig, title, barmode="group", xaxis={"title": str(label)},
+                   legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+
+
+def quick_chart(df: "pd.DataFrame", *, name: str | None = None, max_points: int = MAX_POINTS,
+                title: str | None = None) -> "go.Figure | None":
+    """The chart that fits a table's shape, or None when unsure (no chart beats a wrong one).
+
+    In order: a square matrix labelled by its own columns -> heatmap; a file named
+    ``*histogram*`` or a ``return(s)`` column without a date axis -> histogram per group;
+    dates that repeat across a small category column (ticker, region) -> one line per group;
+    a date or numeric x that only goes one way -> lines of the numeric columns; a numeric
+    column over a category with several rows each -> box plot; a few rows labelled by a text
+    first column -> grouped bars."""
+    import re
+
+    import pandas as pd
+
+    if df is None or df.empty or len(df.columns) < 2:
+        return None
+    fig = heatmap_chart(df, title=title)
+    if fig is not None:
+        return fig
+    axis = _date_axis(df)
+    cats = _categories(df, exclude=[axis[0]] if axis else [])
+    num = [c for c in df.columns if _is_num(df[c])]
+    if not num:
+        return None
+    ret = next((c for c in num if re.search(r"(^|_|\b)(log_?)?returns?($|_|\b)", str(c), re.I)),
+               None)
+    named_hist = bool(name and re.search(r"hist", str(name), re.I))
+    if (named_hist or (ret is not None and axis is None)) and len(df) >= 20:
+        value = ret if ret is not None else num[0]
+        return histogram_chart(df, value, cats[0] if cats else None, title=title)
+    if axis is not None:
+        xcol, dates = axis
+        if cats and dates.duplicated().any():
+            group = cats[0]
+            values = [c for c in num if re.search(r"close|price|value|normali[sz]", str(c), re.I)]
+            values = values[:1] or num
+            if df[group].nunique() * len(values) > MAX_GROUPS:
+                values = values[:1]
+            return grouped_lines_chart(df, xcol, group, values, dates=dates,
+                                       max_points=max_points, title=title)
+        if dates.is_unique and (dates.dropna().is_monotonic_increasing
+                                or dates.dropna().is_monotonic_decreasing):
+            return numeric_quick_chart(df[[xcol] + [c for c in num if c != xcol]].assign(
+                **{str(xcol): dates}), max_points=max_points, title=title)
+        return None
+    first = df.columns[0]
+    if _is_num(df[first]) and len(num) > 1:
+        x = df[first]
+        if x.is_unique and (x.is_monotonic_increasing or x.is_monotonic_decreasing):
+            return numeric_quick_chart(df[num], max_points=max_points, title=title)
+    for group in cats:
+        if len(df) / df[group].nunique() >= 3:
+            value = next((c for c in num if not re.search(r"(^|_)id$", str(c), re.I)), None)
+            if value is not None:
+                return box_plot(df, group, value, title=title)
+    if _is_text(df[first]) and df[first].is_unique and len(df) <= MAX_BAR_ROWS:
+        return grouped_bar_chart(df, first, title=title)
+    return None

@@ -81,7 +81,7 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
             st.info(f"{exc} Download it to open it elsewhere.")
         else:
             st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)))
-            _quick_chart(df, key)
+            _quick_chart(df, key, f.name)
     elif f.is_svg:
         if f.is_safe_svg:
             st.image(f.data.decode("utf-8", "replace"), caption=f.name)
@@ -100,13 +100,14 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
     _download(f, key)
 
 
-def _quick_chart(df, key: str) -> None:
+def _quick_chart(df, key: str, name: str | None = None) -> None:
+    """The chart that fits the table's shape (components.charts.quick_chart), or none."""
     try:
-        from components.charts import numeric_quick_chart  # noqa: PLC0415
+        from components.charts import quick_chart  # noqa: PLC0415
     except ImportError:
         return
     try:
-        fig = numeric_quick_chart(df)
+        fig = quick_chart(df, name=name)
     except Exception:  # noqa: BLE001 - a chart is a bonus; the table is already shown
         return
     if fig is not None:
@@ -153,7 +154,7 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
     long = to_long_prices(df)
     if long is None:
         st.dataframe(df, width="stretch", height=250)
-        _quick_chart(df, key)
+        _quick_chart(df, key, table.name)
         _download(table, key)
         return
     tickers = sorted(long["ticker"].unique().tolist())
@@ -187,7 +188,9 @@ def guess_window(df) -> int:
 
 def to_long_prices(df) -> Any:
     """``date, ticker, price`` from a chart's data table (a date column plus one or more
-    numeric columns; moving-average columns are dropped: the chart recomputes them)."""
+    numeric columns; moving-average columns are dropped: the chart recomputes them). A long
+    table (``date, ticker, <close|price|value|normalised>``) is taken as is; a long table of
+    returns, drawdown or volatility gives None: it is not a price to average."""
     import re  # noqa: PLC0415
 
     import pandas as pd  # noqa: PLC0415
@@ -207,7 +210,7 @@ def to_long_prices(df) -> Any:
     cols = [c for c in df.columns if c != date_col]
     if "ticker" in [str(c).lower() for c in cols]:
         tcol = next(c for c in cols if str(c).lower() == "ticker")
-        pcol = next((c for c in cols if re.search(r"close|price|value", str(c), re.I)
+        pcol = next((c for c in cols if re.search(r"close|price|value|normali[sz]", str(c), re.I)
                      and pd.api.types.is_numeric_dtype(df[c])), None)
         if pcol is None:
             return None

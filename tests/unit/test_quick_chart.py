@@ -1,0 +1,141 @@
+"""quick_chart picks a chart by the table's shape; tables are shaped like the CSVs the local
+agent really returns for assets/sample_prices.csv (tickers SYNA/SYNB/SYNC)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.charts import quick_chart
+from components.file_view import to_long_prices
+
+TICKERS = ("SYNA", "SYNB", "SYNC")
+
+
+def _long(value: str, n: int = 60, start: float = 100.0) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2023-01-02", periods=n, freq="B").strftime("%Y-%m-%d")
+    parts = [pd.DataFrame({"date": dates, "ticker": t,
+                           value: start + rng.normal(0, 1, n).cumsum()}) for t in TICKERS]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _csv(df: pd.DataFrame) -> pd.DataFrame:  # as read back from the returned file
+    return pd.read_csv(io.StringIO(df.to_csv(index=False)))
+
+
+def _types(fig) -> list[str]:
+    return [t.type for t in fig.data]
+
+
+@pytest.mark.parametrize("value", ["drawdown_pct", "volatility_30", "normalised"])
+def test_long_date_ticker_table_is_one_line_per_ticker(value):
+    fig = quick_chart(_csv(_long(value)), name=f"{value}.csv")
+    assert _types(fig) == ["scattergl"] * 3
+    assert [t.name for t in fig.data] == list(TICKERS)
+    # each line is one ticker's values only, in date order (not a zigzag across tickers)
+    syna = _long(value).query("ticker == 'SYNA'")[value].to_numpy()
+    assert np.allclose(fig.data[0].y, syna)
+
+
+def test_price_table_prefers_close_over_other_columns():
+    df = _long("close")
+    df["volume"] = 1_000_000
+    fig = quick_chart(_csv(df))
+    assert [t.name for t in fig.data] == list(TICKERS)
+    assert fig.layout.yaxis.title.text == "close"
+
+
+def test_returns_histogram_is_a_histogram_per_ticker():
+    df = _csv(_long("return", start=0.0))  # returns_histogram.csv: date, ticker, return
+    fig = quick_chart(df, name="returns_histogram.csv")
+    assert _types(fig) == ["histogram"] * 3 and [t.name for t in fig.data] == list(TICKERS)
+    assert len(fig.data[1].x) == 60 and fig.layout.barmode == "overlay"
+    # without a date axis a returns column is a histogram whatever the file is called
+    fig2 = quick_chart(df.drop(columns=["date"]), name="data.csv")
+    assert _types(fig2) == ["histogram"] * 3
+
+
+def test_correlation_matrix_is_one_heatmap_from_minus_one_to_one():
+    df = pd.DataFrame({"ticker": list(TICKERS), "SYNA": [1.0, 0.0474, -0.0157],
+                       "SYNB": [0.0474, 1.0, 0.0241], "SYNC": [-0.0157, 0.0241, 1.0]})
+    fig = quick_chart(_csv(df), name="correlation.csv")
+    assert _types(fig) == ["heatmap"]
+    hm = fig.data[0]
+    assert (hm.zmin, hm.zmax) == (-1, 1) and list(hm.x) == list(TICKERS)
+    assert list(hm.y) == list(TICKERS) and hm.z[0][2] == pytest.approx(-0.0157)
+    # a covariance matrix (values beyond 1) keeps a symmetric diverging scale around 0
+    cov = df.assign(SYNA=[4.0, 0.5, -0.2])
+    assert quick_chart(cov).data[0].zmax == 4.0 and quick_chart(cov).data[0].zmin == -4.0
+
+
+def test_summary_tables_are_grouped_bars():
+    returns_summary = pd.DataFrame({
+        "ticker": list(TICKERS), "observations": [782] * 3, "mean_pct": [0.0394, 0.0351, 0.0261],
+        "std_pct": [1.43, 2.29, 1.16], "min_pct": [-3.9, -6.4, -3.6], "max_pct": [4.1, 8.5, 4.2],
+        "skew": [0.02, 0.15, 0.07], "positive_share_pct": [50.9, 49.2, 49.4]})
+    fig = quick_chart(_csv(returns_summary), name="returns_summary.csv")
+    assert set(_types(fig)) == {"bar"} and fig.layout.barmode == "group"
+    assert "observations" not in [t.name for t in fig.data]  # counts are not drawn
+    assert list(fig.data[0].x) == list(TICKERS)
+    summary_statistics = pd.DataFrame({
+        "ticker": list(TICKERS), "first_date": ["2023-01-02"] * 3, "last_date": ["2025-12-31"] * 3,
+        "observations": [783] * 3, "first_price": [100.68, 43.24, 250.78],
+        "mean_price": [128.3, 38.7, 234.0], "total_return_pct": [25.7, 7.3, 16.3],
+        "annualised_volatility_pct": [22.7, 36.3, 18.5], "max_drawdown_pct": [-27.8, -39.2, -29.4]})
+    fig = quick_chart(_csv(summary_statistics), name="summary_statistics.csv")
+    assert _types(fig) == ["bar"] * 3
+    assert [t.name for t in fig.data] == ["total_return_pct", "annualised_volatility_pct",
+                                          "max_drawdown_pct"]
+
+
+def test_bars_of_wildly_different_scales_are_not_drawn():
+    df = pd.DataFrame({"name": ["a", "b"], "revenue": [1e9, 2e9], "margin": [0.1, 0.2]})
+    assert quick_chart(df) is None
+
+
+def test_sales_by_region_is_a_box_per_region():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"COMPANY_ID": [f"C{i:05d}" for i in range(1, 21)],
+                       "REGION": ["east", "west", "south", "north"] * 5,
+                       "SALES_2024": rng.integers(100_000, 2_000_000, 20)})
+    fig = quick_chart(_csv(df), name="sales_by_region.csv")
+    assert _types(fig) == ["box"] * 4
+    assert sorted(t.name for t in fig.data) == ["east", "north", "south", "west"]
+    east = df.loc[df["REGION"] == "east", "SALES_2024"].sort_values().tolist()
+    assert sorted(next(t for t in fig.data if t.name == "east").y) == east
+
+
+def test_wide_monthly_prices_keep_the_line_chart():
+    df = pd.DataFrame({"date": pd.date_range("2023-01-31", periods=6, freq="ME").strftime("%Y-%m-%d"),
+                       "SYNA": range(6), "SYNB": range(6, 12), "SYNC": range(12, 18)})
+    fig = quick_chart(_csv(df), name="prices_monthly.csv")
+    assert _types(fig) == ["scattergl"] * 3 and [t.name for t in fig.data] == list(TICKERS)
+
+
+def test_unsure_tables_get_no_chart():
+    text = pd.DataFrame({"COMPANY_ID": ["C1", "C2", "C3"], "COMPANY_STATE_CODE": ["DE", "OR", "WA"]})
+    assert quick_chart(text) is None
+    # a numeric x that jumps back and forth is not a line
+    assert quick_chart(pd.DataFrame({"id": [3, 1, 2, 5, 4], "v": [1.0, 2, 3, 4, 5]})) is None
+    # dates that repeat with no category to split them by would zigzag
+    zig = _long("drawdown_pct").drop(columns=["ticker"])
+    assert quick_chart(_csv(zig)) is None
+    assert quick_chart(pd.DataFrame()) is None
+    # many labelled rows: a text label per row, too many for bars
+    many = pd.DataFrame({"name": [f"n{i}" for i in range(50)], "v": range(50)})
+    assert quick_chart(many) is None
+
+
+def test_to_long_prices_takes_a_normalised_column_but_not_returns():
+    norm = to_long_prices(_csv(_long("normalised")))
+    assert list(norm.columns) == ["date", "ticker", "price"] and norm["ticker"].nunique() == 3
+    assert to_long_prices(_csv(_long("return", start=0.0))) is None
+    assert to_long_prices(_csv(_long("drawdown_pct"))) is None
+    # the moving_average.csv twin: price column kept, the ma_20 column dropped
+    ma = _long("price")
+    ma["ma_20"] = ma.groupby("ticker")["price"].transform(lambda s: s.rolling(20).mean())
+    long = to_long_prices(_csv(ma))
+    assert list(long.columns) == ["date", "ticker", "price"] and len(long) == len(ma)
