@@ -310,9 +310,14 @@ def histogram_chart(df: "pd.DataFrame", value: str, group: str | None = None, *,
     parts = [(str(value), values)] if group is None else \
         [(str(g), v) for g, v in values.groupby(df[group].astype(str), sort=False)]
     fig = go.Figure()
+    lo, hi = values.min(), values.max()
+    # the same bins for every group, else a wide series gets wider bars and looks taller
+    bins = {"start": float(lo), "end": float(hi), "size": float(hi - lo) / 60} \
+        if pd.notna(lo) and hi > lo else None
     for i, (name, v) in enumerate(parts):
         fig.add_trace(go.Histogram(x=v.dropna().to_numpy(), name=name, opacity=0.55,
-                                   nbinsx=60, marker={"color": PALETTE[i % len(PALETTE)]}))
+                                   xbins=bins,
+                                   marker={"color": PALETTE[i % len(PALETTE)]}))
     return _layout(fig, title, barmode="overlay", xaxis={"title": str(value)},
                    yaxis={"title": "count"}, legend={"orientation": "h", "y": 1.02,
                                                      "yanchor": "bottom"})

@@ -153,7 +153,7 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         return
     long = to_long_prices(df)
     if long is None:
-        st.dataframe(df, width="stretch", height=250)
+        st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)))
         _quick_chart(df, key, table.name)
         _download(table, key)
         return

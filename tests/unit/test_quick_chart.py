@@ -53,6 +53,8 @@ def test_returns_histogram_is_a_histogram_per_ticker():
     fig = quick_chart(df, name="returns_histogram.csv")
     assert _types(fig) == ["histogram"] * 3 and [t.name for t in fig.data] == list(TICKERS)
     assert len(fig.data[1].x) == 60 and fig.layout.barmode == "overlay"
+    # one set of bins for all tickers, so a wider spread does not get wider (taller) bars
+    assert fig.data[0].xbins == fig.data[2].xbins and fig.data[0].xbins.size > 0
     # without a date axis a returns column is a histogram whatever the file is called
     fig2 = quick_chart(df.drop(columns=["date"]), name="data.csv")
     assert _types(fig2) == ["histogram"] * 3
