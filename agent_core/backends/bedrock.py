@@ -8,6 +8,7 @@ ends in an ``AgentFailure``.
 """
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from typing import Any, Iterable, Iterator
@@ -49,7 +50,7 @@ def _close(stream: Any) -> None:
             pass
 
 
-class _BedrockAgentsBackend:
+class _BedrockAgentsBackend(abc.ABC):
     """What InvokeAgent and InvokeInlineAgent share: checks, the call, the stream."""
 
     name = "bedrock"
@@ -61,15 +62,18 @@ class _BedrockAgentsBackend:
         self._used: set[str] = set()
         self._lock = threading.Lock()
 
-    # -- to override ---------------------------------------------------------------
+    # -- what each operation (InvokeAgent, InvokeInlineAgent) defines ---------------
+    @abc.abstractmethod
     def missing_settings(self) -> list[str]:
-        raise NotImplementedError
+        """What this backend still needs, in words (empty when ready)."""
 
+    @abc.abstractmethod
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
-        raise NotImplementedError
+        """The keyword arguments of the boto3 call for ``request``."""
 
+    @abc.abstractmethod
     def _call(self, client: Any, params: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Call the operation; returns boto3's response (with ``completion``)."""
 
     # -- the protocol --------------------------------------------------------------
     @property
