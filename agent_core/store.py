@@ -388,18 +388,12 @@ class RunStore:
         """Runs newest first, filtered by session, backend, outcome, words in the prompt,
         and ``parent`` (the re-runs of one run)."""
         where, args = [], []
-        if parent:
-            where.append("r.parent_run_id = ?")
-            args.append(parent)
-        if session:
-            where.append("r.session_id = ?")
-            args.append(session)
-        if backend:
-            where.append("r.backend = ?")
-            args.append(backend)
-        if outcome:
-            where.append("r.outcome = ?")
-            args.append(outcome)
+        equal = {"r.parent_run_id": parent, "r.session_id": session, "r.backend": backend,
+                 "r.outcome": outcome}
+        for column, value in equal.items():
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
         if text and text.strip():
             escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append("r.prompt LIKE ? ESCAPE '\\'")

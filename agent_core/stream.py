@@ -391,13 +391,20 @@ _INVOCATION_INPUT: dict[str, Callable[..., list[AgentEvent]]] = {
 _INVOCATION_INPUT_META = frozenset({"traceId", "invocationType"})
 
 
-def _invocation_input(v: Any, ctx: _Ctx, step: str | None) -> list[AgentEvent]:
-    v = _map(v, "invocationInput")
+def _step_part(v: Any, ctx: _Ctx, step: str | None, name: str,
+               table: dict[str, Callable[..., list[AgentEvent]]],
+               meta: frozenset[str]) -> list[AgentEvent]:
+    """One orchestration part with a payload member (``invocationInput``, ``observation``)."""
+    v = _map(v, name)
     step = _step(v) or step
-    out = _dispatch(v, _INVOCATION_INPUT, _INVOCATION_INPUT_META, ctx, step, "invocationInput")
+    out = _dispatch(v, table, meta, ctx, step, name)
     if not out:
-        ctx.unknown = True  # e.g. only an invocationType: keep it visible
+        ctx.unknown = True  # e.g. only an invocationType / type: keep it visible
     return out
+
+
+def _invocation_input(v: Any, ctx: _Ctx, step: str | None) -> list[AgentEvent]:
+    return _step_part(v, ctx, step, "invocationInput", _INVOCATION_INPUT, _INVOCATION_INPUT_META)
 
 
 def _code_output(v: Any, ctx: _Ctx, step: str | None) -> list[AgentEvent]:
@@ -467,12 +474,7 @@ _OBSERVATION_META = frozenset({"traceId", "type"})
 
 
 def _observation(v: Any, ctx: _Ctx, step: str | None) -> list[AgentEvent]:
-    v = _map(v, "observation")
-    step = _step(v) or step
-    out = _dispatch(v, _OBSERVATION, _OBSERVATION_META, ctx, step, "observation")
-    if not out:
-        ctx.unknown = True
-    return out
+    return _step_part(v, ctx, step, "observation", _OBSERVATION, _OBSERVATION_META)
 
 
 def _model_input(v: Any, ctx: _Ctx, step: str | None) -> list[AgentEvent]:
