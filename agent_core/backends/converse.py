@@ -1,4 +1,5 @@
-"""``ConverseAgent``: the app's own agent loop over Bedrock Runtime ``ConverseStream``.
+"""``ConverseAgent``: the app's agent loop (:mod:`agent_core.backends.loop`) over Bedrock
+Runtime ``ConverseStream``.
 
 For any AWS account with Bedrock model access (no Bedrock Agent to build). The
 model gets one tool, ``execute_python(code)``; each call runs in a code
@@ -6,329 +7,121 @@ executor (the local Jupyter kernel or the AgentCore Code Interpreter, see
 :mod:`agent_core.backends.executors`) and its result goes back to the model as
 a ``toolResult`` (text output, error, new files, PNG charts as images), until
 the model ends its turn or a bound (tool calls, wall time, tokens) is hit.
-Conversation history is kept per session, so follow-ups work.
+This module holds the Converse wire format: the request, the ``toolResult``
+blocks, and the mapping of Bedrock's errors and stop reasons.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
-import time
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from agent_core.backends.base import AgentRequest
-from agent_core.backends.converse_stream import SOURCE, ToolCall, TurnEnd, parse_converse_stream
-from agent_core.backends.data_context import describe_files
-from agent_core.backends.executors import (
-    AgentCoreExecutor, CodeExecutor, ExecutorError, LocalKernelExecutor, _make_client,
+from agent_core.backends.converse_stream import SOURCE, parse_converse_stream
+from agent_core.backends.executors import CodeExecutor, _make_client
+from agent_core.backends.loop import (
+    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, AgentLoop, ToolOutcome, TurnEnd,
+    system_prompt,
 )
 from agent_core.config import Settings
-from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned,
-    FilesGenerated, Rationale, Reasoning,
-)
-from agent_core.files import AttachedFile, NameDeduper, ReturnedFile, UnsafeNameError, safe_name, sniff_type
-from agent_core.interpreter.models import Execution
+from agent_core.events import AgentEvent, AgentFailure
 
-TOOL_NAME = "execute_python"
-MAX_RESULT_TEXT = 12_000         # characters of output sent back to the model per call
-MAX_IMAGES_PER_RESULT = 4
-MAX_IMAGE_BYTES = 3_750_000      # Converse's per-image limit
+__all__ = ["TOOL_NAME", "TOOL_SPEC", "ConverseAgent", "ConverseModel", "converse_failure",
+           "system_prompt"]
+
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif"}
 
 TOOL_SPEC = {
     "toolSpec": {
         "name": TOOL_NAME,
-        "description": (
-            "Run Python 3 code in a persistent Jupyter kernel. Variables, imports and files "
-            "persist between calls within the session. The working directory holds the attached "
-            "files. pandas, numpy and matplotlib are available. Print the results you want to "
-            "see; save charts as PNG files and tables as CSV files in the working directory: "
-            "they are returned to the user, and PNGs are shown to you."
-        ),
-        "inputSchema": {"json": {
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
-            "required": ["code"],
-        }},
+        "description": TOOL_DESCRIPTION,
+        "inputSchema": {"json": TOOL_INPUT_SCHEMA},
     }
 }
 
 
-def system_prompt(files_description: str) -> str:
-    parts = [
-        "You are a data analyst working for the user inside Agent Desk. You can run Python code "
-        f"with the `{TOOL_NAME}` tool.",
-        "How to work:\n"
-        "- The working directory of the code holds the attached files; read them by file name "
-        "(for example `pd.read_csv(\"prices.csv\")`).\n"
-        "- Save every chart as a PNG file (`plt.savefig(\"name.png\", dpi=110, "
-        "bbox_inches=\"tight\")`) and every table you produce as a CSV file in the working "
-        "directory; they are returned to the user. Do not call plt.show().\n"
-        "- Print the numbers and short summaries you need to answer; output you do not print "
-        "is not returned.\n"
-        "- If the code fails, read the error, fix the code and try again.\n"
-        "- When done, answer briefly in plain language: what you did, the key results, and "
-        "the names of the files you wrote.",
-    ]
-    if files_description:
-        parts.append("Attached data (in the working directory):\n" + files_description)
-    else:
-        parts.append("No files are attached. If the request needs data, generate it in code "
-                     "or ask the user to attach a file.")
-    return "\n\n".join(parts)
+class ConverseModel:
+    """The :class:`~agent_core.backends.loop.ModelAdapter` for Bedrock ``ConverseStream``."""
 
+    source = SOURCE
+    model_setting = "BEDROCK_MODEL_ID"
 
-# What a trace shows; without ``enable_trace`` only the answer, files, usage and failures
-# come out (as with Bedrock Agents).
-_TRACE_EVENTS = (Rationale, Reasoning, CodeInvocation, CodeOutput, CodeError, CodeTimeout,
-                 FilesGenerated)
-
-
-class ConverseAgent:
-    """A ``Backend``: ``invoke(request)`` yields AgentEvents, never raises for service failures."""
-
-    name = "converse"
-
-    def __init__(self, settings: Settings, *, executor: CodeExecutor | None = None,
-                 pool: Any = None, client: Any = None) -> None:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
         self.settings = settings
-        self._executor = executor
-        self._pool = pool
-        self._owns_pool = False
         self._client = client
-        self._history: dict[str, list[dict[str, Any]]] = {}
-        self._session_files: dict[str, dict[str, tuple[str, AttachedFile]]] = {}
-        self._descriptions: dict[str, str] = {}
-        self._lock = threading.Lock()
 
-    # --- collaborators, made on first use ---------------------------------------
     @property
     def client(self) -> Any:
         if self._client is None:
             self._client = _make_client("bedrock-runtime", self.settings)
         return self._client
 
-    @property
-    def executor(self) -> CodeExecutor:
-        if self._executor is None:
-            if self.settings.code_executor == "agentcore":
-                self._executor = AgentCoreExecutor(self.settings)
-            else:
-                if self._pool is None:
-                    from agent_core.interpreter.pool import KernelPool
-
-                    self._pool = KernelPool(self.settings)
-                    self._owns_pool = True
-                self._executor = LocalKernelExecutor(self._pool)
-        return self._executor
-
-    def history(self, session_id: str) -> list[dict[str, Any]]:
-        """A copy of the conversation kept for ``session_id`` (Converse messages)."""
-        return list(self._history.get(session_id, []))
-
-    # --- Backend protocol ----------------------------------------------------------
-    def reset_session(self, session_id: str) -> None:
-        with self._lock:
-            self._history.pop(session_id, None)
-            self._session_files.pop(session_id, None)
-        if self._executor is not None or self._pool is not None:
-            try:
-                self.executor.reset(session_id)
-            except Exception:  # noqa: BLE001 - a reset must not fail the UI
-                pass
-
-    def close(self) -> None:
-        """Stop what this agent started: AgentCore sessions, or the kernel pool it made."""
-        executor, self._executor = self._executor, None
-        close = getattr(executor, "close", None)
-        if callable(close):
-            close()
-        if self._pool is not None and isinstance(executor, LocalKernelExecutor) and self._owns_pool:
-            self._pool.shutdown()
-
-    def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
-        try:
-            for event in self._run(request):
-                if request.enable_trace or not isinstance(event, _TRACE_EVENTS):
-                    yield event
-        except Exception as exc:  # noqa: BLE001 - the protocol: failures end the stream
-            yield AgentFailure(
-                kind="internal",
-                message=f"The Converse agent stopped unexpectedly ({type(exc).__name__}: "
-                        f"{_scrub(exc)}). Retry; if it happens again, start a new session.",
-                source=SOURCE)
-        finally:
-            if request.end_session:
-                self.reset_session(request.session_id)
-
-    # --- the loop --------------------------------------------------------------------
-    def _run(self, request: AgentRequest) -> Iterator[AgentEvent]:
-        s = self.settings
-        if not s.model_id:
-            yield AgentFailure(kind="configuration", source=SOURCE, message=(
-                "No model is set for the Converse backend. Set BEDROCK_MODEL_ID to a model or "
-                "inference profile id you have access to (e.g. us.anthropic.claude-sonnet-4-...)."))
-            return
-        started = time.monotonic()
-        sid = request.session_id
-        try:
-            new_files = self._new_files(sid, request.files)
-            self.executor.start(sid)
-            if new_files:
-                self.executor.put_files(sid, new_files)
-            self._remember_files(sid, new_files)
-        except ExecutorError as exc:
-            yield AgentFailure(kind=exc.kind, message=str(exc), retryable=exc.retryable, source=SOURCE)
-            return
-        system = system_prompt(self._describe(sid))
-        file_names = tuple(self._session_files.get(sid, {}))
-        history = self.history(sid)
-        messages = history + [{"role": "user", "content": [{"text": request.text or " "}]}]
-        deduper = NameDeduper()
-        tool_calls = 0
-        turn = 0
-        run_tag = secrets.token_hex(3)  # step ids unique across runs (like Bedrock's trace ids)
-        while True:
-            turn += 1
-            step_id = f"cv-{run_tag}-{turn}"
-            if time.monotonic() - started > s.max_wall_seconds:
-                yield self._bound("max_wall_seconds", sid, messages, step_id)
-                return
-            end: TurnEnd | None = None
-            try:
-                response = self.client.converse_stream(
-                    modelId=s.model_id, system=[{"text": system}], messages=messages,
-                    toolConfig={"tools": [TOOL_SPEC]},
-                    inferenceConfig={"maxTokens": int(s.max_tokens)},
-                )
-                for item in parse_converse_stream(response["stream"], step_id=step_id):
-                    if isinstance(item, TurnEnd):
-                        end = item
-                    else:
-                        yield item
-            except Exception as exc:  # noqa: BLE001 - service / network / in-stream errors
-                yield converse_failure(exc, model_id=s.model_id, step_id=step_id)
-                return
-            if end is None or not end.complete:
-                yield AgentFailure(kind="broken_stream", retryable=True, step_id=step_id,
-                                   source=SOURCE, message=(
-                    "The model's response stream ended before the turn was complete. "
-                    "What arrived is shown above; retry the request."))
-                return
-            content = list(end.message.get("content") or [])
-            messages.append({"role": "assistant", "content": content or [{"text": "(no answer)"}]})
-
-            if end.stop_reason == "max_tokens":
-                if not end.tool_calls:
-                    self._commit(sid, messages)
-                yield AgentFailure(kind="max_tokens", step_id=step_id, source=SOURCE, message=(
-                    f"The model reached the max_tokens bound ({s.max_tokens} tokens) in one turn, "
-                    "so its answer is cut short. Raise AGENT_DESK_MAX_TOKENS (or ask for a "
-                    "shorter answer) and retry."))
-                return
-            if not end.tool_calls:
-                self._commit(sid, messages)
-                failure = _stop_reason_failure(end.stop_reason, step_id)
-                if failure is not None:
-                    yield failure
-                return
-
-            results: list[dict[str, Any]] = []
-            for call in end.tool_calls:
-                if tool_calls >= s.max_tool_calls:
-                    yield self._bound("max_tool_calls", sid, messages[:-1], step_id)
-                    return
-                if time.monotonic() - started > s.max_wall_seconds:
-                    yield self._bound("max_wall_seconds", sid, messages[:-1], step_id)
-                    return
-                tool_calls += 1
-                remaining = s.max_wall_seconds - (time.monotonic() - started)
-                outcome: list[dict[str, Any]] = []
-                failed = yield from self._run_tool(sid, call, step_id, deduper, file_names,
-                                                   max(1.0, min(s.exec_timeout, remaining)), outcome)
-                if failed is not None:
-                    yield failed
-                    return
-                results.append(outcome[0])
-            messages.append({"role": "user", "content": results})
-
-    def _run_tool(self, sid: str, call: ToolCall, step_id: str, deduper: NameDeduper,
-                  file_names: tuple[str, ...], timeout: float,
-                  outcome: list[dict[str, Any]]) -> Iterator[AgentEvent]:
-        """Yields the code events; appends the toolResult block to ``outcome``.
-        Returns an AgentFailure when the executor itself failed (ends the run)."""
-        if call.name != TOOL_NAME or call.input_error or call.code is None:
-            problem = (f"Unknown tool {call.name!r}: the only tool is {TOOL_NAME}."
-                       if call.name != TOOL_NAME else
-                       call.input_error or f"{TOOL_NAME} needs a string field 'code'.")
-            yield CodeError(text=problem, step_id=step_id, source=SOURCE)
-            outcome.append(_tool_result(call.tool_use_id, [{"text": problem}], error=True))
+    def configuration_failure(self) -> AgentFailure | None:
+        if self.settings.model_id:
             return None
-        code = call.code
-        yield CodeInvocation(code=code, files=file_names, step_id=step_id, source=SOURCE)
-        try:
-            execution = self.executor.run(sid, code, timeout=timeout)
-        except ExecutorError as exc:
-            return AgentFailure(kind=exc.kind, message=str(exc), retryable=exc.retryable,
-                                step_id=step_id, source=SOURCE)
-        events, blocks, is_error = _execution_report(execution, deduper, step_id)
-        for event in events:
-            yield event
-        outcome.append(_tool_result(call.tool_use_id, blocks, error=is_error))
-        return None
+        return AgentFailure(kind="configuration", source=SOURCE, message=(
+            "No model is set for the Converse backend. Set BEDROCK_MODEL_ID to a model or "
+            "inference profile id you have access to (e.g. us.anthropic.claude-sonnet-4-...)."))
 
-    # --- helpers ---------------------------------------------------------------------
-    def _bound(self, which: str, sid: str, answered: list[dict[str, Any]], step_id: str) -> AgentFailure:
-        s = self.settings
-        if which == "max_tool_calls":
-            text = (f"Stopped after {s.max_tool_calls} code runs (the max_tool_calls bound) before "
-                    "the model finished. The results so far are shown above. To allow more, raise "
-                    "AGENT_DESK_MAX_TOOL_CALLS; or ask a narrower question.")
-        else:
-            text = (f"Stopped after {s.max_wall_seconds:g} s (the max_wall_seconds bound) before "
-                    "the model finished. The results so far are shown above. To allow longer runs, "
-                    "raise AGENT_DESK_MAX_WALL_SECONDS.")
-        # keep what was answered, closed by a note, so a follow-up can build on it
-        if answered and answered[-1].get("role") == "user":
-            self._commit(sid, answered + [{"role": "assistant", "content": [{"text": f"({text})"}]}])
-        return AgentFailure(kind=which, message=text, retryable=False, step_id=step_id, source=SOURCE)
+    def user_message(self, text: str) -> dict[str, Any]:
+        return {"role": "user", "content": [{"text": text}]}
 
-    def _commit(self, sid: str, messages: list[dict[str, Any]]) -> None:
-        """Keep the conversation for follow-ups; charts already seen are kept as a note, not
-        as image bytes, so the history stays small."""
-        kept = [_without_images(m) for m in messages]
-        with self._lock:
-            self._history[sid] = kept
+    def stream_turn(self, system: str, messages: list[dict[str, Any]], step_id: str, *,
+                    tools: bool) -> Iterator[AgentEvent | TurnEnd]:
+        response = self.client.converse_stream(
+            modelId=self.settings.model_id, system=[{"text": system}], messages=messages,
+            toolConfig={"tools": [TOOL_SPEC]},
+            inferenceConfig={"maxTokens": int(self.settings.max_tokens)},
+        )
+        for item in parse_converse_stream(response["stream"], step_id=step_id):
+            if isinstance(item, TurnEnd):
+                content = list(item.message.get("content") or [])
+                yield TurnEnd(stop_reason=item.stop_reason, text=item.text,
+                              tool_calls=item.tool_calls, complete=item.complete,
+                              message={"role": "assistant",
+                                       "content": content or [{"text": "(no answer)"}]})
+            else:
+                yield item
 
-    def _new_files(self, sid: str, files: tuple[AttachedFile, ...]) -> list[AttachedFile]:
-        """Files of this request not yet in the session's working directory."""
-        known = self._session_files.get(sid, {})
-        return [f for f in files if known.get(f.name, ("",))[0] != _digest(f)]
+    def failure(self, exc: BaseException, step_id: str) -> AgentFailure:
+        return converse_failure(exc, model_id=self.settings.model_id, step_id=step_id)
 
-    def _remember_files(self, sid: str, files: list[AttachedFile]) -> None:
-        known = self._session_files.setdefault(sid, {})
-        for f in files:
-            known[f.name] = (_digest(f), f)
+    def tool_results(self, outcomes: list[ToolOutcome], *, fenced: bool) -> list[dict[str, Any]]:
+        blocks = []
+        for o in outcomes:
+            content: list[dict[str, Any]] = [{"text": o.text}]
+            content += [{"image": {"format": _IMAGE_FORMATS[i.media_type], "source": {"bytes": i.data}}}
+                        for i in o.images]
+            blocks.append({"toolResult": {"toolUseId": o.call.tool_use_id, "content": content,
+                                          "status": "error" if o.is_error else "success"}})
+        return [{"role": "user", "content": blocks}]
 
-    def _describe(self, sid: str) -> str:
-        parts = []
-        for name, (digest, f) in sorted(self._session_files.get(sid, {}).items()):
-            key = f"{name}:{digest}"
-            if key not in self._descriptions:
-                self._descriptions[key] = describe_files([f])
-            parts.append(self._descriptions[key])
-        return "\n".join(parts)
+    def note(self, text: str) -> dict[str, Any]:
+        return {"role": "assistant", "content": [{"text": text}]}
+
+    def compact(self, message: dict[str, Any]) -> dict[str, Any]:
+        return _without_images(message)
+
+    def stop_failure(self, stop_reason: str | None, step_id: str) -> AgentFailure | None:
+        return _stop_reason_failure(stop_reason, step_id)
+
+    def tools_refused(self, exc: BaseException) -> bool:
+        return False  # Converse models are chosen for tool use
+
+    def images_refused(self, exc: BaseException) -> bool:
+        return False
 
 
-def _scrub(exc: BaseException) -> str:
-    from agent_core.backends.aws import scrub
+class ConverseAgent(AgentLoop):
+    """A ``Backend``: ``invoke(request)`` yields AgentEvents, never raises for service failures."""
 
-    return scrub(str(exc))[:300]
+    name = "converse"
 
+    def __init__(self, settings: Settings, *, executor: CodeExecutor | None = None,
+                 pool: Any = None, client: Any = None) -> None:
+        super().__init__(settings, ConverseModel(settings, client), executor=executor, pool=pool)
 
-def _digest(f: AttachedFile) -> str:
-    return hashlib.sha256(f.data).hexdigest()
+    @property
+    def client(self) -> Any:
+        return self.adapter.client  # type: ignore[attr-defined]
 
 
 def _without_images(message: dict[str, Any]) -> dict[str, Any]:
@@ -344,75 +137,6 @@ def _without_images(message: dict[str, Any]) -> dict[str, Any]:
             block = {"toolResult": {**result, "content": inner}}
         content.append(block)
     return {**message, "content": content}
-
-
-def _tool_result(tool_use_id: str, content: list[dict[str, Any]], *, error: bool) -> dict[str, Any]:
-    return {"toolResult": {"toolUseId": tool_use_id, "content": content,
-                           "status": "error" if error else "success"}}
-
-
-def _clip(text: str, limit: int = MAX_RESULT_TEXT) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit // 2] + f"\n... ({len(text) - limit:,} characters cut) ...\n" + text[-limit // 2:]
-
-
-def _execution_report(execution: Execution, deduper: NameDeduper, step_id: str
-                      ) -> tuple[list[AgentEvent], list[dict[str, Any]], bool]:
-    """Events for the UI and the toolResult content blocks for the model."""
-    events: list[AgentEvent] = []
-    lines: list[str] = []
-    output = execution.stdout or ""
-    if execution.stderr:
-        output = (output + ("\n" if output and not output.endswith("\n") else "")
-                  + execution.stderr)
-    if output.strip():
-        events.append(CodeOutput(text=output, step_id=step_id, source=SOURCE))
-        lines.append("Output:\n" + _clip(output))
-    is_error = False
-    if execution.timed_out:
-        is_error = True
-        message = execution.notice or "The code run hit the time limit and was stopped."
-        events.append(CodeTimeout(message=message, step_id=step_id, source=SOURCE))
-        lines.append("Timeout: " + message)
-    elif execution.error is not None:
-        is_error = True
-        err = execution.error
-        text = err.traceback or f"{err.name}: {err.value}"
-        events.append(CodeError(text=text, step_id=step_id, source=SOURCE))
-        lines.append("Error:\n" + _clip(text))
-    if execution.notice and not execution.timed_out:
-        events.append(CodeOutput(text=execution.notice, step_id=step_id, source=SOURCE))
-        lines.append("Note: " + execution.notice)
-    names: list[str] = []
-    images: list[dict[str, Any]] = []
-    returned: list[AgentEvent] = []
-    file_lines: list[str] = []
-    for f in execution.files:
-        try:
-            clean = safe_name(f.name)
-        except UnsafeNameError:
-            clean = "file"
-        name = deduper.unique(clean)
-        names.append(name)
-        if f.truncated:
-            file_lines.append(f"- {f.name} (too large to return)")
-            continue
-        file_lines.append(f"- {f.name} ({len(f.data):,} bytes)")
-        returned.append(FileReturned(file=ReturnedFile(name=name, declared_type=f.media_type,
-                                                       data=f.data),
-                                     step_id=step_id, source=SOURCE))
-        fmt = _IMAGE_FORMATS.get(sniff_type(f.data[:16]) if f.data else "")
-        if fmt and len(images) < MAX_IMAGES_PER_RESULT and 0 < len(f.data) <= MAX_IMAGE_BYTES:
-            images.append({"image": {"format": fmt, "source": {"bytes": f.data}}})
-    if names:
-        events.append(FilesGenerated(names=tuple(names), step_id=step_id, source=SOURCE))
-        events.extend(returned)
-        lines.append("Files written (returned to the user):\n" + "\n".join(file_lines))
-    if not lines:
-        lines.append("The code ran without output. Print the values you need.")
-    blocks: list[dict[str, Any]] = [{"text": "\n\n".join(lines)}] + images
-    return events, blocks, is_error
 
 
 def _stop_reason_failure(stop_reason: str | None, step_id: str) -> AgentFailure | None:

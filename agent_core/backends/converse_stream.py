@@ -18,41 +18,15 @@ in the conversation history.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
+from agent_core.backends.loop import ToolCall, TurnEnd
 from agent_core.events import (
     AgentEvent, FinalResponse, Rationale, Reasoning, TextChunk, UnknownEvent, Usage,
 )
 
 SOURCE = "converse"
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One ``toolUse`` block: its id, tool name and the input JSON (parsed when valid)."""
-
-    tool_use_id: str
-    name: str
-    raw_input: str
-    input: Mapping[str, Any] = field(default_factory=dict)
-    input_error: str | None = None  # the input was not a JSON object
-
-    @property
-    def code(self) -> str | None:
-        value = self.input.get("code") if isinstance(self.input, Mapping) else None
-        return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class TurnEnd:
-    """The end of one model turn (not an AgentEvent: the loop consumes it)."""
-
-    stop_reason: str | None
-    text: str
-    tool_calls: tuple[ToolCall, ...]
-    message: Mapping[str, Any]  # the assistant message for the history ({"role", "content"})
-    complete: bool = True       # False when the stream ended without messageStop
+__all__ = ["SOURCE", "ToolCall", "TurnEnd", "parse_converse_stream"]
 
 
 class _Block:

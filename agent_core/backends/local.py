@@ -18,20 +18,20 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterator
 
 from agent_core.backends.base import AgentRequest
+from agent_core.backends.execution_events import CODE_INTERPRETER as _CODE
+from agent_core.backends.execution_events import execution_raw
+from agent_core.backends.execution_events import returnable as _returnable
 from agent_core.config import Settings
 from agent_core.events import AgentEvent
-from agent_core.files import MAX_RETURNED_FILE_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent_core.interpreter.models import Execution
     from agent_core.interpreter.pool import KernelPool
     from agent_core.planner import Answer, Plan
 
-FILES_PER_EVENT = 5
 CHUNK_BYTES = 160
 AGENT_ID = "LOCALAGENT"
 ALIAS_ID = "LOCAL"
-_CODE = "ACTION_GROUP_CODE_INTERPRETER"
 
 
 class LocalAgent:
@@ -110,16 +110,9 @@ class LocalAgent:
             }})
             execution = self.pool.execute(sid, current.code, timeout=self.settings.exec_timeout)
             attempts.append((current, execution))
-            returned, too_big = _returnable(execution)
-            yield self._trace(sid, {"observation": {
-                "traceId": trace_id, "type": _CODE,
-                "codeInterpreterInvocationOutput": _code_output(execution),
-            }})
-            for i in range(0, len(returned), FILES_PER_EVENT):
-                yield {"files": {"files": [
-                    {"name": f.name, "type": f.media_type, "bytes": f.data}
-                    for f in returned[i:i + FILES_PER_EVENT]
-                ]}}
+            observation, files = execution_raw(execution, trace_id)
+            yield self._trace(sid, observation)
+            yield from files
             if execution.ok or execution.timed_out:
                 break
             current = current.fallback
@@ -142,49 +135,6 @@ class LocalAgent:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def _returnable(execution: "Execution"):
-    ok, too_big = [], []
-    for f in execution.files:
-        if f.truncated or len(f.data) > MAX_RETURNED_FILE_BYTES:
-            too_big.append(f.name)
-        else:
-            ok.append(f)
-    return ok, too_big
-
-
-def _error_text(execution: "Execution") -> str | None:
-    parts = []
-    if execution.error is not None:
-        e = execution.error
-        parts.append(e.traceback.strip() or f"{e.name}: {e.value}")
-        if e.value and e.value not in parts[-1]:
-            parts.append(f"{e.name}: {e.value}")
-    if execution.timed_out and not parts:
-        parts.append("The code ran past the time limit and was stopped.")
-    if execution.notice and (parts or execution.timed_out):
-        parts.append(execution.notice)
-    return "\n".join(parts) if parts else None
-
-
-def _code_output(execution: "Execution") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    text = execution.stdout
-    if execution.stderr.strip():
-        text = (text + ("\n" if text and not text.endswith("\n") else "") + execution.stderr)
-    error = _error_text(execution)
-    if execution.notice and error is None:
-        text = f"Note: {execution.notice}\n" + text
-    if text or error is None:
-        out["executionOutput"] = text
-    if error is not None:
-        out["executionError"] = error
-    if execution.timed_out:
-        out["executionTimeout"] = True
-    if execution.files:
-        out["files"] = [f.name for f in execution.files]
-    return out
-
-
 def _short_error(execution: "Execution") -> str:
     if execution.timed_out:
         return execution.notice or "the code ran past the time limit and was stopped"
