@@ -26,11 +26,13 @@ examples:
   python -m agent_core ask "Plot the 20-day moving average" --file prices.csv --out results
   python -m agent_core ask "Summarise the data" --backend bedrock --agent-id ABC123 \\
       --agent-alias-id TSTALIASID --json
+  python -m agent_core ask "Plot the closing price" --backend openai \
+      --base-url http://localhost:11434/v1 --model qwen2.5:7b --file prices.csv
   python -m agent_core export RUN_ID --format zip
 
 Every flag overrides the matching environment variable / .streamlit/secrets.toml [agent] key.
 AWS credentials come from the standard boto3 chain (AWS_PROFILE, ~/.aws, environment, role);
-they are never printed. Run `python -m agent_core ask --help` for every flag of `ask`.
+the openai backend's key from OPENAI_API_KEY; they are never printed. Run `python -m agent_core ask --help` for every flag of `ask`.
 """
 
 
@@ -114,7 +116,15 @@ def _add_ask(sub: Any) -> None:
                    help="BEDROCK_READ_TIMEOUT: how long to wait for the next bytes from "
                         "Bedrock (default 600; code runs need long waits)")
     g.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="CODE_EXECUTOR: where the converse backend runs code")
+                   help="CODE_EXECUTOR: where the converse and openai backends run code")
+    g.add_argument("--base-url", default=None, metavar="URL",
+                   help="OPENAI_BASE_URL: the OpenAI-compatible server (openai backend), e.g. "
+                        "http://localhost:11434/v1 for Ollama; the API key comes from "
+                        "OPENAI_API_KEY in the environment only, never a flag")
+    g.add_argument("--model", default=None, metavar="NAME",
+                   help="OPENAI_MODEL: the model (Azure: the deployment) on that server")
+    g.add_argument("--api-version", default=None, metavar="VERSION",
+                   help="OPENAI_API_VERSION: set for Azure OpenAI (e.g. 2024-10-21)")
     p.set_defaults(handler=run_ask)
 
 
@@ -166,7 +176,9 @@ def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         settings = load_settings(
             backend=args.backend, agent_id=args.agent_id, agent_alias_id=args.agent_alias_id,
             model_id=args.model_id, endpoint_url=args.endpoint_url, region=args.region,
-            profile=args.profile, read_timeout=args.read_timeout, code_executor=args.executor)
+            profile=args.profile, read_timeout=args.read_timeout, code_executor=args.executor,
+            openai_base_url=args.base_url, openai_model=args.model,
+            openai_api_version=args.api_version)
         files = tuple(_read_attachment(p) for p in args.files)
         check_attachment_limits(files)
         if args.session is not None and not is_valid_session_id(args.session):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-BACKENDS = ("local", "bedrock", "bedrock-inline", "converse")
+BACKENDS = ("local", "bedrock", "bedrock-inline", "converse", "openai")
+LOOP_BACKENDS = ("converse", "openai")  # the app's own agent loop: code runs in CODE_EXECUTOR
 EXECUTORS = ("local", "agentcore")
 
 
@@ -36,7 +37,15 @@ class Settings:
     kernel_idle_seconds: float = 1800.0
     kernel_memory_mb: int = 2048
     sandbox: str = "auto"  # auto | bwrap | none
-    # converse loop bounds
+    # openai: any Chat Completions server (the API key is a secret: never a setting, see
+    # openai_api_key())
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_version: str | None = None  # set: Azure OpenAI (openai.AzureOpenAI)
+    openai_vision: str = "auto"            # auto | yes | no: send charts to the model as images
+    openai_tools: str = "auto"             # auto | yes | no: no = ask for ```python blocks
+    openai_max_retries: int = 2            # the client's retries (429, 5xx; honours Retry-After)
+    # agent loop bounds (converse, openai)
     max_tool_calls: int = 8
     max_wall_seconds: float = 600.0
     max_tokens: int = 4096
@@ -44,9 +53,26 @@ class Settings:
     retention_mb: int = 1024
 
     def public(self) -> dict[str, Any]:
-        """The settings as shown in the UI / stored with a run (nothing secret is here)."""
-        return {f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path)
-                else getattr(self, f.name) for f in fields(self)}
+        """The settings as shown in the UI / stored with a run (nothing secret is here: the
+        OpenAI base URL loses any user info and query, which could carry a key)."""
+        out = {f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path)
+               else getattr(self, f.name) for f in fields(self)}
+        out["openai_base_url"] = url_without_credentials(self.openai_base_url)
+        return out
+
+
+def url_without_credentials(url: str | None) -> str | None:
+    """``url`` without ``user:password@``, query and fragment."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return "(not a valid URL)"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 _ENV = {
@@ -65,12 +91,19 @@ _ENV = {
     "AGENT_DESK_KERNEL_IDLE_SECONDS": "kernel_idle_seconds",
     "AGENT_DESK_KERNEL_MEMORY_MB": "kernel_memory_mb",
     "AGENT_DESK_SANDBOX": "sandbox",
+    "OPENAI_BASE_URL": "openai_base_url",
+    "OPENAI_MODEL": "openai_model",
+    "OPENAI_API_VERSION": "openai_api_version",
+    "OPENAI_VISION": "openai_vision",
+    "OPENAI_TOOLS": "openai_tools",
+    "OPENAI_MAX_RETRIES": "openai_max_retries",
     "AGENT_DESK_MAX_TOOL_CALLS": "max_tool_calls",
     "AGENT_DESK_MAX_WALL_SECONDS": "max_wall_seconds",
     "AGENT_DESK_MAX_TOKENS": "max_tokens",
     "AGENT_DESK_RETENTION_MB": "retention_mb",
 }
-_SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}
+_SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                "openai_api_key"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -132,6 +165,9 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"AGENT_BACKEND={s.backend!r} is not known; use one of {', '.join(BACKENDS)}.")
     if s.code_executor not in EXECUTORS:
         raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; use local or agentcore.")
+    for name, var in (("openai_vision", "OPENAI_VISION"), ("openai_tools", "OPENAI_TOOLS")):
+        if getattr(s, name) not in ("auto", "yes", "no"):
+            raise SettingsError(f"{var}={getattr(s, name)!r} is not known; use auto, yes or no.")
     if s.sandbox not in ("auto", "bwrap", "none"):
         raise SettingsError("AGENT_DESK_SANDBOX must be auto, bwrap or none.")
 
@@ -146,4 +182,35 @@ def missing_for_backend(s: Settings) -> list[str]:
             missing.append("BEDROCK_AGENT_ALIAS_ID (the alias to invoke, e.g. TSTALIASID)")
     if s.backend in ("bedrock-inline", "converse") and not s.model_id:
         missing.append("BEDROCK_MODEL_ID (a model or inference profile id)")
+    if s.backend == "openai":
+        if not s.openai_base_url:
+            missing.append("OPENAI_BASE_URL (the server's address, e.g. http://localhost:11434/v1 "
+                           "for Ollama)")
+        if not s.openai_model:
+            missing.append("OPENAI_MODEL (the model name the server knows, e.g. qwen2.5:7b)")
     return missing
+
+
+def runs_code_here(s: Settings) -> bool:
+    """Whether this backend runs the agent's code in the local kernel pool."""
+    return s.backend == "local" or (s.backend in LOOP_BACKENDS and s.code_executor == "local")
+
+
+def openai_api_key(env: Mapping[str, str] | None = None,
+                   secrets_path: Path = Path(".streamlit/secrets.toml")) -> str | None:
+    """``OPENAI_API_KEY`` from the environment, else from ``[agent]`` in secrets.toml.
+    Kept out of :class:`Settings` (which is shown, stored and exported); None when unset
+    (local servers need none)."""
+    env = os.environ if env is None else env
+    if env.get("OPENAI_API_KEY"):
+        return env["OPENAI_API_KEY"]
+    try:
+        data = tomllib.loads(secrets_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    table = data.get("agent")
+    if isinstance(table, dict):
+        for key, value in table.items():
+            if key.lower() == "openai_api_key" and isinstance(value, str) and value:
+                return value
+    return None

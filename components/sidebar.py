@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from agent_core.config import runs_code_here
 from agent_core.files import human_size
 from components import state
 
@@ -22,6 +23,7 @@ _BACKEND_LABELS = {
     "bedrock": "Amazon Bedrock Agent",
     "bedrock-inline": "Amazon Bedrock inline agent",
     "converse": "Amazon Bedrock Converse + code executor",
+    "openai": "OpenAI-compatible model server + code executor",
 }
 
 
@@ -38,6 +40,9 @@ _SETTING_LABELS = {
     "model_id": "Model",
     "code_executor": "Code runs in",
     "max_tool_calls": "Code runs per answer at most",
+    "openai_host": "Server",
+    "openai_model": "Model",
+    "openai_api_version": "Azure API version",
 }
 
 
@@ -53,8 +58,11 @@ def render_backend() -> None:
         "bedrock": ("agent_id", "agent_alias_id", "region", "endpoint_url", "read_timeout"),
         "bedrock-inline": ("model_id", "region", "endpoint_url", "read_timeout"),
         "converse": ("model_id", "code_executor", "region", "endpoint_url", "max_tool_calls"),
+        "openai": ("openai_host", "openai_model", "openai_api_version", "code_executor",
+                   "max_tool_calls"),
     }.get(s.backend, ())
-    public = s.public()  # never holds credentials
+    public = s.public()  # never holds credentials (the OpenAI key is not a setting)
+    public["openai_host"] = _host(s.openai_base_url)
     rows = [f"- {_SETTING_LABELS.get(k, k)}: `{public[k]}`" for k in shown
             if public.get(k) not in (None, "")]
     if s.profile:
@@ -65,12 +73,27 @@ def render_backend() -> None:
         st.error(err)
     if err := state.backend_error():
         st.warning(err)
-    if s.backend == "local" or (s.backend == "converse" and s.code_executor == "local"):
+    if runs_code_here(s):
         pool = state.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
         text = described or _isolation_status(s.sandbox)
         head = text.split(":")[0].split("(")[0].strip()
         st.caption(f"Interpreter isolation: **{head}**", help=text)
+
+
+def _host(url: str | None) -> str | None:
+    """Scheme, host and port of a URL: no path, query or user info (they can hold keys)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not a valid URL)"
+    return f"{parts.scheme}://{host}{port}" if host else "(not a valid URL)"
 
 
 def _isolation_status(sandbox: str) -> str:
@@ -146,7 +169,9 @@ _SWITCH_HINT = {
              "To use Amazon Bedrock instead, set `AGENT_BACKEND=bedrock` (with `BEDROCK_AGENT_ID` "
              "and `BEDROCK_AGENT_ALIAS_ID`), `bedrock-inline` or `converse` (with "
              "`BEDROCK_MODEL_ID`) in the environment or under `[agent]` in "
-             "`.streamlit/secrets.toml`, then restart.",
+             "`.streamlit/secrets.toml`, then restart. With your own model server (Ollama, "
+             "vLLM, LM Studio, llama.cpp, LiteLLM, OpenAI, Azure), set `AGENT_BACKEND=openai`, "
+             "`OPENAI_BASE_URL` and `OPENAI_MODEL` (and `OPENAI_API_KEY` if it needs one).",
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from agent_core.config import Settings, SettingsError, load_settings
+from agent_core.config import Settings, SettingsError, load_settings, runs_code_here
 from agent_core.files import AttachedFile
 from agent_core.session import AgentSession
 
@@ -180,8 +180,7 @@ def show_code() -> bool:
 
 # --- backend -----------------------------------------------------------------------------
 def _needs_kernel_pool(settings: Settings) -> bool:
-    return settings.backend == "local" or (
-        settings.backend == "converse" and settings.code_executor == "local")
+    return runs_code_here(settings)
 
 
 _BUILT_POOLS: dict[Settings, Any] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from agent_core.config import runs_code_here
 from agent_core.store import OUTCOMES, RunInfo, RunStore, StoreError
 from components import state
 from components.code_editor import code_blocks, code_editor
@@ -52,7 +53,7 @@ def _continue_session(store: RunStore, run: RunInfo) -> None:
     if len(files) > 5:
         files, note = files[-5:], " Only its 5 latest attached files were re-attached (Bedrock's limit)."
     settings = state.get_settings()
-    if settings.backend == "local" or (settings.backend == "converse" and settings.code_executor == "local"):
+    if runs_code_here(settings):
         try:  # the files go to a fresh kernel with the next request
             state.get_backend().reset_session(run.session_id)
         except Exception:  # noqa: BLE001 - no kernel to stop is fine

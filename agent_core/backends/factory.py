@@ -9,10 +9,10 @@ from agent_core.config import BACKENDS, Settings, SettingsError
 
 def make_backend(settings: Settings, *, pool: Any = None, **deps: Any) -> Backend:
     """The backend for ``settings.backend`` (``local``, ``bedrock``, ``bedrock-inline``,
-    ``converse``). Each backend module is imported only when chosen.
+    ``converse``, ``openai``). Each backend module is imported only when chosen.
 
     ``pool``: a shared ``KernelPool`` for the backends that run code here (``local``,
-    ``converse``); the Bedrock backends ignore it. ``deps`` go to the backend's
+    ``converse``, ``openai``); the Bedrock backends ignore it. ``deps`` go to the backend's
     constructor as they are (e.g. ``client=`` or ``executor=``)."""
     name = settings.backend
     if name == "bedrock":
@@ -33,4 +33,8 @@ def make_backend(settings: Settings, *, pool: Any = None, **deps: Any) -> Backen
         from agent_core.backends.converse import ConverseAgent
 
         return ConverseAgent(settings, **deps)
+    if name == "openai":
+        from agent_core.backends.openai_chat import OpenAIAgent
+
+        return OpenAIAgent(settings, **deps)
     raise SettingsError(f"AGENT_BACKEND={name!r} is not known; use one of {', '.join(BACKENDS)}.")

@@ -37,8 +37,10 @@ class Reply:
     """A JSON reply, or a stream of event-stream frames."""
 
     def __init__(self, status: int = 200, body: Any = None, *, frames: Iterable[bytes] | None = None,
-                 headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
+                 headers: dict[str, str] | None = None, delay: float = 0.0,
+                 content_type: str = CONTENT_TYPE) -> None:
         self.status, self.body, self.frames, self.headers, self.delay = status, body, frames, headers or {}, delay
+        self.content_type = content_type  # of a stream (server-sent events: text/event-stream)
 
 
 Route = Callable[[str, str, dict[str, str], bytes], "Reply | None"]
@@ -83,7 +85,7 @@ class FakeServer:
                     self.wfile.write(data)
                     return
                 self.send_response(reply.status)
-                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Type", reply.content_type)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
                 self.send_header("Transfer-Encoding", "chunked")
