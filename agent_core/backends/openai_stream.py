@@ -144,10 +144,10 @@ def parse_chat_stream(chunks: Iterable[Any], *, step_id: str | None = None,
             held.clear()
         else:
             yield from flush_held()
-    if not hold_text and not calls and text and finish is not None:
-        yield FinalResponse(text=text, step_id=step_id, source=SOURCE)
     if usage is not None:
         yield Usage(input_tokens=usage[0], output_tokens=usage[1], step_id=step_id, source=SOURCE)
+    if not hold_text and not calls and text and finish is not None:
+        yield FinalResponse(text=text, step_id=step_id, source=SOURCE)
 
     tool_calls = tuple(_tool_call(c, step_id) for c in sorted(calls.values(), key=lambda c: c.position))
     message: dict[str, Any] = {"role": "assistant", "content": text}
