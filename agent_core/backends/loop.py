@@ -15,12 +15,13 @@ same bounds, and the answer says so.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -242,10 +243,8 @@ class AgentLoop:
             self._history.pop(session_id, None)
             self._session_files.pop(session_id, None)
         if self._executor is not None or self._pool is not None:
-            try:
+            with contextlib.suppress(Exception):  # a reset must not fail the UI
                 self.executor.reset(session_id)
-            except Exception:  # noqa: BLE001 - a reset must not fail the UI
-                pass
 
     def close(self) -> None:
         """Stop what this agent started: AgentCore sessions, or the kernel pool it made."""
@@ -397,7 +396,7 @@ class AgentLoop:
 
     def _run_tool(self, sid: str, call: ToolCall, step_id: str, state: Any,
                   file_names: tuple[str, ...], timeout: float,
-                  outcome: list[ToolOutcome]) -> Iterator[AgentEvent]:
+                  outcome: list[ToolOutcome]) -> Generator[AgentEvent, None, AgentFailure | None]:
         """Yields the code events; appends the :class:`ToolOutcome` to ``outcome``.
         Returns an AgentFailure when the executor itself failed (ends the run)."""
         source = self.adapter.source

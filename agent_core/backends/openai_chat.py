@@ -40,7 +40,9 @@ def host_of(url: str | None) -> str:
     try:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}" if parts.hostname else url_without_credentials(url) or ""
+        if not parts.hostname:
+            return url_without_credentials(url) or ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
     except ValueError:
         return "(not a valid URL)"
 
@@ -50,12 +52,13 @@ def make_openai_client(settings: Settings, api_key: str | None) -> Any:
     import openai
 
     timeout = openai.Timeout(settings.read_timeout, connect=10.0)
-    common = {"api_key": api_key or NO_KEY, "timeout": timeout,
-              "max_retries": settings.openai_max_retries}
+    key, retries = api_key or NO_KEY, settings.openai_max_retries
     if settings.openai_api_version:
         return openai.AzureOpenAI(azure_endpoint=settings.openai_base_url or "",
-                                  api_version=settings.openai_api_version, **common)
-    return openai.OpenAI(base_url=settings.openai_base_url, **common)
+                                  api_version=settings.openai_api_version, api_key=key,
+                                  timeout=timeout, max_retries=retries)
+    return openai.OpenAI(base_url=settings.openai_base_url, api_key=key, timeout=timeout,
+                         max_retries=retries)
 
 
 class ChatCompletionsModel:

@@ -149,7 +149,7 @@ def openai_failure(exc: BaseException, server: ServerInfo, *, step_id: str | Non
                         "a model that calls tools (OPENAI_MODEL).")
         return fail("validation", f"The model server at {host} rejected the request for {model!r} "
                     f"({detail}). Check OPENAI_MODEL, and OPENAI_API_VERSION for Azure.")
-    if isinstance(exc, openai.InternalServerError) or isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, openai.APIStatusError):
         status = getattr(exc, "status_code", "?")
         return fail("service_unavailable", f"The model server at {host} failed ({status}: "
                     f"{detail}). Retry in a moment; if it persists, check the server's log.", True)

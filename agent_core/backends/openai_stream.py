@@ -19,6 +19,7 @@ after the held text was given out (nothing received is lost).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -170,10 +171,8 @@ def _tool_call(c: _Call, step_id: str | None) -> ToolCall:
     except ValueError as exc:
         return ToolCall(call_id, c.name, raw, {}, f"the tool input is not valid JSON ({exc})")
     if isinstance(value, str):  # some servers double-encode the arguments
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(value)
-        except ValueError:
-            pass
     if not isinstance(value, dict):
         return ToolCall(call_id, c.name, raw, {}, "the tool input is not a JSON object")
     return ToolCall(call_id, c.name, raw, value)

@@ -37,6 +37,23 @@ def expander(at: AppTest, title: str):
     raise AssertionError(f"no expander '{title}' in {expander_labels(at)}")
 
 
+def rendered_text(at: AppTest) -> str:
+    """Every element the app drew (protos as text) and every session-state value (to check
+    that something, e.g. a secret, is nowhere in the page)."""
+    out: list[str] = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in (getattr(node, "children", None) or {}).values():
+            walk(child)
+
+    walk(at._tree)
+    out.extend(repr(at.session_state[k]) for k in at.session_state)
+    return "\n".join(out)
+
+
 @pytest.fixture(autouse=True)
 def _navigation_mode(monkeypatch):
     """Run AppTest the way a live server runs after its first script run: in st.navigation

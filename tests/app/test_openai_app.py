@@ -13,14 +13,13 @@ from types import SimpleNamespace
 import pytest
 
 from agent_core.synthetic import SyntheticSpec
-from tests.app.conftest import RUN_TIMEOUT, expander, expander_labels, new_app
+from tests.app.conftest import RUN_TIMEOUT, expander, expander_labels, new_app, rendered_text
+from tests.fakes.openai_server import BOOKS_REQUEST as BOOKS
+from tests.fakes.openai_server import SEED_REQUEST as SEED
 from tests.fakes.openai_server import FakeChat, scenario_model
 
 MODEL = "analyst-7b"
 KEY = "sk-agentdesk-APPKEY-7c6b5a4d3e2f1100"
-SEED = ("Given the attached price data file, please make me a chart with moving average "
-        "in red and actual data in blue")
-BOOKS = "Please generate a list of the 10 greatest books of all time. Return it as a CSV file."
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +53,6 @@ def ask(at, text: str):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     return at
-
-
-def rendered_text(at) -> str:
-    out: list[str] = []
-
-    def walk(node):
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            out.append(str(proto))
-        for child in (getattr(node, "children", None) or {}).values():
-            walk(child)
-
-    walk(at._tree)
-    out.extend(repr(at.session_state[k]) for k in at.session_state)
-    return "\n".join(out)
 
 
 def assert_no_key_anywhere(env, at) -> None:

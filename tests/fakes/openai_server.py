@@ -33,6 +33,12 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes.converse_server import FakeServer, Reply, chart_code, synthetic_code
 
 SSE = "text/event-stream"
+# the original walkthrough's requests, and a small price file for them
+SEED_REQUEST = ("Given the attached price data file, please make me a chart with moving average "
+                "in red and actual data in blue")
+BOOKS_REQUEST = "Please generate a list of the 10 greatest books of all time. Return it as a CSV file."
+PRICES_CSV = "Date,Close\n" + "\n".join(
+    f"2024-03-{d:02d},{80 + d * 0.75 + d % 5:.2f}" for d in range(1, 31)) + "\n"
 BOOKS_CODE = '''\
 import pandas as pd
 

@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 
 from agent_core.synthetic import SyntheticSpec, read_tables, verify
+from tests.fakes.openai_server import BOOKS_REQUEST as BOOKS
+from tests.fakes.openai_server import PRICES_CSV as PRICES
+from tests.fakes.openai_server import SEED_REQUEST as SEED
 from tests.fakes.openai_server import FakeChat, scenario_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "analyst-7b"
 KEY = "sk-agentdesk-CLIKEY-5a4b3c2d1e0f9988"
-SEED = ("Given the attached price data file, please make me a chart with moving average "
-        "in red and actual data in blue")
-BOOKS = "Please generate a list of the 10 greatest books of all time. Return it as a CSV file."
-PRICES = "Date,Close\n" + "\n".join(f"2024-03-{d:02d},{80 + d * 0.75 + d % 5:.2f}" for d in range(1, 31)) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +31,10 @@ def fake():
     server.stop()
 
 
-def ask(fake: FakeChat, tmp_path: Path, prompt: str, *args: str, key: str = KEY) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENAI_", "AWS_", "BEDROCK_")) and k not in ("AGENT_BACKEND", "CODE_EXECUTOR")}
+def ask(fake: FakeChat, tmp_path: Path, prompt: str, *args: str,
+        key: str = KEY) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AWS_", "BEDROCK_"))
+           and k not in ("AGENT_BACKEND", "CODE_EXECUTOR")}
     env.update(OPENAI_API_KEY=key, AGENT_DESK_HOME=str(tmp_path / "home"))
     return subprocess.run(
         [sys.executable, "-m", "agent_core", "ask", "--backend", "openai", "--base-url", fake.base_url,
@@ -67,7 +67,8 @@ def test_seed_chart_request(fake, tmp_path):
 
     table = pd.read_csv(out / "moving_average.csv")
     assert len(table) == 30
-    assert table["moving_average"].iloc[-1] == pytest.approx(pd.read_csv(io.StringIO(PRICES))["Close"].tail(20).mean())
+    closes = pd.read_csv(io.StringIO(PRICES))["Close"]
+    assert table["moving_average"].iloc[-1] == pytest.approx(closes.tail(20).mean())
     new = fake.requests[asked:]
     assert len(new) == 2 and all(r["key_sent"] and r["body"]["model"] == MODEL for r in new)
 

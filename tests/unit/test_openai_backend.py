@@ -22,13 +22,12 @@ from agent_core.events import (
 from agent_core.files import AttachedFile
 from agent_core.run import RunCollector
 from tests.fakes.converse_server import chart_code
+from tests.fakes.openai_server import PRICES_CSV as PRICES
+from tests.fakes.openai_server import SEED_REQUEST as SEED
 from tests.fakes.openai_server import ChatTurn, FakeChat, scenario_model
 
 MODEL = "analyst-7b"
-SEED = ("Given the attached price data file, please make me a chart with moving average in red "
-        "and actual data in blue")
 SHARED = "oa-shared"
-PRICES = "Date,Close\n" + "\n".join(f"2024-03-{d:02d},{80 + d * 0.75 + d % 5:.2f}" for d in range(1, 31)) + "\n"
 KEY = "sk-agentdesk-TESTKEY-9f8e7d6c5b4a3210"
 
 
@@ -206,13 +205,15 @@ def test_a_text_only_model_gets_a_note_instead_of_the_chart_learned_from_its_ref
     assert "chart image(s) were shown here" in notes
     # learned: later results carry the note (file name, size) from the start
     assert agent.adapter.vision is False
-    assert "(Charts written: x.png (3 bytes)" in agent.adapter.tool_results([_outcome()], fenced=False)[0]["content"]
+    results = agent.adapter.tool_results([_outcome()], fenced=False)
+    assert "(Charts written: x.png (3 bytes)" in results[0]["content"] and len(results) == 1
 
 
 def _outcome():
     from agent_core.backends.loop import ImagePart, ToolCall, ToolOutcome
 
-    return ToolOutcome(ToolCall("c1", TOOL_NAME, "{}"), "Output:\nok", (ImagePart("x.png", "image/png", b"abc"),))
+    return ToolOutcome(ToolCall("c1", TOOL_NAME, "{}"), "Output:\nok",
+                       (ImagePart("x.png", "image/png", b"abc"),))
 
 
 @pytest.mark.timeout(120)
