@@ -41,7 +41,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # settings the developer's shell may hold; the server gets only what the test asks for
 _SCRUB = ("AGENT_BACKEND", "BEDROCK_AGENT_ID", "BEDROCK_AGENT_ALIAS_ID", "BEDROCK_MODEL_ID",
           "BEDROCK_ENDPOINT_URL", "CODE_EXECUTOR", "AGENT_DESK_HOME", "AWS_PROFILE",
-          "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+          "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+          "OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_API_KEY", "OPENAI_API_VERSION",
+          "OPENAI_TOOLS", "OPENAI_VISION")
 STARTUP_SECONDS = 60.0
 
 
