@@ -12,6 +12,7 @@ refusal).
 from __future__ import annotations
 
 import base64
+import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,6 +69,9 @@ class ChatCompletionsModel:
     model_setting = "OPENAI_MODEL"
 
     def __init__(self, settings: Settings, client: Any = None, api_key: str | None = None) -> None:
+        if client is None and importlib.util.find_spec("openai") is None:
+            raise ImportError("the openai package is not installed: pip install -r requirements.txt",
+                              name="openai")
         self.settings = settings
         self._key = api_key if api_key is not None else openai_api_key()
         self._client = client
