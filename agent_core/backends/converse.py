@@ -17,9 +17,9 @@ from typing import Any
 
 from agent_core.backends.converse_stream import SOURCE, parse_converse_stream
 from agent_core.backends.executors import CodeExecutor, _make_client
-from agent_core.backends.loop import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, AgentLoop, ToolOutcome, TurnEnd,
-    system_prompt,
+from agent_core.backends.loop import AgentLoop, system_prompt
+from agent_core.backends.model_adapter import (
+    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ToolOutcome, TurnEnd,
 )
 from agent_core.config import Settings
 from agent_core.events import AgentEvent, AgentFailure

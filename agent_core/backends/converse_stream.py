@@ -18,9 +18,10 @@ in the conversation history.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from agent_core.backends.loop import ToolCall, TurnEnd
+from agent_core.backends.model_adapter import ToolCall, TurnEnd
 from agent_core.events import (
     AgentEvent, FinalResponse, Rationale, Reasoning, TextChunk, UnknownEvent, Usage,
 )

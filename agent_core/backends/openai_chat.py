@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent_core.backends.executors import CodeExecutor
-from agent_core.backends.loop import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, AgentLoop, ImagePart, ToolOutcome, TurnEnd,
+from agent_core.backends.loop import AgentLoop
+from agent_core.backends.model_adapter import (
+    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ImagePart, ToolOutcome, TurnEnd,
 )
 from agent_core.backends.openai_errors import (
     ServerInfo, images_refused, openai_failure, tools_refused,

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from agent_core.backends.loop import ToolCall, TurnEnd
+from agent_core.backends.model_adapter import ToolCall, TurnEnd
 from agent_core.events import AgentEvent, FinalResponse, Rationale, Reasoning, TextChunk, Usage
 
 SOURCE = "openai"
