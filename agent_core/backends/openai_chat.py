@@ -203,7 +203,7 @@ class ChatCompletionsModel:
         n = sum(p.get("type") == "image_url" for p in content)
         if not n:
             return message
-        note = f"({n} chart image(s) were shown here; omitted from the history)"
+        note = f"({n} chart image(s) left out here; the files are listed with the code result)"
         return {**message, "content": "\n".join([*texts, note])}
 
     def stop_failure(self, stop_reason: str | None, step_id: str) -> AgentFailure | None:

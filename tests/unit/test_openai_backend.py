@@ -113,7 +113,7 @@ def test_seed_chart_through_a_tool_call_sent_in_many_fragments(pool):
     assert image["image_url"]["url"].startswith("data:image/png;base64,")
     # the history keeps the chart as a note, not its bytes
     kept = json.dumps(agent.history("oa-chart"))
-    assert "base64" not in kept and "chart image(s) were shown here" in kept
+    assert "base64" not in kept and "chart image(s) left out here" in kept
 
 
 @pytest.mark.timeout(120)
@@ -202,7 +202,7 @@ def test_a_text_only_model_gets_a_note_instead_of_the_chart_learned_from_its_ref
     tool = next(m for m in retry if m["role"] == "tool")
     assert "moving_average.csv" in tool["content"]
     notes = json.dumps(retry)
-    assert "chart image(s) were shown here" in notes
+    assert "chart image(s) left out here" in notes
     # learned: later results carry the note (file name, size) from the start
     assert agent.adapter.vision is False
     results = agent.adapter.tool_results([_outcome()], fenced=False)
