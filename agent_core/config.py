@@ -51,6 +51,7 @@ class Settings:
     max_tokens: int = 4096
     # run store
     retention_mb: int = 1024
+    retention_keep_runs: int = 3  # the newest runs of each session retention never deletes
 
     def public(self) -> dict[str, Any]:
         """The settings as shown in the UI / stored with a run (nothing secret is here: the
@@ -101,6 +102,7 @@ _ENV = {
     "AGENT_DESK_MAX_WALL_SECONDS": "max_wall_seconds",
     "AGENT_DESK_MAX_TOKENS": "max_tokens",
     "AGENT_DESK_RETENTION_MB": "retention_mb",
+    "AGENT_DESK_RETENTION_KEEP_RUNS": "retention_keep_runs",
 }
 _SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
                 "openai_api_key"}

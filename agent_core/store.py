@@ -70,6 +70,7 @@ class RunInfo:
     output_tokens: int | None
     event_count: int = 0
     file_count: int = 0
+    over_cap: bool = False  # larger than the whole retention limit: kept, and flagged
 
     @property
     def duration_seconds(self) -> float | None:
@@ -109,6 +110,27 @@ class SpaceUsed:
     @property
     def total(self) -> int:
         return self.database_bytes + self.blob_bytes
+
+
+@dataclass(frozen=True)
+class RetentionEntry:
+    """One run removed by retention: when, which, how big, and why."""
+
+    at: float
+    run_id: str
+    session_id: str
+    prompt: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What one :meth:`RunStore.enforce_retention` did."""
+
+    deleted: tuple[RetentionEntry, ...] = ()
+    over_cap: tuple[str, ...] = ()   # runs larger than the limit, kept and flagged
+    still_over: bool = False         # the kept runs alone exceed the limit
 
 
 # --- who is writing ---------------------------------------------------------------
@@ -380,7 +402,8 @@ class RunStore:
             started=row["started"], ended=row["ended"], outcome=row["outcome"],
             first_event_seconds=row.get("first_event_seconds"),
             input_tokens=row.get("input_tokens"), output_tokens=row.get("output_tokens"),
-            event_count=row.get("event_count", 0), file_count=row.get("file_count", 0))
+            event_count=row.get("event_count", 0), file_count=row.get("file_count", 0),
+            over_cap=bool(row.get("over_cap") or 0))
 
     def list_runs(self, session: str | None = None, backend: str | None = None,
                   outcome: str | None = None, text: str | None = None, limit: int = 200,
@@ -506,23 +529,70 @@ class RunStore:
         return SpaceUsed(database_bytes=(pages - free) * page_size, blob_bytes=blob_bytes,
                          runs=runs, blobs=blobs)
 
-    def enforce_retention(self, max_bytes: int) -> list[str]:
-        """Delete the oldest finished runs until the store holds at most ``max_bytes``
-        (running runs are kept); blobs go only when nothing refers to them any more.
-        Returns the deleted run ids, oldest first."""
-        deleted: list[str] = []
-        while self.space_used().total > max_bytes:
-            rows = self._read("SELECT id FROM runs WHERE outcome != 'running' "
-                              "ORDER BY started, rowid LIMIT 1")
-            if not rows:
+    def run_size(self, run_id: str) -> int:
+        """Bytes a run holds: its events' text and the files it refers to."""
+        with self._lock:
+            text = self._conn.execute("SELECT COALESCE(SUM(LENGTH(event_json)), 0) FROM events "
+                                      "WHERE run_id = ?", (run_id,)).fetchone()[0]
+            files = self._conn.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE sha IN (SELECT blob_sha FROM events "
+                "WHERE run_id = ? UNION SELECT blob_sha FROM attachments WHERE run_id = ?)",
+                (run_id, run_id)).fetchone()[0]
+        return int(text) + int(files)
+
+    def enforce_retention(self, max_bytes: int, *, keep_per_session: int = 3,
+                          current_run: str | None = None) -> RetentionReport:
+        """Delete the oldest finished runs until the store holds at most ``max_bytes``.
+
+        Never deleted: running runs (``current_run`` included), the ``keep_per_session``
+        newest runs of each session, and a run larger than ``max_bytes`` by itself (kept and
+        flagged ``over_cap``: deleting others could never make it fit). Each deletion is
+        written to the retention log with its reason (:meth:`retention_log`)."""
+        keep = max(1, int(keep_per_session))
+        rows = self._read(
+            "SELECT id, session_id, prompt, outcome, over_cap, ROW_NUMBER() OVER ("
+            "PARTITION BY session_id ORDER BY started DESC, rowid DESC) AS newest "
+            "FROM runs ORDER BY started, rowid")
+        over_cap: list[str] = []
+        candidates: list[Mapping[str, Any]] = []
+        for row in rows:
+            size = self.run_size(row["id"])
+            if size > max_bytes:
+                over_cap.append(row["id"])
+                if not row["over_cap"]:
+                    with self._write() as conn:
+                        conn.execute("UPDATE runs SET over_cap = 1 WHERE id = ?", (row["id"],))
+                continue
+            if row["outcome"] == "running" or row["id"] == current_run or row["newest"] <= keep:
+                continue
+            candidates.append({**row, "size": size})
+        limit = f"{max_bytes / 1024 / 1024:g} MB"
+        reason = (f"removed to keep the run history within the retention limit of {limit} "
+                  f"(AGENT_DESK_RETENTION_MB): oldest finished runs go first; the newest {keep} "
+                  "runs of each session and runs in progress are always kept")
+        deleted: list[RetentionEntry] = []
+        for row in candidates:
+            if self.space_used().total <= max_bytes:
                 break
-            self.delete_run(rows[0]["id"])
-            deleted.append(rows[0]["id"])
+            entry = RetentionEntry(time.time(), row["id"], row["session_id"], row["prompt"],
+                                   row["size"], reason)
+            self.delete_run(row["id"])
+            with self._write() as conn:
+                conn.execute("INSERT INTO retention_log (at, run_id, session_id, prompt, size, reason) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (entry.at, entry.run_id, entry.session_id,
+                                                           entry.prompt, entry.size, entry.reason))
+            deleted.append(entry)
         if deleted:
             with self._write() as conn:
                 conn.execute("DELETE FROM sessions WHERE NOT EXISTS "
                              "(SELECT 1 FROM runs r WHERE r.session_id = sessions.id)")
-        return deleted
+        return RetentionReport(tuple(deleted), tuple(over_cap), self.space_used().total > max_bytes)
+
+    def retention_log(self, limit: int = 100) -> list[RetentionEntry]:
+        """Runs removed by retention, newest first."""
+        rows = self._read("SELECT * FROM retention_log ORDER BY at DESC, rowid DESC LIMIT ?", (int(limit),))
+        return [RetentionEntry(r["at"], r["run_id"], r["session_id"], r["prompt"], r["size"], r["reason"])
+                for r in rows]
 
 
 class RunRecorder:
@@ -548,7 +618,7 @@ class RunRecorder:
 
 
 __all__ = [
-    "LATEST", "RunStore", "RunRecorder", "RunInfo", "SessionInfo", "AttachmentInfo", "SpaceUsed",
+    "LATEST", "RunStore", "RunRecorder", "RunInfo", "RetentionEntry", "RetentionReport", "SessionInfo", "AttachmentInfo", "SpaceUsed",
     "StoreError", "RunNotFoundError", "public_settings", "process_token", "writer_alive",
     "default_home", "new_run_id",
 ]

@@ -67,7 +67,22 @@ ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
 ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Version 3: retention keeps a log of what it removed and why, and flags runs larger than
+# the whole retention limit (kept, never deleted by retention).
+V3 = """
+ALTER TABLE runs ADD COLUMN over_cap INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS retention_log (
+    at          REAL NOT NULL,
+    run_id      TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    prompt      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retention_log_at ON retention_log(at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 LATEST = len(MIGRATIONS)
 
 

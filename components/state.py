@@ -328,7 +328,11 @@ class RunLog:
         try:
             self._store.finish_run(self.run_id, "interrupted" if interrupted
                                    else "failed" if self._failed else "completed")
-            # keep the store within AGENT_DESK_RETENTION_MB after every run (oldest go first)
-            self._store.enforce_retention(get_settings().retention_mb * 1024 * 1024)
+            # keep the store within AGENT_DESK_RETENTION_MB after every run (oldest go first,
+            # never this run nor the newest of each session)
+            settings = get_settings()
+            self._store.enforce_retention(settings.retention_mb * 1024 * 1024,
+                                          keep_per_session=settings.retention_keep_runs,
+                                          current_run=self.run_id)
         except Exception:  # noqa: BLE001
             log.warning("could not finish run %s in the store", self.run_id)

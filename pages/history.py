@@ -2,6 +2,8 @@
 files, export it, continue its session, edit and re-run its code, or delete it."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from agent_core.config import runs_code_here
@@ -178,6 +180,24 @@ def _render_run(store: RunStore, run: RunInfo) -> None:
         st.caption("Re-runs of this run: " + ", ".join(f"`{c.id}` ({c.outcome})" for c in children))
 
 
+def _retention_notes(store: RunStore, over_cap: tuple[str, ...]) -> None:
+    """Which runs retention removed and why; which runs are kept although over the limit."""
+    if over_cap:
+        st.warning(f"{len(over_cap)} run(s) are larger than the retention limit by themselves: they "
+                   "are kept (retention never deletes them) and flagged ⚠ in the list. Delete them "
+                   "by hand or raise AGENT_DESK_RETENTION_MB.")
+    log = store.retention_log(limit=50)
+    if not log:
+        return
+    with st.expander(f"Removed by retention ({len(log)} most recent)"):
+        for e in log:
+            when = datetime.fromtimestamp(e.at, tz=timezone.utc)
+            prompt = _short(e.prompt, 60).replace("`", "'")  # shown as code: never markdown
+            st.markdown(f"- {when:%Y-%m-%d %H:%M:%S} UTC · session `{e.session_id}` · {_size(e.size)} · "
+                        f"prompt: `{prompt}`")
+        st.caption("Why: " + log[0].reason + ".")
+
+
 # --- page -------------------------------------------------------------------------
 st.title("History")
 store = state.get_run_store()
@@ -187,12 +207,15 @@ if store is None:
     st.stop()
 settings = state.get_settings()
 limit_bytes = settings.retention_mb * MB
-dropped = store.enforce_retention(limit_bytes)
+report = store.enforce_retention(limit_bytes, keep_per_session=settings.retention_keep_runs)
 space = store.space_used()
 st.caption(f"{space.runs} run(s) · {_size(space.total)} used of {settings.retention_mb:,} MB "
-           f"(AGENT_DESK_RETENTION_MB; past it, the oldest runs go first) · `{store.home}`")
-if dropped:
-    st.info(f"{len(dropped)} oldest run(s) were removed to stay within the retention limit.")
+           f"(AGENT_DESK_RETENTION_MB; past it, the oldest runs go first, never the newest "
+           f"{settings.retention_keep_runs} of a session) · `{store.home}`")
+if report.deleted:
+    st.info(f"{len(report.deleted)} oldest run(s) were removed just now to stay within the retention "
+            "limit; see 'Removed by retention' below.")
+_retention_notes(store, report.over_cap)
 _show_flash()
 _confirm_box(store)
 
@@ -216,7 +239,8 @@ if not runs:
     st.stop()
 
 st.dataframe(
-    [{"Started (UTC)": f"{r.started_at:%Y-%m-%d %H:%M:%S}", "Outcome": r.outcome,
+    [{"Started (UTC)": f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+      "Outcome": r.outcome + (" ⚠ over the retention limit" if r.over_cap else ""),
       "Backend": r.backend, "Prompt": _short(r.prompt, 80), "Duration": format_seconds(r.duration_seconds),
       "Files": r.file_count, "Session": r.session_id} for r in runs],
     hide_index=True, width="stretch", height=min(300, 38 + 35 * len(runs)))

@@ -208,18 +208,20 @@ def test_edit_and_rerun_runs_in_local_kernel_and_is_stored_linked(_isolated_home
 
 @pytest.mark.timeout(120)
 def test_retention_is_enforced_after_every_run(bedrock_env, _isolated_home, monkeypatch):
-    """AGENT_DESK_RETENTION_MB bounds the store after each run: the oldest run goes first,
-    the new one stays."""
+    """AGENT_DESK_RETENTION_MB bounds the store after each run: the oldest runs go first,
+    the new one and the newest runs of each session stay."""
     store = RunStore(_isolated_home)
-    old = store.start_run("sess-old", "an old, big run", "bedrock")
-    store.append_event(old, FileReturned(file=ReturnedFile("big.bin", "application/octet-stream",
-                                                           os.urandom(2 * 1024 * 1024))))
-    store.finish_run(old, "completed")
+    for i in range(4):
+        old = store.start_run("sess-old", f"old run {i}", "bedrock")
+        store.append_event(old, FileReturned(file=ReturnedFile(f"big{i}.bin", "application/octet-stream",
+                                                               os.urandom(300 * 1024))))
+        store.finish_run(old, "completed")
     monkeypatch.setenv("AGENT_DESK_RETENTION_MB", "1")
+    monkeypatch.setenv("AGENT_DESK_RETENTION_KEEP_RUNS", "2")
     bedrock_env.use("chart")
     at = new_app("pages/analysis.py")
     at.chat_input[0].set_value("Plot it").run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     remaining = [r.prompt for r in RunStore(_isolated_home).list_runs()]
-    assert remaining == ["Plot it"], remaining
+    assert remaining[:3] == ["Plot it", "old run 3", "old run 2"] and "old run 0" not in remaining
     assert RunStore(_isolated_home).space_used().total <= 1024 * 1024

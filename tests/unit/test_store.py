@@ -219,9 +219,10 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 2
+    assert store.schema_version == LATEST == 3
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
+    assert not old.over_cap and store.retention_log() == []
     assert store.run_events("run-old") == [TextChunk(text="from v1")]
     new = store.start_run("s-old", "new", "bedrock")
     store.append_event(new, Usage(input_tokens=5, output_tokens=7))
@@ -242,7 +243,7 @@ def test_retention_removes_oldest_runs_and_only_unreferenced_blobs(tmp_path):
     big = [os.urandom(40_000) for _ in range(3)]
     ids = []
     for i in range(3):
-        run_id = store.start_run(f"s{i}", f"run {i}", "local")
+        run_id = store.start_run("s", f"run {i}", "local")
         store.append_event(run_id, FileReturned(file=ReturnedFile(f"big{i}.bin", "", big[i])))
         store.append_event(run_id, FileReturned(file=ReturnedFile("shared.txt", "", shared)))
         store.finish_run(run_id, "completed")
@@ -252,17 +253,18 @@ def test_retention_removes_oldest_runs_and_only_unreferenced_blobs(tmp_path):
     before = store.space_used()
     assert before.blobs == 4
     limit = before.total - 30_000  # deleting the oldest run (40 kB file) is enough
-    deleted = store.enforce_retention(limit)
-    assert deleted == [ids[0]]
+    report = store.enforce_retention(limit, keep_per_session=1)
+    assert [d.run_id for d in report.deleted] == [ids[0]]
     assert store.space_used().total <= limit
     assert not store.blob_path(__import__("hashlib").sha256(big[0]).hexdigest()).exists()
     # the shared file is still used by the newer runs: kept, and readable
     assert store.run_events(ids[1])[1].file.data == shared
     assert store.run_events(ids[2])[0].file.data == big[2]
-    # a tiny limit empties everything finished, never a running run
-    store.enforce_retention(0)
-    assert [r.id for r in store.list_runs()] == [running]
-    assert store.space_used().blobs == 0 and not list((tmp_path / "blobs").glob("*/*"))
+    # a limit smaller than each run: every run is kept and flagged, none deleted
+    report = store.enforce_retention(1000, keep_per_session=1)
+    assert not report.deleted and report.still_over
+    assert set(report.over_cap) == {ids[1], ids[2]} and store.get_run(ids[2]).over_cap
+    assert {r.id for r in store.list_runs()} == {running, ids[1], ids[2]}
 
 
 def test_recycled_pid_is_not_taken_for_the_writer(tmp_path):
