@@ -18,6 +18,7 @@ import streamlit as st
 
 from agent_core.backends.base import AgentRequest
 from agent_core.files import AttachedFile
+from agent_core.safe_text import neutralise_markdown
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def code_editor(code: str, *, key: str, session_id: str,
         try:
             backend = local_backend()
         except Exception as exc:  # noqa: BLE001 - a message, never a traceback
-            st.error(f"The local kernel could not start ({exc}). Check the sidebar settings "
+            st.error(neutralise_markdown(f"The local kernel could not start ({exc}). ") + "Check the sidebar settings "
                      "and try again.")
             return st.session_state.get(last_key)
         settings = state.get_settings()

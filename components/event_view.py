@@ -27,6 +27,7 @@ from agent_core.events import (
     FileReturned, FilesGenerated, FinalResponse, Rationale, TextChunk, Usage, event_to_dict,
 )
 from agent_core.run import RunCollector, RunResult
+from agent_core.safe_text import code_fence, code_span, neutralise_markdown
 
 # expander titles (tests and the History page rely on these words)
 RATIONALE = "Rationale"
@@ -95,13 +96,14 @@ class EventRouter:
         self._collector.add(event)
         if isinstance(event, TextChunk):
             self._answer_text.append(event.text)
-            self._answer.markdown("".join(self._answer_text) + (" ▌" if self._live else ""))
+            self._answer.markdown(neutralise_markdown("".join(self._answer_text))
+                                  + (" ▌" if self._live else ""))
             self._set_phase(self._current, "answer")
             return
         if isinstance(event, FinalResponse):
             self._final = event.text
             if not self._answer_text:
-                self._answer.markdown(event.text)
+                self._answer.markdown(neutralise_markdown(event.text))
             self._set_phase(self._current, "answer")
             return
         if isinstance(event, (FileReturned, Usage, AgentFailure)):
@@ -109,14 +111,14 @@ class EventRouter:
         step = self._step_for(event)
         if isinstance(event, Rationale):
             if self.show_trace:
-                self._section(step, RATIONALE).markdown(event.text)
+                self._section(step, RATIONALE).markdown(neutralise_markdown(event.text))
             self._set_phase(step, "planning")
         elif isinstance(event, CodeInvocation):
             if self.show_code:
                 box = self._section(step, CODE)
                 box.code(event.code, language="python")
                 if event.files:
-                    box.caption("Files given to the code: " + ", ".join(event.files))
+                    box.caption("Files given to the code: " + ", ".join(code_span(f) for f in event.files))
             self._set_phase(step, "code")
         elif isinstance(event, CodeOutput):
             if self.show_trace:
@@ -130,7 +132,7 @@ class EventRouter:
         elif isinstance(event, FilesGenerated):
             if self.show_trace:
                 self._section(step, FILES).markdown(
-                    "\n".join(f"- `{n}`" for n in event.names) or "(none)")
+                    "\n".join(f"- {code_span(n)}" for n in event.names) or "(none)")
             self._set_phase(step, "results")
         else:
             if self.show_trace:
@@ -155,7 +157,7 @@ class EventRouter:
         result = self._collector.result()
         text = "".join(self._answer_text) or (self._final or "")
         if text:
-            self._answer.markdown(text)
+            self._answer.markdown(neutralise_markdown(text))
         elif result.failure is None and not result.files:
             self._answer.caption("The agent returned no answer text.")
         n = len(self._steps)
@@ -170,7 +172,7 @@ class EventRouter:
             if result.files and self._show_files:
                 render_files(result.files, key=self._key)
             if result.failure is not None:
-                st.error(failure_message(result.failure), icon=":material/error:")
+                st.error(neutralise_markdown(failure_message(result.failure)), icon=":material/error:")
             if result.input_tokens or result.output_tokens:
                 st.caption(f"Tokens: {result.input_tokens or 0} in, {result.output_tokens or 0} out")
         return result
@@ -233,7 +235,7 @@ def describe(event: AgentEvent) -> str:
     if len(text) > 1500:
         text = text[:1500] + " …"
     where = f" ({source})" if source else ""
-    return f"**{name}**{where}\n\n```\n{text}\n```"
+    return f"**{code_span(name)}**{neutralise_markdown(where)}\n\n{code_fence(text, '')}"
 
 
 def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,

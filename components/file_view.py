@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import streamlit as st
 
 from agent_core.files import ReturnedFile
+from agent_core.safe_text import code_span, neutralise_markdown
 
 MAX_TEXT_CHARS = 200_000
 
@@ -51,42 +52,43 @@ def read_table(f: ReturnedFile):
 def _mismatch_note(f: ReturnedFile) -> None:
     if f.type_mismatch:
         st.warning(
-            f"{f.name} claims to be {f.declared_type or 'unknown'} but its content is "
+            f"{code_span(f.name)} claims to be {f.declared_type or 'unknown'} but its content is "
             f"{f.sniffed_type}; it is shown as what it really is.", icon=":material/warning:")
 
 
 @st.dialog("Full size", width="large")
 def _full_size(name: str, data: bytes) -> None:
-    st.image(data, caption=name, width="content")
+    st.image(data, caption=neutralise_markdown(name), width="content")
 
 
 def _download(f: ReturnedFile, key: str) -> None:
-    st.download_button(f"Download {f.name} ({_size(f.size)})", data=f.data, file_name=f.name,
+    # button labels render Markdown, images included: the name is neutralised
+    st.download_button(f"Download {neutralise_markdown(f.name)} ({_size(f.size)})", data=f.data, file_name=f.name,
                        mime=f.media_type if not f.is_svg or f.is_safe_svg else "application/octet-stream",
                        key=f"{key}_dl", icon=":material/download:")
 
 
 def render_file(f: ReturnedFile, *, key: str) -> None:
     """Show one file by its real type; always with a download button."""
-    st.markdown(f"**{f.name}**")
+    st.markdown(f"**{neutralise_markdown(f.name)}**")
     _mismatch_note(f)
     if f.is_image:
-        st.image(f.data, caption=f.name, width="content")
+        st.image(f.data, caption=neutralise_markdown(f.name), width="content")
         if st.button("Open full size", key=f"{key}_full", icon=":material/open_in_full:"):
             _full_size(f.name, f.data)
     elif f.is_table:
         try:
             df = read_table(f)
         except ValueError as exc:
-            st.info(f"{exc} Download it to open it elsewhere.")
+            st.info(neutralise_markdown(f"{exc} Download it to open it elsewhere."))
         else:
             st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)))
             _quick_chart(df, key, f.name)
     elif f.is_svg:
         if f.is_safe_svg:
-            st.image(f.data.decode("utf-8", "replace"), caption=f.name)
+            st.image(f.data.decode("utf-8", "replace"), caption=neutralise_markdown(f.name))
         else:
-            st.warning(f"{f.name} is an SVG with scripts or links in it, so it is not displayed. "
+            st.warning(f"{code_span(f.name)} is an SVG with scripts or links in it, so it is not displayed. "
                        "Download it only if you trust it.", icon=":material/gpp_maybe:")
     elif f.is_text:
         text = f.data.decode("utf-8", "replace")
@@ -144,11 +146,11 @@ def render_files(files: Sequence[ReturnedFile], *, key: str) -> None:
 
 def render_interactive(table: ReturnedFile, *, key: str) -> None:
     """The data behind a chart, as an interactive price chart with its own controls."""
-    st.markdown(f"**Interactive: {table.name}**")
+    st.markdown(f"**Interactive:** {code_span(table.name)}")
     try:
         df = read_table(table)
     except ValueError as exc:
-        st.info(str(exc))
+        st.info(neutralise_markdown(str(exc)))
         _download(table, key)
         return
     long = to_long_prices(df)

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from agent_core.prices import PriceReport, describe
+from agent_core.safe_text import neutralise_markdown
 
 PREVIEW_ROWS = 1000
 _VOLUME = ("volume", "vol", "qty", "quantity", "shares")
@@ -47,17 +48,19 @@ def detected_rows(report: PriceReport) -> list[tuple[str, str]]:
 def render_verdict(report: PriceReport) -> None:
     """st.error / st.warning / st.success with the one-line verdict and every problem."""
     if report.error:
-        st.error(f"**This file can't be used.** {report.error}", icon=":material/error:")
+        st.error(f"**This file can't be used.** {neutralise_markdown(report.error)}", icon=":material/error:")
         return
-    problems = "".join(f"\n- {p}" for p in report.problems)
+    # problems quote cells of the file: never Markdown (a cell could hold a remote image)
+    problems = "".join(f"\n- {neutralise_markdown(p)}" for p in report.problems)
     if report.problems:
         st.warning(f"**Usable, with {len(report.problems)} thing"
-                   f"{'s' if len(report.problems) != 1 else ''} to check.** {describe(report)}"
+                   f"{'s' if len(report.problems) != 1 else ''} to check.** "
+                   f"{neutralise_markdown(describe(report))}"
                    f"{problems}", icon=":material/warning:")
     else:
-        st.success(f"**Ready.** {describe(report)}", icon=":material/check_circle:")
+        st.success(f"**Ready.** {neutralise_markdown(describe(report))}", icon=":material/check_circle:")
     rows = detected_rows(report)
-    st.table({"Detected": [k for k, _ in rows], "Value": [v for _, v in rows]},
+    st.table({"Detected": [k for k, _ in rows], "Value": [neutralise_markdown(str(v)) for _, v in rows]},
              hide_index=True, hide_header=True)
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from agent_core.config import runs_code_here
 from agent_core.files import human_size
+from agent_core.safe_text import neutralise_markdown
 from components import state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,8 +141,9 @@ def render_attachments() -> None:
     total = sum(f.size for f in files)
     for f in files:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        c1.caption(f"{f.name} · {_size(f.size)}")
-        if c2.button("", icon=":material/close:", key=f"detach_{f.name}", help=f"Detach {f.name}"):
+        c1.caption(f"{neutralise_markdown(f.name)} · {_size(f.size)}")
+        if c2.button("", icon=":material/close:", key=f"detach_{f.name}",
+                     help=f"Detach {neutralise_markdown(f.name)}"):
             state.detach_file(f.name)
             st.rerun()
     st.caption(f"{_size(total)} of 10 MB")

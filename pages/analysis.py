@@ -5,6 +5,7 @@ import streamlit as st
 
 from agent_core.backends.base import AgentRequest
 from agent_core.files import AttachmentLimitError, check_attachment_limits
+from agent_core.safe_text import code_span, neutralise_markdown
 from components import state
 from components.code_editor import code_blocks, code_editor
 from components.event_view import EventRouter, replay, stream_into
@@ -34,7 +35,7 @@ def _render_history() -> None:
     chat = state.get_chat()
     for i, turn in enumerate(chat):
         with st.chat_message("user"):
-            st.markdown(turn.prompt)
+            st.markdown(neutralise_markdown(turn.prompt))
         with st.chat_message("assistant"):
             result = replay(st.container(), turn.result.events, show_code=state.show_code(),
                             show_trace=state.enable_trace(), key=_turn_key(i))
@@ -68,18 +69,18 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
     session = state.get_agent_session()
     index = len(state.get_chat())
     with st.chat_message("user"):
-        st.markdown(prompt)
+        st.markdown(neutralise_markdown(prompt))
     with st.chat_message("assistant"):
         try:
             check_attachment_limits(session.attachments)
         except AttachmentLimitError as exc:
-            st.error(str(exc))
+            st.error(neutralise_markdown(str(exc)))
             return
         try:
             backend = state.get_backend()
         except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
-            st.error(f"The agent backend could not start: {exc}. "
-                     "Check the settings shown in the sidebar, then try again.")
+            st.error(neutralise_markdown(f"The agent backend could not start: {exc}. ")
+                     + "Check the settings shown in the sidebar, then try again.")
             return
         request = AgentRequest(text=prompt, session_id=session.session_id,
                                memory_id=session.memory_id, files=session.attachments,
@@ -116,7 +117,7 @@ attached = state.get_agent_session().attachments
 if err := state.backend_error():
     st.warning(err)
 if attached:
-    st.caption("Attached: " + ", ".join(f"`{f.name}`" for f in attached))
+    st.caption("Attached: " + ", ".join(code_span(f.name) for f in attached))
 else:
     c1, c2 = st.columns([3, 1], vertical_alignment="center")
     c1.info("No file attached yet. Attach price data on the Upload page, or try the sample.",

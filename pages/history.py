@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from agent_core.config import runs_code_here
+from agent_core.safe_text import code_span, neutralise_markdown
 from agent_core.store import OUTCOMES, RunInfo, RunStore, StoreError
 from components import state
 from components.code_editor import code_blocks, code_editor
@@ -127,12 +128,13 @@ def _downloads(store: RunStore, run: RunInfo) -> None:
                            mime="application/x-ipynb+json", key="hist_dl_session",
                            icon=":material/library_books:")
     except Exception as exc:  # noqa: BLE001 - an export problem must not hide the run
-        st.warning(f"Export is unavailable for this run ({exc}).")
+        st.warning(neutralise_markdown(f"Export is unavailable for this run ({exc})."))
 
 
 def _render_run(store: RunStore, run: RunInfo) -> None:
-    st.subheader(_short(run.prompt, 90) or "(empty prompt)")
-    st.markdown("\n".join("> " + line for line in run.prompt.splitlines()) or "> (empty)")
+    st.subheader(neutralise_markdown(_short(run.prompt, 90)) or "(empty prompt)")
+    prompt = neutralise_markdown(run.prompt)
+    st.markdown("\n".join("> " + line for line in prompt.splitlines()) or "> (empty)")
     where = f"Run `{run.id}` · session `{run.session_id}` · {run.backend} · " \
             f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC"
     if run.parent_run_id:
@@ -141,11 +143,11 @@ def _render_run(store: RunStore, run: RunInfo) -> None:
     render_run_summary(run)
     attachments = store.run_attachments(run.id)
     if attachments:
-        st.caption("Attached: " + ", ".join(f"`{a.name}` ({_size(a.size)})" for a in attachments))
+        st.caption("Attached: " + ", ".join(f"{code_span(a.name)} ({_size(a.size)})" for a in attachments))
     try:
         events = store.run_events(run.id)
     except StoreError as exc:
-        st.error(f"{exc}")
+        st.error(neutralise_markdown(f"{exc}"))
         return
     if run.outcome == "interrupted":
         st.info("This run was interrupted (the app or the browser tab closed while it ran). "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from agent_core.backends.base import AgentRequest
+from agent_core.safe_text import neutralise_markdown
 from agent_core.synthetic import (
     EAST_STATES, US_STATES, WEST_STATES, SpecError, SyntheticSpec, plan_code,
 )
@@ -153,10 +154,10 @@ def render_result(spec: SyntheticSpec, files, *, key: str) -> None:
         if f is None or df is None:
             continue
         with col:
-            st.subheader(f.name)
+            st.subheader(neutralise_markdown(f.name))
             st.caption(f"{len(df):,} rows · {len(df.columns)} columns")
             st.dataframe(df, width="stretch", height=320, hide_index=True)
-            st.download_button(f"Download {f.name}", f.data, file_name=f.name, mime="text/csv",
+            st.download_button(f"Download {neutralise_markdown(f.name)}", f.data, file_name=f.name, mime="text/csv",
                                key=f"{key}_{f.name}_dl", icon=":material/download:")
     images = [f for f in files if f.is_image]
     if images or (sales is not None and details is not None):

@@ -15,6 +15,7 @@ from agent_core.prices import (
     SUPPORTED_EXTENSIONS, PriceReport, read_price_file, subset, to_csv_bytes, to_long,
 )
 from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
+from agent_core.safe_text import code_span, neutralise_markdown
 from components import state
 from components.price_report import render_preview, render_verdict
 
@@ -88,7 +89,7 @@ def _limits() -> None:
         with st.expander(f"Attached to this agent session ({len(attached)})", expanded=False):
             for f in attached:
                 a, b = st.columns([5, 1], vertical_alignment="center")
-                a.markdown(f":material/attach_file: `{f.name}` · {_size(f.size)}")
+                a.markdown(f":material/attach_file: {code_span(f.name)} · {_size(f.size)}")
                 b.button("Detach", key=f"detach-top-{f.name}", on_click=_detach, args=(f.name,),
                          width="stretch")
 
@@ -103,7 +104,7 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
     attached = {f.name for f in state.get_agent_session().attachments}
     with st.container(border=True):
         head, act = st.columns([4, 1], vertical_alignment="center")
-        head.subheader(f":material/table_chart: {name}", anchor=False)
+        head.subheader(f":material/table_chart: {neutralise_markdown(name)}", anchor=False)
         head.caption(_size(len(data)) + (f" · read in {report.read_seconds:.2f} s"
                                                       if report.read_seconds else ""))
         if clean in attached:
@@ -116,7 +117,7 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
                        help="Send this file to the agent with your next request.")
         msg = _messages().pop(clean, None) or _messages().pop(name, None)
         if msg:
-            getattr(st, msg[0])(msg[1])
+            getattr(st, msg[0])(neutralise_markdown(msg[1]))
         render_verdict(report)
         if not report.ok:
             return
@@ -189,7 +190,7 @@ def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None
         except UnsafeNameError:
             copy_msg = None
         if copy_msg:
-            getattr(st, copy_msg[0])(copy_msg[1])
+            getattr(st, copy_msg[0])(neutralise_markdown(copy_msg[1]))
 
 
 def _run_inside_app_frame() -> None:
@@ -230,5 +231,5 @@ for i, (fname, fdata) in enumerate(files):
     try:
         _file_block(fname, fdata, i)
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
-        st.error(f"Something went wrong while showing {fname} ({type(exc).__name__}). "
+        st.error(f"Something went wrong while showing {neutralise_markdown(fname)} ({type(exc).__name__}). "
                  "Try uploading it again, or save it as CSV with a date column and price columns.")

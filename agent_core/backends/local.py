@@ -23,6 +23,7 @@ from agent_core.backends.execution_events import execution_raw
 from agent_core.backends.execution_events import returnable as _returnable
 from agent_core.config import Settings
 from agent_core.events import AgentEvent
+from agent_core.safe_text import code_span
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent_core.interpreter.models import Execution
@@ -136,11 +137,12 @@ class LocalAgent:
 
 # --- helpers -----------------------------------------------------------------------------------
 def _short_error(execution: "Execution") -> str:
+    """The error in one line, quoted as code: its text comes from the code or the data."""
     if execution.timed_out:
         return execution.notice or "the code ran past the time limit and was stopped"
     if execution.error is not None:
         e = execution.error
-        return f"{e.name}: {e.value}" if e.value else e.name
+        return code_span(f"{e.name}: {e.value}" if e.value else e.name)
     return "unknown error"
 
 

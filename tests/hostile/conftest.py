@@ -48,3 +48,14 @@ def memory_bound(request):
     bound.stop()
     assert bound.peak_growth_mb <= bound.growth_mb, (
         f"the test process grew by {bound.peak_growth_mb:.0f} MB (bound {bound.growth_mb} MB)")
+
+
+# the browser harness (real streamlit server + headless Chromium) of tests/e2e
+from tests.e2e.conftest import (  # noqa: E402,F401
+    app_url,
+    browser_context_args,
+    browser_type_launch_args,
+    page,
+    streamlit_server,
+    streamlit_server_factory,
+)
