@@ -428,6 +428,23 @@ def _short(value: Any, limit: int = 300) -> str:
 
 
 # --- entry point ----------------------------------------------------------------------
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwind like Ctrl-C, so kernels and their folders are cleaned up."""
+
+
+def _stop_on_sigterm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def _raise(signum: int, frame: Any) -> None:
+            raise _Terminated
+
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     out = out or sys.stdout
@@ -437,8 +454,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
         return int(exc.code or 0)
+    _stop_on_sigterm()
     try:
         return int(args.handler(args, out, err))
+    except _Terminated:  # SIGTERM: the pool's exit handler then removes kernels and scratch folders
+        print("terminated", file=err)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130

@@ -13,7 +13,6 @@ import shutil
 import signal
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,13 @@ from typing import Any
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, guess_declared_type, safe_name, sniff_type
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
+from agent_core.interpreter.scratch import new_scratch, remove_scratch
+from agent_core.interpreter.walk import MAX_FILES, Walk, walk_files
 from agent_core.interpreter.warmup import WARMUP_CODE
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _IMAGE_MIMES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"))
-MAX_SNAPSHOT_FILES = 5000
+MAX_SNAPSHOT_FILES = MAX_FILES
 MAX_STREAM_CHARS = 1_000_000  # per stream and run; the rest is dropped with a note
 INTERRUPT_GRACE_SECONDS = 3.0
 
@@ -81,12 +82,20 @@ class LocalKernel:
 
     # --- lifecycle ----------------------------------------------------------
     def start(self) -> "LocalKernel":
-        from jupyter_client.kernelspec import KernelSpec
-
         t0 = time.perf_counter()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._base = Path(tempfile.mkdtemp(prefix=f"{self.marker}-"))
-        os.chmod(self._base, 0o711)
+        self._base = new_scratch(self.marker)
+        try:
+            self._start(t0)
+        except BaseException:
+            self.shutdown()  # a failed start leaves no process and no scratch folder behind
+            raise
+        return self
+
+    def _start(self, t0: float) -> None:
+        from jupyter_client.kernelspec import KernelSpec
+
+        assert self._base is not None
         sock, mpl = self._base / "s", self._base / "mpl"
         sock.mkdir()
         mpl.mkdir()
@@ -133,7 +142,6 @@ class LocalKernel:
             raise KernelStartError("The Python kernel could not import pandas/numpy/matplotlib: "
                                    f"{err.value if err else 'it stopped'}")
         self.started_at = time.perf_counter() - t0
-        return self
 
     @property
     def pid(self) -> int | None:
@@ -189,7 +197,7 @@ class LocalKernel:
             except Exception:  # noqa: BLE001
                 pass
         if self._base is not None:
-            shutil.rmtree(self._base, ignore_errors=True)
+            remove_scratch(self._base)
             self._base = None
 
     def adopt(self, new_workdir: Path) -> None:
@@ -210,7 +218,7 @@ class LocalKernel:
     # --- running code -------------------------------------------------------
     def run(self, code: str, *, timeout: float, snapshot: bool = True) -> RunOutcome:
         t0 = time.perf_counter()
-        before = _snapshot(self.workdir) if snapshot else {}
+        before = _snapshot(self.workdir).files if snapshot else {}
         kc = self._kc
         if kc is None or not self.is_alive():
             return RunOutcome(Execution(error=ExecutionError("KernelDied", "The kernel is not running.", ""),
@@ -273,7 +281,14 @@ class LocalKernel:
             notice = (f"The code ran longer than {timeout:g} s and was stopped; variables were kept.")
             if error and error.name == "KeyboardInterrupt":
                 error = None
-        files = _changed_files(self.workdir, before) if snapshot else ()
+        walk_note = None
+        files: tuple[OutputFile, ...] = ()
+        if snapshot:
+            after = _snapshot(self.workdir)
+            walk_note = after.note()
+            files = _changed_files(self.workdir, before, after.files)
+        if walk_note:
+            notice = " ".join(n for n in (notice, walk_note) if n)
         files = _with_images(files, images)
         return RunOutcome(Execution(stdout=_capped(out), stderr=_capped(err),
                                     error=error, files=files, timed_out=timed_out, kernel_restarted=lost,
@@ -343,22 +358,9 @@ def _drain_shell(kc: Any, msg_id: str) -> None:
             return
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    seen: dict[str, tuple[int, int]] = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
-        for name in files:
-            p = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(p)
-            except OSError:
-                continue
-            if not os.path.isfile(p) or os.path.islink(p):
-                continue
-            seen[os.path.relpath(p, root)] = (st.st_mtime_ns, st.st_size)
-            if len(seen) >= MAX_SNAPSHOT_FILES:
-                return seen
-    return seen
+def _snapshot(root: Path) -> Walk:
+    """The working folder's files (iterative walk, capped in depth and entries)."""
+    return walk_files(root)
 
 
 def _media_type(name: str, head: bytes) -> str:
@@ -396,8 +398,8 @@ def read_beneath(root: Path, rel: str, limit: int) -> tuple[bytes, int] | None:
         os.close(ffd)
 
 
-def _changed_files(root: Path, before: dict[str, tuple[int, int]]) -> tuple[OutputFile, ...]:
-    after = _snapshot(root)
+def _changed_files(root: Path, before: dict[str, tuple[int, int]],
+                   after: dict[str, tuple[int, int]]) -> tuple[OutputFile, ...]:
     out = []
     for rel in sorted(after, key=lambda r: after[r][0]):
         if before.get(rel) == after[rel]:

@@ -228,12 +228,8 @@ def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str,
 
 
 def chown_tree(path: Path, uid: int) -> None:
-    """Give a folder (and what is in it) to the kernel's uid, so it can write there."""
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            try:
-                st = os.lstat(name)
-                if st.st_uid != uid:
-                    os.lchown(name, uid, uid)
-            except OSError:
-                pass
+    """Give a folder (and what is in it) to the kernel's uid, so it can write there
+    (iteratively: the kernel may have nested folders deeper than Python's recursion)."""
+    from agent_core.interpreter.walk import chown_tree as _chown
+
+    _chown(path, uid)
