@@ -42,9 +42,9 @@ def sweep_stale(tmpdir: str | None = None) -> list[str]:
         return removed
     for name in names:
         m = _NAME.match(name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-            if remove_tree(os.path.join(root, name)):
-                removed.append(name)
+        stale = m is not None and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1)))
+        if stale and remove_tree(os.path.join(root, name)):
+            removed.append(name)
     return removed
 
 
