@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from agent_core.config import BACKENDS, EXECUTORS
+from agent_core.safe_text import strip_terminal_controls
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -356,7 +357,7 @@ class _TranscriptPrinter(_Printer):
         if self._answer_open:
             self.out.write("\n")
             self._answer_open = False
-        self.out.write(text + "\n")
+        self.out.write(strip_terminal_controls(text) + "\n")
         self.out.flush()
 
     def start(self, backend: str, session_id: str) -> None:
@@ -371,7 +372,7 @@ class _TranscriptPrinter(_Printer):
                     self.out.write("\n== answer ==\n")
                 self._answer_open = True
             self._had_text = True
-            self.out.write(event.text)
+            self.out.write(strip_terminal_controls(event.text))
             self.out.flush()
         elif isinstance(event, ev.FinalResponse):
             self._final = event.text
@@ -399,7 +400,7 @@ class _TranscriptPrinter(_Printer):
         elif isinstance(event, ev.AgentFailure):
             retry = " (you can retry)" if event.retryable else ""
             self._line(f"[failed: {event.kind}] {event.message}{retry}")
-            print(f"error: {event.message}", file=self.err)
+            print(f"error: {strip_terminal_controls(event.message)}", file=self.err)
         elif isinstance(event, ev.UnknownEvent):
             self._line(f"[unknown event] {_short(event.raw)}")
         else:
@@ -411,7 +412,7 @@ class _TranscriptPrinter(_Printer):
 
     def finish(self) -> None:
         if not self._had_text and self._final:
-            self.out.write("\n== answer ==\n" + self._final)
+            self.out.write("\n== answer ==\n" + strip_terminal_controls(self._final))
             self._answer_open = True
         if self._answer_open:
             self.out.write("\n")

@@ -24,7 +24,10 @@ from agent_core.events import (
     AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned, FinalResponse,
     Rationale, TextChunk, event_to_dict,
 )
+from agent_core.csv_safety import safe_copy_name, spreadsheet_safe
+from agent_core.csv_safety import scan as scan_formulas
 from agent_core.files import AttachedFile, NameDeduper, safe_name
+from agent_core.safe_text import neutralise_markdown
 
 if TYPE_CHECKING:  # nbformat is imported when a notebook is made, not at import
     from nbformat import NotebookNode
@@ -140,7 +143,7 @@ def run_to_notebook(store: "RunStore", run_ids: str | Sequence[str]) -> "Noteboo
                 others.append(f"The run failed ({ev.kind}): {ev.message}")
         text = "".join(answer) or final
         if text and text.strip():
-            nb.cells.append(nbf.new_markdown_cell(f"**Agent:** {text.strip()}"))
+            nb.cells.append(nbf.new_markdown_cell(f"**Agent:** {neutralise_markdown(text.strip())}"))
         if others:
             nb.cells.append(nbf.new_markdown_cell("Also returned:\n\n" + "\n".join(f"- {o}" for o in others)))
     nbf_validate(nb)
@@ -179,14 +182,27 @@ def run_to_zip(store: "RunStore", run_id: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         names = NameDeduper()
+        formulas: dict[str, int] = {}
         for ev in events:
             if isinstance(ev, FileReturned):
-                zf.writestr(f"files/{names.unique(safe_name(ev.file.name))}", ev.file.data)
+                name = names.unique(safe_name(ev.file.name))
+                zf.writestr(f"files/{name}", ev.file.data)
+                if ev.file.media_type in ("text/csv", "text/tab-separated-values"):
+                    found = scan_formulas(ev.file.data)
+                    if found.cells:  # flagged in run.json, with a copy safe to open in a spreadsheet
+                        formulas[name] = found.cells
+                        safe = names.unique(safe_copy_name(name))
+                        zf.writestr(f"files/{safe}", spreadsheet_safe(ev.file.data))
         attached = NameDeduper()
         for f in store.attached_files(run_id):
             zf.writestr(f"attached/{attached.unique(safe_name(f.name))}", f.data)
         meta = asdict(info)
         meta["settings"] = dict(info.settings)
+        if formulas:
+            meta["formula_like_cells"] = {
+                "why": "cells starting with =, +, - or @ run as formulas in a spreadsheet; open the "
+                       "*.spreadsheet-safe.* copies instead",
+                "files": formulas}
         zf.writestr("run.json", json.dumps(meta, indent=2, default=str))
         zf.writestr("events.jsonl", events_jsonl(events))
     return buf.getvalue()

@@ -62,6 +62,19 @@ def safe_name(name: str, *, default: str = "file") -> str:
     return base
 
 
+def clean_name(name: str, *, default: str = "file") -> str:
+    """Like :func:`safe_name`, but never refuses: control, bidi and newline characters
+    become ``_`` and ``..`` parts are dropped. For names the app must keep going with
+    (files the kernel wrote), where refusing would lose the run."""
+    text = name if isinstance(name, str) else str(name)
+    text = _CONTROL.sub("_", text)
+    text = "/".join(p for p in re.split(r"[\\/]+", text) if p and p != "..")
+    try:
+        return safe_name(text, default=default)
+    except UnsafeNameError:
+        return default
+
+
 class NameDeduper:
     """Keeps names unique within one run: ``chart.png``, ``chart (2).png``, ..."""
 

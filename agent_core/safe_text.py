@@ -106,4 +106,21 @@ def neutralise_markdown(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["code_fence", "code_span", "neutralise_markdown"]
+# ESC sequences: CSI (ESC [ ... final), OSC/DCS/SOS/PM/APC (ESC ] ... BEL or ST), and two-byte ESC x;
+# then any C0 control but tab/newline, DEL and the C1 controls (8-bit CSI/OSC among them)
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|[\x1b][\]PX^_].*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|[\x9d\x90\x98\x9e\x9f].*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[@-Z\\-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]", re.S)
+
+
+def strip_terminal_controls(text: str) -> str:
+    """Text safe to print on a terminal: no escape sequences (OSC 52 writes the clipboard,
+    OSC 8 hides a link, CSI moves the cursor or recolours), no control characters but
+    tab and newline (a carriage return could overwrite a line already printed)."""
+    return _ESCAPES.sub("", str(text))
+
+
+__all__ = ["code_fence", "code_span", "neutralise_markdown", "strip_terminal_controls"]

@@ -61,11 +61,31 @@ def _full_size(name: str, data: bytes) -> None:
     st.image(data, caption=neutralise_markdown(name), width="content")
 
 
+def formula_guard(f: ReturnedFile, key: str) -> None:
+    """A CSV with cells a spreadsheet would run as formulas: say so, offer a safe copy."""
+    if f.media_type not in ("text/csv", "text/tab-separated-values"):
+        return
+    from agent_core.csv_safety import safe_copy_name, scan, spreadsheet_safe  # noqa: PLC0415
+
+    found = scan(f.data)
+    if not found.cells:
+        return
+    examples = ", ".join(code_span(e) for e in found.examples)
+    st.warning(f"{found.cells:,} cell(s) of {code_span(f.name)} start with =, +, - or @ (e.g. {examples}): "
+               "a spreadsheet may run them as formulas. To open it in Excel or Sheets, download "
+               "the spreadsheet-safe copy (those cells marked as text with a leading ').",
+               icon=":material/warning:")
+    st.download_button(f"Download spreadsheet-safe copy of {neutralise_markdown(f.name)}",
+                       data=spreadsheet_safe(f.data), file_name=safe_copy_name(f.name),
+                       mime=f.media_type, key=f"{key}_safe_dl", icon=":material/shield:")
+
+
 def _download(f: ReturnedFile, key: str) -> None:
     # button labels render Markdown, images included: the name is neutralised
     st.download_button(f"Download {neutralise_markdown(f.name)} ({_size(f.size)})", data=f.data, file_name=f.name,
                        mime=f.media_type if not f.is_svg or f.is_safe_svg else "application/octet-stream",
                        key=f"{key}_dl", icon=":material/download:")
+    formula_guard(f, key)
 
 
 def render_file(f: ReturnedFile, *, key: str) -> None:

@@ -159,6 +159,9 @@ def render_result(spec: SyntheticSpec, files, *, key: str) -> None:
             st.dataframe(df, width="stretch", height=320, hide_index=True)
             st.download_button(f"Download {neutralise_markdown(f.name)}", f.data, file_name=f.name, mime="text/csv",
                                key=f"{key}_{f.name}_dl", icon=":material/download:")
+            from components.file_view import formula_guard  # noqa: PLC0415
+
+            formula_guard(f, f"{key}_{f.name}")
     images = [f for f in files if f.is_image]
     if images or (sales is not None and details is not None):
         st.subheader("Revenue by region")

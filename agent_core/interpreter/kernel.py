@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, guess_declared_type, safe_name, sniff_type
+from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, clean_name, guess_declared_type, sniff_type
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
@@ -401,10 +401,12 @@ def read_beneath(root: Path, rel: str, limit: int) -> tuple[bytes, int] | None:
 def _changed_files(root: Path, before: dict[str, tuple[int, int]],
                    after: dict[str, tuple[int, int]]) -> tuple[OutputFile, ...]:
     out = []
+    names = NameDeduper()  # sub/dir/x.txt and sub__dir__x.txt must not get one name
     for rel in sorted(after, key=lambda r: after[r][0]):
         if before.get(rel) == after[rel]:
             continue
-        name = safe_name(rel.replace(os.sep, "__"))
+        # never refuses (a bidi or newline character in a name must not lose the run)
+        name = names.unique(clean_name(rel.replace(os.sep, "__")))
         got = read_beneath(root, rel, MAX_RETURNED_FILE_BYTES + 1)
         if got is None:
             continue
