@@ -37,6 +37,11 @@ class Settings:
     kernel_idle_seconds: float = 1800.0
     kernel_memory_mb: int = 2048
     sandbox: str = "auto"  # auto | bwrap | none
+    # what one run may return (enforced as the data arrives; see docs/sandbox.md)
+    max_output_chars: int = 1_000_000
+    max_images_per_run: int = 20
+    max_files_per_run: int = 50
+    max_run_mb: int = 25
     # openai: any Chat Completions server (the API key is a secret: never a setting, see
     # openai_api_key())
     openai_base_url: str | None = None
@@ -92,6 +97,10 @@ _ENV = {
     "AGENT_DESK_KERNEL_IDLE_SECONDS": "kernel_idle_seconds",
     "AGENT_DESK_KERNEL_MEMORY_MB": "kernel_memory_mb",
     "AGENT_DESK_SANDBOX": "sandbox",
+    "AGENT_DESK_MAX_OUTPUT_CHARS": "max_output_chars",
+    "AGENT_DESK_MAX_IMAGES": "max_images_per_run",
+    "AGENT_DESK_MAX_FILES_PER_RUN": "max_files_per_run",
+    "AGENT_DESK_MAX_RUN_MB": "max_run_mb",
     "OPENAI_BASE_URL": "openai_base_url",
     "OPENAI_MODEL": "openai_model",
     "OPENAI_API_VERSION": "openai_api_version",

@@ -20,15 +20,16 @@ from typing import Any
 
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, clean_name, guess_declared_type, sniff_type
 from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter.caps import Budget, OutputCaps, StreamBuffer
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
 from agent_core.interpreter.walk import MAX_FILES, Walk, walk_files
-from agent_core.interpreter.warmup import WARMUP_CODE
+from agent_core.interpreter.warmup import WARMUP_CODE, output_cap_code
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _IMAGE_MIMES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"))
 MAX_SNAPSHOT_FILES = MAX_FILES
-MAX_STREAM_CHARS = 1_000_000  # per stream and run; the rest is dropped with a note
+MAX_STREAM_CHARS = OutputCaps.max_output_chars  # per stream and run (AGENT_DESK_MAX_OUTPUT_CHARS)
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
@@ -66,7 +67,7 @@ class LocalKernel:
 
     def __init__(self, *, workdir: Path, plan: sb.SandboxPlan, limits: sb.Limits, marker: str,
                  uid: int | None = None, hide: tuple[Path, ...] = (), mpl_cache: Path | None = None,
-                 start_timeout: float = 60.0) -> None:
+                 start_timeout: float = 60.0, caps: OutputCaps | None = None) -> None:
         self.workdir = Path(workdir)
         self.plan = plan
         self.limits = limits
@@ -75,6 +76,7 @@ class LocalKernel:
         self._hide = hide
         self._mpl_cache = mpl_cache
         self._start_timeout = start_timeout
+        self.caps = caps or OutputCaps()
         self._km: Any = None
         self._kc: Any = None
         self._base: Path | None = None
@@ -135,7 +137,8 @@ class LocalKernel:
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
             raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
-        outcome = self.run(WARMUP_CODE, timeout=self._start_timeout, snapshot=False)
+        warmup = WARMUP_CODE + output_cap_code(self.caps.max_output_chars)
+        outcome = self.run(warmup, timeout=self._start_timeout, snapshot=False)
         if outcome.kernel_lost or outcome.execution.error:
             err = outcome.execution.error
             self.shutdown()
@@ -224,7 +227,12 @@ class LocalKernel:
             return RunOutcome(Execution(error=ExecutionError("KernelDied", "The kernel is not running.", ""),
                                         kernel_restarted=True, notice=_lost_notice("stopped")), True)
         msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
-        out, err, images = [], [], []
+        caps = self.caps
+        # the kernel caps its own output; this is the second line (room for the kernel's note)
+        out = StreamBuffer(caps.max_output_chars + 200)
+        err = StreamBuffer(caps.max_output_chars + 200)
+        images: list = []
+        images_dropped = 0
         error: ExecutionError | None = None
         deadline = time.monotonic() + timeout
         timed_out = lost = False
@@ -262,14 +270,19 @@ class LocalKernel:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
-                (out if content.get("name") == "stdout" else err).append(content.get("text", ""))
+                # kept up to the cap as it arrives: a run printing 200 MB never has it all here
+                (out if content.get("name") == "stdout" else err).add(strip_ansi(content.get("text", "")))
             elif kind in ("execute_result", "display_data"):
                 data = content.get("data", {})
                 image = next(((m, ext) for m, ext in _IMAGE_MIMES if m in data), None)
                 if image:
-                    images.append((image, data[image[0]]))
+                    payload = data[image[0]]
+                    if len(images) < caps.max_images and len(payload) <= caps.max_file_bytes * 4 // 3 + 4:
+                        images.append((image, payload))
+                    else:
+                        images_dropped += 1
                 elif "text/plain" in data:
-                    out.append(str(data["text/plain"]) + "\n")
+                    out.add(strip_ansi(str(data["text/plain"])) + "\n")
             elif kind == "error":
                 error = ExecutionError(content.get("ename", "Error"), content.get("evalue", ""),
                                        strip_ansi("\n".join(content.get("traceback", []))))
@@ -283,23 +296,17 @@ class LocalKernel:
                 error = None
         walk_note = None
         files: tuple[OutputFile, ...] = ()
+        budget = Budget(caps)
         if snapshot:
             after = _snapshot(self.workdir)
             walk_note = after.note()
-            files = _changed_files(self.workdir, before, after.files)
-        if walk_note:
-            notice = " ".join(n for n in (notice, walk_note) if n)
-        files = _with_images(files, images)
-        return RunOutcome(Execution(stdout=_capped(out), stderr=_capped(err),
+            files = _changed_files(self.workdir, before, after.files, budget)
+        files = _with_images(files, images, budget)
+        notes = (notice, walk_note, budget.note(images_dropped))
+        notice = " ".join(n for n in notes if n) or None
+        return RunOutcome(Execution(stdout=out.text(), stderr=err.text(),
                                     error=error, files=files, timed_out=timed_out, kernel_restarted=lost,
                                     notice=notice, duration_seconds=time.perf_counter() - t0), lost)
-
-
-def _capped(parts: list[str]) -> str:
-    text = strip_ansi("".join(parts))
-    if len(text) <= MAX_STREAM_CHARS:
-        return text
-    return text[:MAX_STREAM_CHARS] + f"\n[... output truncated: {len(text) - MAX_STREAM_CHARS} more characters]\n"
 
 
 def _proc_table() -> dict[int, tuple[int, str]]:
@@ -399,7 +406,8 @@ def read_beneath(root: Path, rel: str, limit: int) -> tuple[bytes, int] | None:
 
 
 def _changed_files(root: Path, before: dict[str, tuple[int, int]],
-                   after: dict[str, tuple[int, int]]) -> tuple[OutputFile, ...]:
+                   after: dict[str, tuple[int, int]], budget: Budget) -> tuple[OutputFile, ...]:
+    """New or changed files, read one at a time within the run's budget (files, bytes)."""
     out = []
     names = NameDeduper()  # sub/dir/x.txt and sub__dir__x.txt must not get one name
     for rel in sorted(after, key=lambda r: after[r][0]):
@@ -407,18 +415,28 @@ def _changed_files(root: Path, before: dict[str, tuple[int, int]],
             continue
         # never refuses (a bidi or newline character in a name must not lose the run)
         name = names.unique(clean_name(rel.replace(os.sep, "__")))
-        got = read_beneath(root, rel, MAX_RETURNED_FILE_BYTES + 1)
+        limit = budget.caps.max_file_bytes
+        if after[rel][1] > limit:  # too big to return: only its head, to name its type
+            got = read_beneath(root, rel, 4096)
+            if got is not None:
+                out.append(OutputFile(name, _media_type(name, got[0]), b"", truncated=True))
+            continue
+        if not budget.room_for(after[rel][1]):
+            budget.left_out.append(name)
+            continue
+        got = read_beneath(root, rel, limit + 1)
         if got is None:
             continue
         data, size = got
-        if size > MAX_RETURNED_FILE_BYTES or len(data) > MAX_RETURNED_FILE_BYTES:
+        if size > limit or len(data) > limit:
             out.append(OutputFile(name, _media_type(name, data[:4096]), b"", truncated=True))
         else:
+            budget.take(len(data))
             out.append(OutputFile(name, _media_type(name, data), data))
     return tuple(out)
 
 
-def _with_images(files: tuple[OutputFile, ...], images: list) -> tuple[OutputFile, ...]:
+def _with_images(files: tuple[OutputFile, ...], images: list, budget: Budget) -> tuple[OutputFile, ...]:
     if not images:
         return files
     dedupe = NameDeduper()
@@ -427,5 +445,10 @@ def _with_images(files: tuple[OutputFile, ...], images: list) -> tuple[OutputFil
     extra = []
     for n, ((mime, ext), payload) in enumerate(images, start=1):
         data = payload.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(payload)
-        extra.append(OutputFile(dedupe.unique(f"figure-{n}.{ext}"), mime, data))
+        name = dedupe.unique(f"figure-{n}.{ext}")
+        if not budget.room_for(len(data)):
+            budget.left_out.append(name)
+            continue
+        budget.take(len(data))
+        extra.append(OutputFile(name, mime, data))
     return files + tuple(extra)

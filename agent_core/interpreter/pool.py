@@ -32,6 +32,7 @@ from typing import Iterable
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter.caps import OutputCaps
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
 from agent_core.interpreter.models import Execution, ExecutionError
 
@@ -221,7 +222,8 @@ class KernelPool:
     def _make_kernel(self, workdir: Path) -> LocalKernel:
         uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
         return LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
-                           uid=uid, hide=self._hide, mpl_cache=self._mpl_cache).start()
+                           uid=uid, hide=self._hide, mpl_cache=self._mpl_cache,
+                           caps=OutputCaps.from_settings(self.settings)).start()
 
     def _new_kernel(self, session_id: str) -> LocalKernel:
         """A kernel for the session: the warm spare when there is one, else a cold start.

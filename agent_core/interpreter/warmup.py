@@ -55,3 +55,64 @@ _adk_first_draw()
 del _adk_first_draw
 os.umask(0o022)
 """
+
+
+def output_cap_code(limit: int) -> str:
+    """Code that caps what one execution may print, inside the kernel, as it is written:
+    past ``limit`` characters per stream the rest is counted, not sent (a run printing
+    200 MB would otherwise arrive at the app as one 200 MB message). ``write`` becomes a
+    data descriptor on the stream class, so IPython's per-cell history tee (which swaps
+    ``stream.write`` on the instance) always ends in the capped write; subprocess output
+    captured by ipykernel goes through it too. A note says what was dropped."""
+    return f"""
+def _adk_cap_output(limit={int(limit)}):
+    import sys
+    cls = type(sys.stdout)
+    if getattr(cls, "_adk_capped", False):
+        return
+    orig = cls.write
+    kept, dropped = {{}}, {{}}
+
+    def capped(self, text, *args, **kwargs):
+        key = getattr(self, "name", "stdout")
+        text = text if isinstance(text, str) else str(text)
+        room = limit - kept.get(key, 0)
+        part = text[:max(room, 0)]
+        if part:
+            kept[key] = kept.get(key, 0) + len(part)
+            orig(self, part)
+        if len(part) < len(text):
+            dropped[key] = dropped.get(key, 0) + len(text) - len(part)
+        return len(text)
+
+    def get(self):
+        return self.__dict__.get("_adk_write") or capped.__get__(self)
+
+    def put(self, value):
+        func = getattr(value, "__func__", None)
+        if func is capped or func is orig:
+            self.__dict__.pop("_adk_write", None)  # a wrapper restoring "the" write: ours
+        else:
+            self.__dict__["_adk_write"] = value     # a wrapper (IPython's tee) around ours
+
+    cls.write = property(get, put)
+    cls._adk_capped = True
+    streams = {{"stdout": sys.stdout, "stderr": sys.stderr}}
+    for stream in streams.values():
+        stream.__dict__.pop("write", None)
+
+    def pre_execute(*args):
+        kept.clear()
+        dropped.clear()
+
+    def post_execute(*args):
+        for key, n in list(dropped.items()):
+            orig(streams.get(key, sys.stdout), f"\\n[... output truncated in the kernel: {{n:,}} more characters]\\n")
+        dropped.clear()
+
+    get_ipython().events.register("pre_execute", pre_execute)
+    get_ipython().events.register("post_execute", post_execute)
+
+_adk_cap_output()
+del _adk_cap_output
+"""
