@@ -68,7 +68,8 @@ def test_1000_files_of_1_mb(agent, memory_bound):
 @pytest.mark.timeout(600)
 def test_400_display_images(agent, memory_bound):
     code = ("import os\nfrom IPython.display import Image, display\n"
-            "for i in range(400):\n    display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(900_000), format='png'))")
+            "for i in range(400):\n"
+            "    display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(900_000), format='png'))")
     files, size, output, answer = _run(agent, code, memory_bound, "400 images")
     assert 0 < files <= 20
     assert "image(s) were not returned" in answer
