@@ -109,6 +109,10 @@ class LocalAgent:
                 "traceId": trace_id, "invocationType": _CODE,
                 "codeInterpreterInvocationInput": {"code": current.code, "files": list(attached)},
             }})
+            if self.pool.waiting_for_kernel(sid):  # say so before blocking: the page shows it
+                yield self._trace(sid, {"rationale": {"traceId": f"{trace_id}-wait", "text": (
+                    f"Waiting for a free interpreter: all {self.settings.max_kernels} are busy with "
+                    "other sessions' runs (AGENT_DESK_MAX_KERNELS).")}})
             execution = self.pool.execute(sid, current.code, timeout=self.settings.exec_timeout)
             attempts.append((current, execution))
             observation, files = execution_raw(execution, trace_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, clean_name, guess_declared_type, sniff_type
 from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter import seccomp
 from agent_core.interpreter.caps import Budget, OutputCaps, StreamBuffer
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
@@ -67,7 +68,8 @@ class LocalKernel:
 
     def __init__(self, *, workdir: Path, plan: sb.SandboxPlan, limits: sb.Limits, marker: str,
                  uid: int | None = None, hide: tuple[Path, ...] = (), mpl_cache: Path | None = None,
-                 start_timeout: float = 60.0, caps: OutputCaps | None = None) -> None:
+                 start_timeout: float = 60.0, caps: OutputCaps | None = None,
+                 on_shutdown: Any = None) -> None:
         self.workdir = Path(workdir)
         self.plan = plan
         self.limits = limits
@@ -77,6 +79,8 @@ class LocalKernel:
         self._mpl_cache = mpl_cache
         self._start_timeout = start_timeout
         self.caps = caps or OutputCaps()
+        self._on_shutdown = on_shutdown  # called once when the kernel is gone (frees its slot, uid)
+        self._python_pid: int | None = None
         self._km: Any = None
         self._kc: Any = None
         self._base: Path | None = None
@@ -105,6 +109,10 @@ class LocalKernel:
             for f in self._mpl_cache.glob("fontlist-*.json"):
                 shutil.copy2(f, mpl / f.name)
         conn = self._base / "kernel.json"
+        bpf = None
+        if self.plan.sandboxed and seccomp.supported():  # no user namespaces inside
+            bpf = self._base / "no-userns.bpf"
+            bpf.write_bytes(seccomp.no_userns_filter())
         sandboxed = self.plan.sandboxed
         env = sb.kernel_env(sandboxed=sandboxed, mpl_dir=str(mpl),
                             home="/tmp" if sandboxed else str(mpl))
@@ -117,7 +125,7 @@ class LocalKernel:
             if self.uid is not None and conn.exists():
                 os.chown(conn, self.uid, self.uid)
             if sandboxed:
-                mounts = sb.Mounts(self.workdir, sock, conn, mpl, self._hide)
+                mounts = sb.Mounts(self.workdir, sock, conn, mpl, self._hide, seccomp=bpf)
                 return sb.bwrap_argv(self.plan, mounts, self.limits, env, self.uid)
             return self.limits.prlimit_argv(with_nproc=False)
 
@@ -168,6 +176,43 @@ class LocalKernel:
 
     def shutdown(self) -> None:
         """Kill the kernel (and its sandbox) at once and remove its sockets."""
+        try:
+            self._shutdown()
+        finally:
+            done, self._on_shutdown = self._on_shutdown, None
+            if done is not None:
+                done()
+
+    def kernel_python_pid(self) -> int | None:
+        """The pid (on the host) of the Python process inside the sandbox."""
+        if self._python_pid is None and self.pid is not None:
+            for pid in _descendants(self.pid):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        args = fh.read().split(b"\0")
+                    # the Python process itself, not bwrap/setpriv/prlimit whose argv holds it too
+                    if os.path.basename(args[0]).startswith(b"python") and b"ipykernel_launcher" in args:
+                        self._python_pid = pid
+                        break
+                except OSError:
+                    continue
+        return self._python_pid
+
+    def end_background(self) -> int:
+        """Kill what the run left running (processes started by the code): the run's
+        background processes end with the run. Returns how many were stopped."""
+        root = self.kernel_python_pid()
+        if root is None:
+            return 0
+        left = [p for p in _descendants(root) if p != root]
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return len(left)
+
+    def _shutdown(self) -> None:
         kc, self._kc = self._kc, None
         if kc is not None:
             try:
@@ -302,7 +347,10 @@ class LocalKernel:
             walk_note = after.note()
             files = _changed_files(self.workdir, before, after.files, budget)
         files = _with_images(files, images, budget)
-        notes = (notice, walk_note, budget.note(images_dropped))
+        stopped = self.end_background() if not lost else 0
+        bg_note = (f"{stopped} background process(es) started by this run were stopped when it ended."
+                   if stopped else None)
+        notes = (notice, walk_note, budget.note(images_dropped), bg_note)
         notice = " ".join(n for n in notes if n) or None
         return RunOutcome(Execution(stdout=out.text(), stderr=err.text(),
                                     error=error, files=files, timed_out=timed_out, kernel_restarted=lost,

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
 import re
 import shutil
@@ -32,13 +31,14 @@ from typing import Iterable
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
+from agent_core.interpreter import uids
+from agent_core.interpreter.budget import KernelSlots, NoFreeKernel
 from agent_core.interpreter.caps import OutputCaps
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
 from agent_core.interpreter.models import Execution, ExecutionError
 
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for session ids
-_UID_BASE = 61000  # sandboxed kernels (app run as root) get uids 61000.. of their own
-_uid_counter = itertools.count()
+KERNEL_WAIT_SECONDS = 120.0  # a request waits this long for a free interpreter
 
 
 class InvalidSessionId(ValueError):
@@ -65,6 +65,7 @@ class KernelPool:
         self._hide = (Path(settings.home), Path(__file__).resolve().parents[2], Path.cwd())
         self._lock = threading.RLock()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self.slots = KernelSlots(settings.max_kernels)  # the real bound (see budget.py)
         self._warm_spare = warm_spare and settings.max_kernels >= 2
         self._spare: Future | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spare")
@@ -135,7 +136,7 @@ class KernelPool:
                 notice, sess.pending_notice = sess.pending_notice, None
                 try:
                     sess.kernel = self._new_kernel(session_id)
-                except (KernelStartError, OSError) as exc:
+                except (KernelStartError, NoFreeKernel, uids.NoFreeUid, OSError) as exc:
                     return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
                                      kernel_restarted=notice is not None)
             sess.last_used = time.monotonic()
@@ -219,11 +220,28 @@ class KernelPool:
             self._sessions.move_to_end(session_id)
             return sess
 
-    def _make_kernel(self, workdir: Path) -> LocalKernel:
-        uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
+    def _make_kernel(self, workdir: Path, session_id: str | None = None) -> LocalKernel:
+        """Start a kernel in a slot of the bound: a session waits (making room first) up to
+        KERNEL_WAIT_SECONDS; the spare (no session) only takes a free slot."""
+        if session_id is None:
+            if not self.slots.try_take():
+                raise KernelStartError("No free interpreter slot for a spare kernel.")
+        else:
+            self.slots.take(KERNEL_WAIT_SECONDS, lambda: self._make_room(session_id))
+        uid = None
+        try:
+            uid = uids.acquire(self.home) if self.plan.drop_uid else None
+        except BaseException:
+            self.slots.give()
+            raise
+
+        def gone() -> None:
+            uids.release(uid)
+            self.slots.give()
+
         return LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
                            uid=uid, hide=self._hide, mpl_cache=self._mpl_cache,
-                           caps=OutputCaps.from_settings(self.settings)).start()
+                           caps=OutputCaps.from_settings(self.settings), on_shutdown=gone).start()
 
     def _new_kernel(self, session_id: str) -> LocalKernel:
         """A kernel for the session: the warm spare when there is one, else a cold start.
@@ -241,47 +259,45 @@ class KernelPool:
                 kernel.shutdown()
                 kernel = None
         if kernel is None:
-            self._make_room(session_id, extra=1)
-            kernel = self._make_kernel(workdir)
+            kernel = self._make_kernel(workdir, session_id)
         else:
             kernel.adopt(workdir)
         self._schedule_spare()
         return kernel
 
-    def _make_room(self, session_id: str, extra: int) -> None:
-        """Evict least recently used session kernels until ``extra`` more fit."""
-        while True:
-            with self._lock:
-                spare = 1 if self._spare is not None else 0
-                live = [(sid, s) for sid, s in self._sessions.items() if s.kernel is not None]
-                if len(live) + spare + extra <= self.settings.max_kernels:
-                    return
-                if spare:  # the spare goes first: it holds no one's state
-                    victim_spare, self._spare = self._spare, None
-                else:
-                    victim_spare = None
-            if victim_spare is not None:
-                _discard_spare(victim_spare)
-                continue
-            candidates = sorted((s.last_used, sid, s) for sid, s in live if sid != session_id)
-            evicted = False
-            for _, sid, s in candidates:
-                if s.lock.acquire(blocking=False):
-                    try:
-                        if s.kernel is not None:
-                            s.kernel.shutdown()
-                            s.kernel = None
-                            s.pending_notice = (
-                                f"This session's Python kernel was shut down to make room (at most "
-                                f"{self.settings.max_kernels} run at once): variables in memory were lost "
-                                "(files in the working folder are kept).")
-                            evicted = True
-                    finally:
-                        s.lock.release()
-                    if evicted:
-                        break
-            if not evicted:
-                return  # every other kernel is busy: allow one over the bound rather than deadlock
+    def _make_room(self, session_id: str) -> bool:
+        """Free one slot: the spare first (it holds no one's state), else the least recently
+        used idle session kernel. False when every other kernel is busy (the caller waits)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            live = [(sid, s) for sid, s in self._sessions.items() if s.kernel is not None]
+        if spare is not None:
+            _discard_spare(spare)
+            return True
+        for _, sid, s in sorted((s.last_used, sid, s) for sid, s in live if sid != session_id):
+            if s.lock.acquire(blocking=False):
+                try:
+                    if s.kernel is not None:
+                        s.kernel.shutdown()
+                        s.kernel = None
+                        s.pending_notice = (
+                            f"This session's Python kernel was shut down to make room (at most "
+                            f"{self.settings.max_kernels} run at once): variables in memory were lost "
+                            "(files in the working folder are kept).")
+                        return True
+                finally:
+                    s.lock.release()
+        return False
+
+    def waiting_for_kernel(self, session_id: str) -> bool:
+        """Would this session's next run wait for a free interpreter? (for a status line)"""
+        with self._lock:
+            sess = self._sessions.get(session_id)
+            has_kernel = sess is not None and sess.kernel is not None and sess.kernel.is_alive()
+            idle_other = any(s.kernel is not None and not s.lock.locked()
+                             for sid, s in self._sessions.items() if sid != session_id)
+            spare = self._spare is not None
+        return not has_kernel and not spare and not idle_other and self.slots.in_use >= self.slots.limit
 
     def _schedule_spare(self) -> None:
         with self._lock:

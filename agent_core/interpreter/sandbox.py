@@ -3,9 +3,10 @@
 Two kinds of plan:
 
 * ``bwrap``: the kernel runs inside bubblewrap with no network, its own PID/IPC/UTS
-  namespaces, a read-only view of the system, the home folders, ``/tmp``, ``/run``,
-  the app folder and the Agent Desk home hidden behind empty tmpfs mounts, and only its
-  own session folder writable (mounted at :data:`INSIDE_WORKDIR`). When the app runs as
+  namespaces, only an allow-list of system folders mounted read-only (:data:`SYSTEM_DIRS`:
+  no ``/run``, ``/var``, home folders or other services' sockets), a private ``/tmp``,
+  no new user namespaces (a seccomp filter, :mod:`seccomp`), and only its own session
+  folder writable (mounted at :data:`INSIDE_WORKDIR`). When the app runs as
   root, the kernel additionally drops to an unprivileged uid of its own (``setpriv``), with
   no capabilities and ``no_new_privs``, so ``RLIMIT_NPROC`` holds (a fork bomb stops);
   as a normal user, bubblewrap's user namespace maps the user to uid 1000.
@@ -181,13 +182,18 @@ class Mounts:
     conn_file: Path      # connection file (ro)
     mpl_dir: Path        # private matplotlib config/cache (rw)
     hide: tuple[Path, ...] = ()   # extra folders to hide (app folder, Agent Desk home)
+    seccomp: Path | None = None   # compiled filter (seccomp.no_userns_filter) to load
 
 
 def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str, str],
                uid: int | None) -> list[str]:
     """The argv prefix that runs a command inside the sandbox."""
-    hidden = hidden_dirs(list(mounts.hide))
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    hidden = [h for h in hidden_dirs(list(mounts.hide))
+              if h == "/tmp" or any(h == a or h.startswith(a + "/") for a in _allowed_roots())]
+    argv = ["bwrap"]
+    for src, link in _system_mounts():
+        argv += ["--symlink", link, src] if link else ["--ro-bind", src, src]
+    argv += ["--dev", "/dev", "--proc", "/proc"]
     for h in hidden:
         if h == "/tmp":
             argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", h]
@@ -196,7 +202,13 @@ def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str,
     made: set[str] = set()
 
     def bind(kind: str, src: str, dest: str) -> None:
-        for d in _parent_dirs(dest, hidden):
+        parents = _parent_dirs(dest, hidden)
+        if not parents and not any(dest.startswith(a + "/") for a in _allowed_roots()):
+            # outside every mounted folder: make each parent (0755, not bwrap's 0700) so the
+            # kernel's uid can walk down to it
+            parts = Path(dest).parts[1:-1]
+            parents = ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+        for d in parents:
             if d not in made:
                 made.add(d)
                 argv.extend(["--perms", "0755", "--dir", d])
@@ -205,7 +217,8 @@ def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str,
     python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     python_dirs.add(sys.prefix)
     for p in sorted(python_dirs, key=lambda p: (p.count("/"), p)):
-        if any(p == h or p.startswith(h + "/") for h in hidden):
+        inside_allowed = any(p == a or p.startswith(a + "/") for a in _allowed_roots())
+        if not inside_allowed or any(p == h or p.startswith(h + "/") for h in hidden):
             bind("--ro-bind", p, p)
     bind("--bind", str(mounts.sock_dir), str(mounts.sock_dir))
     bind("--ro-bind", str(mounts.conn_file), str(mounts.conn_file))
@@ -224,7 +237,31 @@ def bwrap_argv(plan: SandboxPlan, mounts: Mounts, limits: Limits, env: dict[str,
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     else:
         argv[1:1] = ["--unshare-user", "--uid", "1000", "--gid", "1000"]
+    if mounts.seccomp is not None:
+        # bwrap reads the filter from a descriptor: the shell opens it, then becomes bwrap
+        argv = ["/bin/sh", "-c", 'exec 9<"$0" && exec "$@"', str(mounts.seccomp),
+                argv[0], "--seccomp", "9", *argv[1:]]
     return argv + limits.prlimit_argv(with_nproc=True)
+
+
+# System folders mounted (read-only) inside the sandbox; nothing else of the host is there
+# (no /run, /var, /srv, /mnt, /media, /home, /root: no sockets of other services).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
+
+
+def _allowed_roots() -> list[str]:
+    return [d for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+
+
+def _system_mounts() -> list[tuple[str, str | None]]:
+    """(folder, None) to bind read-only, or (folder, target) for a symlink (merged /usr)."""
+    out: list[tuple[str, str | None]] = []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            out.append((d, os.readlink(d)))
+        elif os.path.isdir(d):
+            out.append((d, None))
+    return out
 
 
 def chown_tree(path: Path, uid: int) -> None:
