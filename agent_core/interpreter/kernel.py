@@ -20,12 +20,13 @@ from typing import Any
 
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, clean_name, guess_declared_type, sniff_type
 from agent_core.interpreter import sandbox as sb
-from agent_core.interpreter import seccomp
+from agent_core.interpreter import cgroups, seccomp
 from agent_core.interpreter.caps import Budget, OutputCaps, StreamBuffer
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
 from agent_core.interpreter.walk import MAX_FILES, Walk, walk_files
 from agent_core.interpreter.warmup import WARMUP_CODE, output_cap_code
+from agent_core.interpreter.watchdog import WATCHDOG
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _IMAGE_MIMES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"))
@@ -81,6 +82,12 @@ class LocalKernel:
         self.caps = caps or OutputCaps()
         self._on_shutdown = on_shutdown  # called once when the kernel is gone (frees its slot, uid)
         self._python_pid: int | None = None
+        # the session's memory budget over its whole process tree (cgroup where possible, and
+        # the watchdog everywhere); stop_reason says why the watchdog stopped the kernel
+        self.memory_budget_bytes = limits.memory_mb * 1024 * 1024
+        self.stop_reason: str | None = None
+        self.cgroup: cgroups.KernelCgroup | None = None
+        self.budget_mechanism = "watchdog"
         self._km: Any = None
         self._kc: Any = None
         self._base: Path | None = None
@@ -121,13 +128,18 @@ class LocalKernel:
                 sb.chown_tree(p, self.uid)
             sb.chown_tree(self.workdir, self.uid)
 
+        self.cgroup, why_not = cgroups.make(self.marker, self.memory_budget_bytes, self.limits.tasks)
+        self.budget_mechanism = (f"{self.cgroup.mechanism} + watchdog" if self.cgroup
+                                 else f"watchdog only ({why_not})")
+
         def prefix() -> list[str]:
             if self.uid is not None and conn.exists():
                 os.chown(conn, self.uid, self.uid)
+            enter = self.cgroup.enter_argv() if self.cgroup else []
             if sandboxed:
                 mounts = sb.Mounts(self.workdir, sock, conn, mpl, self._hide, seccomp=bpf)
-                return sb.bwrap_argv(self.plan, mounts, self.limits, env, self.uid)
-            return self.limits.prlimit_argv(with_nproc=False)
+                return enter + sb.bwrap_argv(self.plan, mounts, self.limits, env, self.uid)
+            return enter + self.limits.prlimit_argv(with_nproc=False)
 
         km = _manager_class()(transport="ipc", ip=str(sock / "k"), connection_file=str(conn))
         km.prefix_factory = prefix
@@ -142,6 +154,7 @@ class LocalKernel:
             kc.start_channels()
             self._kc = kc
             kc.wait_for_ready(timeout=self._start_timeout)
+            WATCHDOG.watch(self)
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
             raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
@@ -212,7 +225,19 @@ class LocalKernel:
                 pass
         return len(left)
 
+    def _over_budget_message(self) -> str | None:
+        """Why the kernel was stopped for memory, if it was (watchdog or cgroup)."""
+        if self.stop_reason:
+            return self.stop_reason
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return (f"The session's code went over its memory budget of {self.memory_budget_bytes // 2**20:,} MB "
+                    "(all its processes and shared memory together; AGENT_DESK_KERNEL_MEMORY_MB), so the "
+                    "system stopped it: variables in memory were lost (files in the working folder are "
+                    "kept). Work on less data at once.")
+        return None
+
     def _shutdown(self) -> None:
+        WATCHDOG.forget(self)
         kc, self._kc = self._kc, None
         if kc is not None:
             try:
@@ -244,6 +269,8 @@ class LocalKernel:
                 self._km.cleanup_resources(restart=False)
             except Exception:  # noqa: BLE001
                 pass
+        if self.cgroup is not None:
+            self.cgroup.remove()  # empty now: every process of the kernel is gone
         if self._base is not None:
             remove_scratch(self._base)
             self._base = None
@@ -305,9 +332,14 @@ class LocalKernel:
                     lost = True
                     code_ = self.exit_code()
                     why = f"exit code {code_}" if code_ is not None else "stopped"
-                    error = ExecutionError("KernelDied", f"The kernel stopped while running this code ({why}), "
-                                           "for example because it ran out of memory.", "")
-                    notice = _lost_notice(why)
+                    budget = self._over_budget_message()
+                    if budget:
+                        error = ExecutionError("MemoryBudgetExceeded", budget, "")
+                        notice = budget
+                    else:
+                        error = ExecutionError("KernelDied", f"The kernel stopped while running this code "
+                                               f"({why}), for example because it ran out of memory.", "")
+                        notice = _lost_notice(why)
                     self.shutdown()
                     break
                 continue

@@ -41,7 +41,8 @@ class Limits:
     memory_mb: int = 2048       # RLIMIT_AS of the kernel and its children
     file_size_mb: int = 512     # RLIMIT_FSIZE: largest single file it may write
     cpu_seconds: int = 3600     # RLIMIT_CPU over the kernel's lifetime
-    tasks: int = 256            # RLIMIT_NPROC (processes + threads), sandbox with own uid only
+    tasks: int = 128            # processes + threads of a session: the cgroup's pids.max, and
+                                # RLIMIT_NPROC (sandbox with its own uid)
     tmp_mb: int = 256           # size of the private /tmp (bwrap only)
 
     def prlimit_argv(self, *, with_nproc: bool) -> list[str]:
