@@ -9,6 +9,7 @@ watchdog (:mod:`watchdog`) holds the budget.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -52,10 +53,8 @@ class KernelCgroup:
 
     def remove(self) -> None:
         for d in self.dirs:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(d)
-            except OSError:
-                pass
 
 
 def _own_paths() -> dict[str, str]:
@@ -95,17 +94,13 @@ def _v1(marker: str, memory_bytes: int, max_pids: int) -> KernelCgroup | None:
             made.append(d)
         _write(mem / "memory.limit_in_bytes", str(memory_bytes))
         if (mem / "memory.memsw.limit_in_bytes").exists():
-            try:
+            with contextlib.suppress(OSError):
                 _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
-            except OSError:
-                pass
         _write(pids / "pids.max", str(max_pids))
     except OSError:
         for d in made:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(d)
-            except OSError:
-                pass
         return None
     return KernelCgroup(1, tuple(made), mem, memory_bytes, max_pids)
 
@@ -130,10 +125,8 @@ def _v2(marker: str, memory_bytes: int, max_pids: int) -> KernelCgroup | None:
                 _write(d / "memory.swap.max", "0")
             _write(d / "pids.max", str(max_pids))
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(d)
-            except OSError:
-                pass
             continue
         return KernelCgroup(2, (d,), d, memory_bytes, max_pids)
     return None

@@ -332,10 +332,10 @@ class LocalKernel:
                     lost = True
                     code_ = self.exit_code()
                     why = f"exit code {code_}" if code_ is not None else "stopped"
-                    budget = self._over_budget_message()
-                    if budget:
-                        error = ExecutionError("MemoryBudgetExceeded", budget, "")
-                        notice = budget
+                    over_budget = self._over_budget_message()
+                    if over_budget:
+                        error = ExecutionError("MemoryBudgetExceeded", over_budget, "")
+                        notice = over_budget
                     else:
                         error = ExecutionError("KernelDied", f"The kernel stopped while running this code "
                                                f"({why}), for example because it ran out of memory.", "")

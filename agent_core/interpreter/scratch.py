@@ -35,7 +35,7 @@ def _alive(pid: int) -> bool:
 def sweep_stale(tmpdir: str | None = None) -> list[str]:
     """Remove scratch folders whose process is gone; the names removed."""
     root = tmpdir or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(root)
     except OSError:

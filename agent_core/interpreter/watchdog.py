@@ -10,6 +10,7 @@ the same budget as well; the watchdog is the mechanism everywhere else.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -116,10 +117,8 @@ class Watchdog:
         from agent_core.interpreter.kernel import _descendants
 
         for p in reversed(_descendants(pid)):
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 WATCHDOG = Watchdog()
