@@ -49,7 +49,8 @@ def scan(data: bytes) -> FormulaScan:
     text = _decode(data)
     if text is None:
         return FormulaScan(0, ())
-    found, examples = 0, []
+    found = 0
+    examples: list[str] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)):
             for cell in row:

@@ -77,28 +77,25 @@ def test_killed_cli_and_failed_start_leave_no_temporary_folder(tmp_path):
     left = _scratch(tmp)
     assert left  # SIGKILL cannot be caught: the folder stays until the next process starts
     # the next process that starts a kernel removes what the killed one left
-    p = KernelPool(settings_for(tmp_path / "home2"), warm_spare=False)
+    nxt = subprocess.run([sys.executable, "-m", "agent_core", "ask", "run this code: ```print(1)```"],
+                         cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert nxt.returncode == 0, nxt.stderr[-500:]
+    assert _scratch(tmp) == []
+    # a kernel that cannot start (1 MB of memory) leaves no folder either
+    import tempfile
+
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None
+    bad = KernelPool(settings_for(tmp_path / "home3"), warm_spare=False, limits=sb.Limits(memory_mb=1))
     try:
-        old = os.environ.get("TMPDIR")
-        os.environ["TMPDIR"] = str(tmp)
-        import tempfile
-        tempfile.tempdir = None
-        try:
-            assert p.execute("s1", "print(1)").error is None
-            assert not set(left) & set(_scratch(tmp))
-            # a kernel that cannot start (1 MB of memory) leaves no folder either
-            bad = KernelPool(settings_for(tmp_path / "home3"), warm_spare=False,
-                             limits=sb.Limits(memory_mb=1))
-            before = set(_scratch(tmp))
-            failed = bad.execute("s2", "print(1)")
-            assert failed.error is not None and failed.error.name == "KernelStartError"
-            assert set(_scratch(tmp)) <= before
-            bad.shutdown()
-        finally:
-            if old is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = old
-            tempfile.tempdir = None
+        failed = bad.execute("s2", "print(1)")
+        assert failed.error is not None and failed.error.name == "KernelStartError"
+        assert _scratch(tmp) == []
     finally:
-        p.shutdown()
+        bad.shutdown()
+        if old is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old
+        tempfile.tempdir = None
