@@ -223,6 +223,8 @@ class LocalKernel:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if left:
+            _wait_gone(left, timeout=2.0)  # the run ends after they are gone
         return len(left)
 
     def _over_budget_message(self) -> str | None:
