@@ -618,7 +618,8 @@ class RunRecorder:
 
 
 __all__ = [
-    "LATEST", "RunStore", "RunRecorder", "RunInfo", "RetentionEntry", "RetentionReport", "SessionInfo", "AttachmentInfo", "SpaceUsed",
+    "LATEST", "RunStore", "RunRecorder", "RunInfo", "RetentionEntry", "RetentionReport", "SessionInfo",
+    "AttachmentInfo", "SpaceUsed",
     "StoreError", "RunNotFoundError", "public_settings", "process_token", "writer_alive",
     "default_home", "new_run_id",
 ]

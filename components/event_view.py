@@ -118,7 +118,8 @@ class EventRouter:
                 box = self._section(step, CODE)
                 box.code(event.code, language="python")
                 if event.files:
-                    box.caption("Files given to the code: " + ", ".join(neutralise_markdown(f) for f in event.files))
+                    box.caption("Files given to the code: "
+                                + ", ".join(neutralise_markdown(f) for f in event.files))
             self._set_phase(step, "code")
         elif isinstance(event, CodeOutput):
             if self.show_trace:

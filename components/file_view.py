@@ -82,7 +82,8 @@ def formula_guard(f: ReturnedFile, key: str) -> None:
 
 def _download(f: ReturnedFile, key: str) -> None:
     # button labels render Markdown, images included: the name is neutralised
-    st.download_button(f"Download {neutralise_markdown(f.name)} ({_size(f.size)})", data=f.data, file_name=f.name,
+    st.download_button(f"Download {neutralise_markdown(f.name)} ({_size(f.size)})", data=f.data,
+                       file_name=f.name,
                        mime=f.media_type if not f.is_svg or f.is_safe_svg else "application/octet-stream",
                        key=f"{key}_dl", icon=":material/download:")
     formula_guard(f, key)

@@ -157,7 +157,8 @@ def render_result(spec: SyntheticSpec, files, *, key: str) -> None:
             st.subheader(neutralise_markdown(f.name))
             st.caption(f"{len(df):,} rows · {len(df.columns)} columns")
             st.dataframe(df, width="stretch", height=320, hide_index=True)
-            st.download_button(f"Download {neutralise_markdown(f.name)}", f.data, file_name=f.name, mime="text/csv",
+            st.download_button(f"Download {neutralise_markdown(f.name)}", f.data, file_name=f.name,
+                               mime="text/csv",
                                key=f"{key}_{f.name}_dl", icon=":material/download:")
             from components.file_view import formula_guard  # noqa: PLC0415
 

@@ -232,7 +232,8 @@ class LocalKernel:
         if self.stop_reason:
             return self.stop_reason
         if self.cgroup is not None and self.cgroup.oom_killed():
-            return (f"The session's code went over its memory budget of {self.memory_budget_bytes // 2**20:,} MB "
+            budget_mb = self.memory_budget_bytes // 2**20
+            return (f"The session's code went over its memory budget of {budget_mb:,} MB "
                     "(all its processes and shared memory together; AGENT_DESK_KERNEL_MEMORY_MB), so the "
                     "system stopped it: variables in memory were lost (files in the working folder are "
                     "kept). Work on less data at once.")
