@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 _counter = 0
+_NAME = re.compile(r"^adk-[0-9a-f]{10}-p(\d+)-\d+$")
 _lock = threading.Lock()
 
 
@@ -52,9 +55,29 @@ class KernelCgroup:
         return int(counts.get("oom_kill", 0)) > 0
 
     def remove(self) -> None:
+        """Remove the (now empty) cgroup; killed processes may take a moment to leave it."""
         for d in self.dirs:
+            for _ in range(40):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def sweep_stale(parent: Path) -> None:
+    """Remove the empty cgroups of processes that died without removing them."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        m = _NAME.match(name)
+        if m and int(m.group(1)) != os.getpid() and not os.path.exists(f"/proc/{m.group(1)}"):
             with contextlib.suppress(OSError):
-                os.rmdir(d)
+                os.rmdir(parent / name)
 
 
 def _own_paths() -> dict[str, str]:
@@ -89,6 +112,8 @@ def _v1(marker: str, memory_bytes: int, max_pids: int) -> KernelCgroup | None:
     try:
         mem = ROOT / "memory" / own["memory"].lstrip("/") / name
         pids = ROOT / "pids" / own["pids"].lstrip("/") / name
+        for d in (mem, pids):
+            sweep_stale(d.parent)
         for d in (mem, pids):
             d.mkdir()
             made.append(d)
