@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT)
+	$(PY) app_server.py --server.address 127.0.0.1 --server.port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest

@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import shutil
-import signal
 import stat
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, guess_declared_type, safe_name, sniff_type
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
+from agent_core.interpreter.reap import stop_process_tree
 from agent_core.interpreter.warmup import WARMUP_CODE
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -155,6 +155,13 @@ class LocalKernel:
             except Exception:  # noqa: BLE001 - a failed interrupt is handled by the restart
                 pass
 
+    def kill(self) -> None:
+        """Kill the kernel's processes only: safe from any thread, even while another thread
+        is starting or using this kernel (which then sees it died and cleans up)."""
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if proc is not None:
+            stop_process_tree(proc, sandboxed=self.plan.sandboxed)
+
     def shutdown(self) -> None:
         """Kill the kernel (and its sandbox) at once and remove its sockets."""
         kc, self._kc = self._kc, None
@@ -164,25 +171,8 @@ class LocalKernel:
             except Exception:  # noqa: BLE001
                 pass
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
-        if proc is not None and proc.poll() is None:
-            family = _descendants(proc.pid)
-            for pid in family:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                try:
-                    proc.kill()
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
-            _wait_gone(family, timeout=5.0)
+        if proc is not None:
+            stop_process_tree(proc, sandboxed=self.plan.sandboxed)
         if self._km is not None:
             try:
                 self._km.cleanup_resources(restart=False)
@@ -285,46 +275,6 @@ def _capped(parts: list[str]) -> str:
     if len(text) <= MAX_STREAM_CHARS:
         return text
     return text[:MAX_STREAM_CHARS] + f"\n[... output truncated: {len(text) - MAX_STREAM_CHARS} more characters]\n"
-
-
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state) for every process, from /proc."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        table[int(entry)] = (int(fields[1]), fields[0])
-    return table
-
-
-def _descendants(root: int) -> list[int]:
-    """The process and everything below it (the sandbox's init and the kernel inside)."""
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in _proc_table().items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    """Wait until killed processes are gone (or only zombies waiting to be reaped)."""
-    end = time.monotonic() + timeout
-    left = set(pids)
-    while left and time.monotonic() < end:
-        table = _proc_table()
-        left = {p for p in left if p in table and table[p][1] != "Z"}
-        if left:
-            time.sleep(0.02)
 
 
 def _lost_notice(why: str) -> str:

@@ -3,12 +3,17 @@
 * ``execute(session_id, code)`` runs code in the session's persistent kernel (started on
   first use; the warm spare is handed over when there is one, so a new session's first
   chart does not wait for a kernel start).
+* Every kernel process is started (and stopped) by the pool's one long-lived owner thread
+  (:mod:`agent_core.interpreter.owner`), never by the caller's thread: the sandbox's
+  ``--die-with-parent`` fires when the *thread* that started it ends, and Streamlit runs
+  each script run in a thread of its own. A spare is prepared again after one is taken.
 * At most ``settings.max_kernels`` kernels are alive, the spare included: starting one
   more shuts the least recently used session kernel down. Kernels idle for
   ``settings.kernel_idle_seconds`` are shut down by a reaper thread. Either way the
   session's next run says that in-memory state was lost (its files are kept).
 * Thread-safe: one lock per session, one for the pool's own tables.
-* ``shutdown()`` (also run at exit) kills every kernel.
+* ``shutdown()`` (also run at exit) kills every kernel at once; it never waits for a kernel
+  still starting (it kills that one too).
 """
 from __future__ import annotations
 
@@ -24,16 +29,17 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
 from agent_core.interpreter.models import Execution, ExecutionError
+from agent_core.interpreter.owner import KernelOwnerThread, OwnerClosed
 
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for session ids
 _UID_BASE = 61000  # sandboxed kernels (app run as root) get uids 61000.. of their own
@@ -66,7 +72,8 @@ class KernelPool:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._warm_spare = warm_spare and settings.max_kernels >= 2
         self._spare: Future | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spare")
+        self._owner = KernelOwnerThread(name="kernel-owner")
+        self._starting: set[LocalKernel] = set()  # kernels the owner is starting right now
         self._closed = False
         self.spare_delay = 1.0
         self._started_spares = 0
@@ -169,7 +176,8 @@ class KernelPool:
             sess.pending_notice = None
 
     def shutdown(self) -> None:
-        """Kill every kernel, the spare too. The pool cannot be used afterwards."""
+        """Kill every kernel, the spare and any kernel still starting too, without waiting
+        for a start to finish. The pool cannot be used afterwards."""
         with self._lock:
             if self._closed:
                 return
@@ -177,20 +185,42 @@ class KernelPool:
             self._stop.set()
             spare, self._spare = self._spare, None
             sessions = list(self._sessions.values())
+            starting = list(self._starting)
         if spare is not None:
-            spare.cancel()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        if spare is not None and not spare.cancelled():
-            try:
-                k = spare.result(timeout=0)
-                k.shutdown()
-                shutil.rmtree(k.workdir, ignore_errors=True)
-            except Exception:  # noqa: BLE001
-                pass
+            _discard_spare(spare)
+        for k in starting:  # only its process: the owner thread's start then fails and cleans up
+            k.kill()
         for sess in sessions:
             kernel, sess.kernel = sess.kernel, None
             if kernel is not None:
                 kernel.shutdown()
+        # Only now may the owner thread end: its end kills (PDEATHSIG) what it started, and a
+        # sandbox killed from the outside in leaves a zombie (see reap.py).
+        self._owner.close()
+
+    def on_spare_ready(self, callback: Callable[[LocalKernel | None], None]) -> None:
+        """Call ``callback(kernel)`` once the spare being prepared now is ready (``None``
+        when there is no spare or it could not start). For logs and health checks."""
+        with self._lock:
+            spare = self._spare
+        if spare is None:
+            callback(None)
+            return
+
+        def done(f: Future) -> None:
+            try:
+                callback(f.result() if not f.cancelled() else None)
+            except Exception:  # noqa: BLE001 - a failed spare is reported as None
+                callback(None)
+
+        spare.add_done_callback(done)
+
+    def spare_ready(self) -> bool:
+        """Is a warm spare started and waiting for a session right now?"""
+        with self._lock:
+            spare = self._spare
+        return (spare is not None and spare.done() and not spare.cancelled()
+                and spare.exception() is None and spare.result().is_alive())
 
     def live_kernels(self) -> int:
         """Session kernels alive now (the spare not counted)."""
@@ -219,9 +249,31 @@ class KernelPool:
             return sess
 
     def _make_kernel(self, workdir: Path) -> LocalKernel:
+        """Start a kernel. Runs on the owner thread only (see the module's docstring)."""
+        assert self._owner.on_owner_thread(), "kernels are started by the pool's owner thread"
         uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
-        return LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
-                           uid=uid, hide=self._hide, mpl_cache=self._mpl_cache).start()
+        kernel = LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
+                             uid=uid, hide=self._hide, mpl_cache=self._mpl_cache)
+        with self._lock:
+            if self._closed:
+                raise KernelStartError("The code interpreter was shut down.")
+            self._starting.add(kernel)
+        try:
+            kernel.start()
+        finally:
+            with self._lock:
+                self._starting.discard(kernel)
+        if self._closed:
+            kernel.shutdown()
+            raise KernelStartError("The code interpreter was shut down.")
+        return kernel
+
+    def _start_on_owner(self, workdir: Path) -> LocalKernel:
+        """A cold start for a session: done by the owner thread; this thread waits for it."""
+        try:
+            return self._owner.submit(self._make_kernel, workdir).result()
+        except (OwnerClosed, CancelledError):
+            raise KernelStartError("The code interpreter was shut down.") from None
 
     def _new_kernel(self, session_id: str) -> LocalKernel:
         """A kernel for the session: the warm spare when there is one, else a cold start.
@@ -240,7 +292,7 @@ class KernelPool:
                 kernel = None
         if kernel is None:
             self._make_room(session_id, extra=1)
-            kernel = self._make_kernel(workdir)
+            kernel = self._start_on_owner(workdir)
         else:
             kernel.adopt(workdir)
         self._schedule_spare()
@@ -290,16 +342,17 @@ class KernelPool:
             if live + 2 > self.settings.max_kernels:
                 return
             folder = self.home / "spare-kernels" / uuid.uuid4().hex[:12]
+            # a refill waits a moment, so it does not compete with the run that took the spare
+            # (the owner thread runs jobs due sooner, e.g. a cold start, in the meantime)
             delay = self.spare_delay if self._started_spares else 0.0
             self._started_spares += 1
             try:
-                self._spare = self._executor.submit(self._start_spare, folder, delay)
-            except RuntimeError:
+                self._spare = self._owner.submit(self._start_spare, folder, delay=delay)
+            except OwnerClosed:
                 self._spare = None
 
-    def _start_spare(self, folder: Path, delay: float) -> LocalKernel:
-        # a refill waits a moment, so it does not compete with the run that took the spare
-        if self._stop.wait(delay) or self._closed:
+    def _start_spare(self, folder: Path) -> LocalKernel:
+        if self._closed:
             raise KernelStartError("The pool was shut down.")
         self._ensure_mpl_cache()
         folder.mkdir(parents=True, exist_ok=True)
@@ -346,10 +399,14 @@ class KernelPool:
 
 
 def _discard_spare(spare: Future) -> None:
+    """Stop a spare: cancelled when not started yet, else shut down once it is ready."""
+    if spare.cancel():
+        return
+
     def done(f: Future) -> None:
         try:
             k = f.result()
-        except Exception:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001 - a failed or cancelled start left nothing
             return
         k.shutdown()
         shutil.rmtree(k.workdir, ignore_errors=True)
