@@ -34,7 +34,7 @@ test-e2e: $(VENV)/.dev
 	$(PY) -m pytest tests/e2e
 
 bench: $(VENV)/.dev
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	status=0; for b in bench/[!_]*.py; do $(PY) $$b || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
