@@ -44,6 +44,16 @@ def median_time(fn: Callable[[], object], n: int, *, before: Callable[[], object
     return statistics.median(times)
 
 
+def interleaved_medians(n: int, *fns: Callable[[], object]) -> list[float]:
+    """Median wall time of each function, run in turns (a, b, a, b, ...) so that a change
+    in the machine's load touches the product and the baseline alike."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(n):
+        for i, fn in enumerate(fns):
+            times[i].append(timed(fn))
+    return [statistics.median(t) for t in times]
+
+
 @dataclass(frozen=True)
 class Result:
     name: str

@@ -22,7 +22,7 @@ from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, guess_declare
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 from agent_core.interpreter.reap import stop_process_tree
-from agent_core.interpreter.warmup import WARMUP_CODE
+from agent_core.interpreter.warmup import FIRST_DRAW_CODE, WARMUP_CODE
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _IMAGE_MIMES = (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg"))
@@ -65,7 +65,7 @@ class LocalKernel:
 
     def __init__(self, *, workdir: Path, plan: sb.SandboxPlan, limits: sb.Limits, marker: str,
                  uid: int | None = None, hide: tuple[Path, ...] = (), mpl_cache: Path | None = None,
-                 start_timeout: float = 60.0) -> None:
+                 start_timeout: float = 60.0, first_draw: bool = True) -> None:
         self.workdir = Path(workdir)
         self.plan = plan
         self.limits = limits
@@ -74,6 +74,7 @@ class LocalKernel:
         self._hide = hide
         self._mpl_cache = mpl_cache
         self._start_timeout = start_timeout
+        self._first_draw = first_draw  # warm the first chart's path too (for a kept-warm kernel)
         self._km: Any = None
         self._kc: Any = None
         self._base: Path | None = None
@@ -126,7 +127,8 @@ class LocalKernel:
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
             raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
-        outcome = self.run(WARMUP_CODE, timeout=self._start_timeout, snapshot=False)
+        warmup = WARMUP_CODE + (FIRST_DRAW_CODE if self._first_draw else "")
+        outcome = self.run(warmup, timeout=self._start_timeout, snapshot=False)
         if outcome.kernel_lost or outcome.execution.error:
             err = outcome.execution.error
             self.shutdown()

@@ -29,10 +29,10 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
@@ -56,11 +56,16 @@ class _Session:
     kernel: LocalKernel | None = None
     last_used: float = field(default_factory=time.monotonic)
     pending_notice: str | None = None
+    starting: tuple[Future, bool] | None = None  # begun by prestart(): (kernel future, is the spare)
 
 
 class KernelPool:
-    def __init__(self, settings: Settings, *, warm_spare: bool = True,
+    def __init__(self, settings: Settings, *, warm_spare: bool = True, first_draw: bool | None = None,
                  limits: sb.Limits | None = None, reap_interval: float | None = None) -> None:
+        """``warm_spare``: keep a started kernel ready for the next new session (the app);
+        ``first_draw``: each kernel draws a chart while warming up, so that its first real
+        chart is as fast as its second (default: when a spare is kept, i.e. when kernels are
+        started ahead of need; a one-shot CLI kernel would only pay it twice)."""
         self.settings = settings
         self.home = Path(settings.home)
         self.plan = sb.choose_plan(settings.sandbox)
@@ -71,6 +76,7 @@ class KernelPool:
         self._lock = threading.RLock()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._warm_spare = warm_spare and settings.max_kernels >= 2
+        self._first_draw = warm_spare if first_draw is None else first_draw
         self._spare: Future | None = None
         self._owner = KernelOwnerThread(name="kernel-owner")
         self._starting: set[LocalKernel] = set()  # kernels the owner is starting right now
@@ -140,7 +146,7 @@ class KernelPool:
             if sess.kernel is None:
                 notice, sess.pending_notice = sess.pending_notice, None
                 try:
-                    sess.kernel = self._new_kernel(session_id)
+                    sess.kernel = self._new_kernel(session_id, sess)
                 except (KernelStartError, OSError) as exc:
                     return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
                                      kernel_restarted=notice is not None)
@@ -166,10 +172,30 @@ class KernelPool:
                                  notice=" ".join(n for n in (notice, result.notice) if n))
             return result
 
+    def prestart(self, session_id: str) -> None:
+        """Begin getting the session's kernel now (the spare, else a start on the owner
+        thread) without waiting, e.g. while its request is being planned; the session's next
+        run waits for it. Does nothing when it has a kernel or one is coming."""
+        sess = self._session(session_id)
+        if not sess.lock.acquire(blocking=False):
+            return  # a run holds the session: it has, or is getting, its kernel
+        try:
+            if self._closed or sess.kernel is not None or sess.starting is not None:
+                return
+            sess.starting = self._claim(session_id)
+        except KernelStartError:
+            return  # the run will report it
+        finally:
+            sess.lock.release()
+        self._schedule_spare()
+
     def reset(self, session_id: str) -> None:
         """Shut the session's kernel down; the next run starts a fresh one (no notice)."""
         sess = self._session(session_id)
         with sess.lock:
+            if sess.starting is not None:
+                (fut, is_spare), sess.starting = sess.starting, None
+                _discard_spare(fut, remove_folder=is_spare)
             if sess.kernel is not None:
                 sess.kernel.shutdown()
                 sess.kernel = None
@@ -194,6 +220,9 @@ class KernelPool:
             kernel, sess.kernel = sess.kernel, None
             if kernel is not None:
                 kernel.shutdown()
+            if sess.starting is not None:
+                (fut, is_spare), sess.starting = sess.starting, None
+                _discard_spare(fut, remove_folder=is_spare)
         # Only now may the owner thread end: its end kills (PDEATHSIG) what it started, and a
         # sandbox killed from the outside in leaves a zombie (see reap.py).
         self._owner.close()
@@ -252,8 +281,9 @@ class KernelPool:
         """Start a kernel. Runs on the owner thread only (see the module's docstring)."""
         assert self._owner.on_owner_thread(), "kernels are started by the pool's owner thread"
         uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
+        self._ensure_mpl_cache()
         kernel = LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
-                             uid=uid, hide=self._hide, mpl_cache=self._mpl_cache)
+                             uid=uid, hide=self._hide, mpl_cache=self._mpl_cache, first_draw=self._first_draw)
         with self._lock:
             if self._closed:
                 raise KernelStartError("The code interpreter was shut down.")
@@ -275,26 +305,42 @@ class KernelPool:
         except (OwnerClosed, CancelledError):
             raise KernelStartError("The code interpreter was shut down.") from None
 
-    def _new_kernel(self, session_id: str) -> LocalKernel:
-        """A kernel for the session: the warm spare when there is one, else a cold start.
-        Makes room first (least recently used session kernel) so the bound holds."""
-        workdir = self.workdir(session_id)
+    def _claim(self, session_id: str) -> tuple[Future, bool]:
+        """Where the session's kernel comes from: the spare (``True``), else a cold start
+        submitted to the owner thread, after making room (least recently used kernel)."""
         with self._lock:
             spare, self._spare = self._spare, None
-        kernel = None
         if spare is not None:
-            try:
-                kernel = spare.result()
-            except Exception:  # noqa: BLE001 - a failed spare: start one here instead
-                kernel = None
+            return spare, True
+        self._make_room(session_id, extra=1)
+        try:
+            return self._owner.submit(self._make_kernel, self.workdir(session_id)), False
+        except OwnerClosed:
+            raise KernelStartError("The code interpreter was shut down.") from None
+
+    def _new_kernel(self, session_id: str, sess: _Session) -> LocalKernel:
+        """The session's kernel (its lock held): the one prestart() began, else the warm
+        spare, else a cold start; a dead or failed spare is replaced by a cold start."""
+        workdir = self.workdir(session_id)
+        claimed, sess.starting = sess.starting, None
+        fut, is_spare = claimed or self._claim(session_id)
+        kernel = None
+        try:
+            kernel = fut.result()
+        except CancelledError:
+            raise KernelStartError("The code interpreter was shut down.") from None
+        except Exception:
+            if not is_spare:
+                raise
+        if is_spare:
             if kernel is not None and not kernel.is_alive():
                 kernel.shutdown()
                 kernel = None
-        if kernel is None:
-            self._make_room(session_id, extra=1)
-            kernel = self._start_on_owner(workdir)
-        else:
-            kernel.adopt(workdir)
+            if kernel is None:
+                self._make_room(session_id, extra=1)
+                kernel = self._start_on_owner(workdir)
+            else:
+                kernel.adopt(workdir)
         self._schedule_spare()
         return kernel
 
@@ -354,7 +400,6 @@ class KernelPool:
     def _start_spare(self, folder: Path) -> LocalKernel:
         if self._closed:
             raise KernelStartError("The pool was shut down.")
-        self._ensure_mpl_cache()
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return self._make_kernel(folder)
@@ -398,8 +443,9 @@ class KernelPool:
             self._schedule_spare()
 
 
-def _discard_spare(spare: Future) -> None:
-    """Stop a spare: cancelled when not started yet, else shut down once it is ready."""
+def _discard_spare(spare: Future, *, remove_folder: bool = True) -> None:
+    """Stop a spare (or a session's kernel still starting): cancelled when not started yet,
+    else shut down once it is ready; a spare's own folder is removed with it."""
     if spare.cancel():
         return
 
@@ -409,7 +455,8 @@ def _discard_spare(spare: Future) -> None:
         except BaseException:  # noqa: BLE001 - a failed or cancelled start left nothing
             return
         k.shutdown()
-        shutil.rmtree(k.workdir, ignore_errors=True)
+        if remove_folder:
+            shutil.rmtree(k.workdir, ignore_errors=True)
 
     spare.add_done_callback(done)
 
