@@ -28,12 +28,8 @@ def stop_process_tree(proc: subprocess.Popen, *, sandboxed: bool) -> None:
     """Kill ``proc`` and its descendants, reaping what is ours to reap. Idempotent."""
     if proc.poll() is not None:
         return
-    try:
-        root = psutil.Process(proc.pid)
-        children = root.children()
-        family = root.children(recursive=True)
-    except psutil.Error:
-        children, family = [], []
+    children = _processes(_children(proc.pid))
+    family = _processes(_descendants(proc.pid))
     if sandboxed and children:
         _kill(children)  # the namespace's init: the kernel and all inside die with it
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -47,6 +43,40 @@ def stop_process_tree(proc: subprocess.Popen, *, sandboxed: bool) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_GONE_SECONDS)
     _wait_gone(family, _GONE_SECONDS)
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, from /proc/PID/task/*/children (one small file per thread; psutil
+    would read the stat file of every process on the machine)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], _children(pid)
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo.extend(_children(child))
+    return out
+
+
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    out = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            out.append(psutil.Process(pid))
+    return out
 
 
 def _kill(procs: list[psutil.Process]) -> None:
