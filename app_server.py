@@ -22,8 +22,8 @@ READY_LINE = "Agent Desk: warm kernel ready"
 def prepare_kernels() -> None:
     """Build the shared kernel pool for the settings the pages will load (when the backend
     runs code here) and report on stderr when its warm kernel is ready."""
-    from agent_core.config import SettingsError, load_settings
-    from agent_core.interpreter.shared import runs_code_here, shared_pool
+    from agent_core.config import SettingsError, load_settings, runs_code_here
+    from agent_core.interpreter.shared import shared_pool
 
     try:
         settings = load_settings()

@@ -199,7 +199,7 @@ def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _one_shot_pool(settings: Any) -> Any:
     """A kernel pool for one request: no warm spare (nothing would use it, and waiting for
     one to start would delay the exit); None when the backend runs no code here."""
-    from agent_core.interpreter.shared import runs_code_here
+    from agent_core.config import runs_code_here
 
     if not runs_code_here(settings):
         return None

@@ -19,12 +19,6 @@ _POOLS: dict[tuple, KernelPool] = {}
 _LOCK = threading.Lock()
 
 
-def runs_code_here(settings: Settings) -> bool:
-    """Does this backend run code in local kernels (and so need a pool)?"""
-    return settings.backend == "local" or (
-        settings.backend == "converse" and settings.code_executor == "local")
-
-
 def pool_key(settings: Settings) -> tuple:
     """The settings a pool depends on: settings that differ only elsewhere share a pool."""
     return (str(settings.home), settings.sandbox, settings.max_kernels, settings.kernel_memory_mb,
