@@ -7,20 +7,21 @@ Also printed, without a target: the same request when the session has to start i
 
 The request is the seed prompt with the bundled sample prices attached; the baseline runs
 exactly the code the planner wrote for it, on the same file. The benchmark's own process
-is warmed up by one request first (as a running server is), and each timed request waits
-for the spare to be ready and the machine to settle.
+is warmed up by one request first (as a running server is); the request and the baseline
+take turns, each after the spare is ready and the machine has settled; medians.
 
     .venv/bin/python bench/first_chart.py        (BENCH_REPEAT=N to change the repeats)
 """
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _harness import SAMPLE, SEED, Result, median_time, repeats, report
+from _harness import SAMPLE, SEED, Result, median_time, repeats, report, timed
 
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.local import LocalAgent
@@ -56,10 +57,25 @@ def main() -> int:
             time.sleep(0.05)
         time.sleep(1.0)  # let the machine settle after the spare's start
 
+    work = Path(tempfile.mkdtemp(prefix="adk-bench-first-cwd-"))
+    (work / "chart.py").write_text(code)
+    (work / SAMPLE.name).write_bytes(SAMPLE.read_bytes())
+
+    def fresh() -> None:
+        subprocess.run([sys.executable, "chart.py"], cwd=work, check=True, capture_output=True)
+
+    firsts, bases = [], []
     try:
         spare_ready()
         request("bench-warmup")  # this process warm, as a running server is
-        first = median_time(lambda: request(f"bench-first-{next(counter)}"), n, before=spare_ready)
+        fresh()
+        for _ in range(n):  # in turns, each on a settled machine with its spare ready
+            spare_ready()
+            firsts.append(timed(lambda: request(f"bench-first-{next(counter)}")))
+            spare_ready()
+            bases.append(timed(fresh))
+        first, base = statistics.median(firsts), statistics.median(bases)
+        pool.shutdown()
         cold_pool = KernelPool(settings, warm_spare=False)
         cold_agent = LocalAgent(settings, pool=cold_pool)
 
@@ -72,15 +88,6 @@ def main() -> int:
         cold_pool.shutdown()
     finally:
         pool.shutdown()
-
-    with tempfile.TemporaryDirectory() as cwd:
-        (Path(cwd) / "chart.py").write_text(code)
-        (Path(cwd) / SAMPLE.name).write_bytes(SAMPLE.read_bytes())
-
-        def fresh() -> None:
-            subprocess.run([sys.executable, "chart.py"], cwd=cwd, check=True, capture_output=True)
-
-        base = median_time(fresh, n)
 
     return report("first chart of a fresh session (spare ready) vs python chart.py", [
         Result("first chart / fresh python process", first / base, TARGET),

@@ -1,8 +1,9 @@
 """A bounded pool of kernels, one per session, plus one warm spare.
 
 * ``execute(session_id, code)`` runs code in the session's persistent kernel (started on
-  first use; the warm spare is handed over when there is one, so a new session's first
-  chart does not wait for a kernel start).
+  first use, or begun earlier by ``prestart``; the warm spare is handed over when there is
+  one, so a new session's first chart does not wait for a kernel start). A spare that was
+  taken is prepared again once the run that took it is over.
 * Every kernel process is started (and stopped) by the pool's one long-lived owner thread
   (:mod:`agent_core.interpreter.owner`), never by the caller's thread: the sandbox's
   ``--die-with-parent`` fires when the *thread* that started it ends, and Streamlit runs
@@ -130,6 +131,14 @@ class KernelPool:
         return tuple(names)
 
     def execute(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+        try:
+            return self._execute(session_id, code, timeout)
+        finally:
+            # The spare taken by this session (if any) is prepared again once the run that
+            # took it is over, so that its start does not compete with that run.
+            self._schedule_spare()
+
+    def _execute(self, session_id: str, code: str, timeout: float | None) -> Execution:
         timeout = float(timeout if timeout is not None else self.settings.exec_timeout)
         sess = self._session(session_id)
         with sess.lock:
@@ -187,7 +196,6 @@ class KernelPool:
             return  # the run will report it
         finally:
             sess.lock.release()
-        self._schedule_spare()
 
     def reset(self, session_id: str) -> None:
         """Shut the session's kernel down; the next run starts a fresh one (no notice)."""
@@ -341,7 +349,6 @@ class KernelPool:
                 kernel = self._start_on_owner(workdir)
             else:
                 kernel.adopt(workdir)
-        self._schedule_spare()
         return kernel
 
     def _make_room(self, session_id: str, extra: int) -> None:
