@@ -349,6 +349,7 @@ class KernelPool:
                 kernel = self._start_on_owner(workdir)
             else:
                 kernel.adopt(workdir)
+        assert kernel is not None  # a cold start returns one or raises
         return kernel
 
     def _make_room(self, session_id: str, extra: int) -> None:
