@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT)
+	$(PY) app_server.py --server.address 127.0.0.1 --server.port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
@@ -34,7 +34,7 @@ test-e2e: $(VENV)/.dev
 	$(PY) -m pytest tests/e2e
 
 bench: $(VENV)/.dev
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	status=0; for b in bench/[!_]*.py; do $(PY) $$b || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

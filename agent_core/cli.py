@@ -168,10 +168,9 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 # --- ask ------------------------------------------------------------------------------
 def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from agent_core.backends.base import AgentRequest
     from agent_core.config import SettingsError, load_settings
     from agent_core.files import AttachmentLimitError, check_attachment_limits
-    from agent_core.session import is_valid_session_id, new_session_id
+    from agent_core.session import is_valid_session_id
 
     try:
         settings = load_settings(
@@ -190,10 +189,36 @@ def run_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
 
+    pool = _one_shot_pool(settings)
+    try:
+        return _ask(args, settings, files, out_dir, pool, out, err)
+    finally:
+        if pool is not None:
+            pool.shutdown()  # kills the kernel; there is no spare to wait for
+
+
+def _one_shot_pool(settings: Any) -> Any:
+    """A kernel pool for one request: no warm spare (nothing would use it, and waiting for
+    one to start would delay the exit); None when the backend runs no code here."""
+    from agent_core.config import runs_code_here
+
+    if not runs_code_here(settings):
+        return None
+    from agent_core.interpreter.pool import KernelPool
+
+    return KernelPool(settings, warm_spare=False)
+
+
+def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | None, pool: Any,
+         out: TextIO, err: TextIO) -> int:
+    from agent_core.backends.base import AgentRequest
+    from agent_core.config import SettingsError
+    from agent_core.session import new_session_id
+
     try:
         from agent_core.backends.factory import make_backend
 
-        backend = make_backend(settings)
+        backend = make_backend(settings, pool=pool)
     except ImportError as exc:
         print(f"error: the {settings.backend} backend is not available in this installation "
               f"({exc.name or exc}); choose another with --backend.", file=err)

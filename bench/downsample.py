@@ -1,96 +1,91 @@
-"""Benchmark: reading big price files and drawing big series.
+"""Reading a big uploaded price file, and drawing big series.
 
-Prints, each against a baseline measured in the same run:
-1. a 1M-row OHLCV CSV read with pandas' pyarrow engine vs its C engine (and through
-   agent_core.prices.read_price_file, which adds detection and checks);
-2. downsampling 1M and 5M points to 2,000 with tsdownsample's MinMaxLTTB (plus building
-   that figure's JSON) vs building the JSON of a figure with every point (what the
-   browser would otherwise receive).
+TARGETS:
+1. the upload reader (``agent_core.prices.read_price_file``: detection, checks, one column
+   per ticker) on a long file with a ticker column (200,000 rows: 20 tickers x 10,000
+   days, OHLCV, 11 MB) <= 3x pyarrow's plain read of the same bytes
+   (``pd.read_csv(..., engine="pyarrow")``, no options);
+2. a 1M-point series downsampled to 2,000 points (tsdownsample MinMaxLTTB) and its figure's
+   JSON built <= 0.05x building the JSON of the figure with every point (what the browser
+   would otherwise receive).
 
-Run: .venv/bin/python bench/downsample.py
+Medians of the same number of repeats, product and baseline taking turns, same run.
+
+    .venv/bin/python bench/downsample.py        (BENCH_REPEAT=N to change the repeats)
 """
 from __future__ import annotations
 
 import io
 import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+import pandas as pd
+from _harness import Result, interleaved_medians, repeats, report
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+READER_TARGET = 3.0
+DOWNSAMPLE_TARGET = 0.05
 
 
-def ohlcv_csv(n: int) -> bytes:
+def long_prices_csv(days: int = 10_000, tickers: int = 20) -> bytes:
+    """A long-layout OHLCV file: date, ticker, open, high, low, close, volume; by date."""
     rng = np.random.default_rng(1)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
-    df = pd.DataFrame({
-        "Date": pd.date_range("2000-01-01", periods=n, freq="min").strftime("%Y-%m-%d %H:%M:%S"),
-        "Open": close * (1 + rng.normal(0, 0.0005, n)), "High": close * 1.001,
-        "Low": close * 0.999, "Close": close, "Adj Close": close,
-        "Volume": rng.integers(1_000, 1_000_000, n)})
-    return df.to_csv(index=False, float_format="%.4f").encode()
+    dates = pd.bdate_range("1990-01-01", periods=days).strftime("%Y-%m-%d")
+    frames = []
+    for t in range(tickers):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, days)))
+        frames.append(pd.DataFrame({"date": dates, "ticker": f"T{t:02d}", "open": close * 0.998,
+                                    "high": close * 1.01, "low": close * 0.99, "close": close,
+                                    "volume": rng.integers(1_000, 1_000_000, days)}))
+    return (pd.concat(frames).sort_values(["date", "ticker"], kind="stable")
+            .to_csv(index=False, float_format="%.4f").encode())
 
 
-def bench_read() -> None:
+def bench_reader(n: int) -> tuple[Result, str]:
     from agent_core.prices import read_price_file
 
-    data = ohlcv_csv(1_000_000)
-    mb = len(data) / 1e6
-    c = best_of(lambda: pd.read_csv(io.BytesIO(data), engine="c", parse_dates=["Date"]))
-    pa = best_of(lambda: pd.read_csv(io.BytesIO(data), engine="pyarrow", parse_dates=["Date"]))
-    c_raw = best_of(lambda: pd.read_csv(io.BytesIO(data), engine="c"))
-    pa_raw = best_of(lambda: pd.read_csv(io.BytesIO(data), engine="pyarrow"))
-    full = best_of(lambda: read_price_file("big.csv", data), repeat=2)
-    report = read_price_file("big.csv", data)
-    assert report.ok and report.rows == 1_000_000, report.error
-    print(f"read 1M-row OHLCV CSV ({mb:.0f} MB):")
-    print(f"  pandas C engine        {c:6.3f} s   (baseline; parse_dates)")
-    print(f"  pandas pyarrow engine  {pa:6.3f} s   ratio C/pyarrow = {c / pa:.1f}x")
-    print(f"  without parse_dates:   C {c_raw:6.3f} s, pyarrow {pa_raw:6.3f} s, "
-          f"ratio = {c_raw / pa_raw:.1f}x")
-    print(f"  read_price_file        {full:6.3f} s   (pyarrow + detection + checks; "
-          f"{full / c:.2f}x the C engine alone)")
+    data = long_prices_csv()
+    report_ = read_price_file("long.csv", data)
+    assert report_.ok and report_.rows == 200_000, report_.error
+    reader, plain = interleaved_medians(n, lambda: read_price_file("long.csv", data),
+                                        lambda: pd.read_csv(io.BytesIO(data), engine="pyarrow"))
+    note = (f"reader on a {len(data) / 1e6:.0f} MB long file with a ticker column: {reader * 1000:.0f} ms; "
+            f"pyarrow plain read: {plain * 1000:.0f} ms")
+    return Result("upload reader / pyarrow plain read", reader / plain, READER_TARGET), note
 
 
-def bench_downsample() -> None:
+def bench_downsample(n: int) -> tuple[Result, str]:
     import plotly.graph_objects as go
 
     from components.charts import downsample_indices
 
     rng = np.random.default_rng(2)
-    for n in (1_000_000, 5_000_000):
-        x = np.arange(n, dtype=np.int64) * 60_000_000_000 + np.datetime64(
-            "2000-01-01", "ns").astype(np.int64)
-        y = 100 + np.cumsum(rng.normal(0, 0.05, n))
-        ds = best_of(lambda: downsample_indices(x, y, 2000))
+    points = 1_000_000
+    x = (np.arange(points, dtype=np.int64) * 60_000_000_000
+         + np.datetime64("2000-01-01", "ns").astype(np.int64))
+    y = 100 + np.cumsum(rng.normal(0, 0.05, points))
 
-        def small_fig():
-            idx = downsample_indices(x, y, 2000)
-            return go.Figure(go.Scattergl(x=x[idx].astype("datetime64[ns]"), y=y[idx])).to_json()
+    def small() -> str:
+        idx = downsample_indices(x, y, 2000)
+        return go.Figure(go.Scattergl(x=x[idx].astype("datetime64[ns]"), y=y[idx])).to_json()
 
-        small = best_of(small_fig)
-        t0 = time.perf_counter()
-        full_json = go.Figure(go.Scattergl(x=x.astype("datetime64[ns]"), y=y)).to_json()
-        full = time.perf_counter() - t0
-        print(f"{n / 1e6:.0f}M points -> 2,000:")
-        print(f"  all points, figure JSON     {full:7.3f} s  {len(full_json) / 1e6:6.1f} MB "
-              "(baseline)")
-        print(f"  MinMaxLTTB downsample       {ds * 1000:7.1f} ms  ratio = {full / ds:,.0f}x")
-        print(f"  downsample + figure JSON    {small * 1000:7.1f} ms  ratio = {full / small:,.0f}x")
-        del full_json
+    def full() -> str:
+        return go.Figure(go.Scattergl(x=x.astype("datetime64[ns]"), y=y)).to_json()
+
+    small_s, full_s = interleaved_medians(n, small, full)
+    note = (f"1M points -> 2,000 + figure JSON: {small_s * 1000:.0f} ms; "
+            f"every point's figure JSON: {full_s * 1000:.0f} ms")
+    return Result("downsampled figure / full figure", small_s / full_s, DOWNSAMPLE_TARGET), note
+
+
+def main() -> int:
+    n = repeats(3)
+    results, notes = [], []
+    for bench in (bench_reader, bench_downsample):
+        result, note = bench(n)
+        results.append(result)
+        notes.append(note)
+    return report("big files: upload reader and downsampled charts", results, notes)
 
 
 if __name__ == "__main__":
-    bench_read()
-    bench_downsample()
+    sys.exit(main())

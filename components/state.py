@@ -183,23 +183,21 @@ def _needs_kernel_pool(settings: Settings) -> bool:
     return runs_code_here(settings)
 
 
-_BUILT_POOLS: dict[Settings, Any] = {}
-
-
-@st.cache_resource(show_spinner=False)
 def _kernel_pool(settings: Settings):
-    """One pool per settings for the whole server; kernels inside are per agent session."""
-    from agent_core.interpreter.pool import KernelPool  # noqa: PLC0415
+    """The process-wide pool for these settings (kernels inside are per agent session):
+    built by the launcher (app_server.py) at server start, so its warm kernel is ready
+    before the first request; built here on first use when the app was started otherwise."""
+    from agent_core.interpreter.shared import shared_pool  # noqa: PLC0415
 
-    pool = KernelPool(settings)
-    _BUILT_POOLS[settings] = pool
-    return pool
+    return shared_pool(settings)
 
 
 def kernel_pool_if_started() -> Any:
     """The local kernel pool of the current settings if it is already running, else None
     (the sidebar asks this without starting kernels)."""
-    return _BUILT_POOLS.get(get_settings())
+    from agent_core.interpreter.shared import started_pool  # noqa: PLC0415
+
+    return started_pool(get_settings())
 
 
 @st.cache_resource(show_spinner="Starting the agent backend...")

@@ -82,6 +82,7 @@ class LocalAgent:
         attached: tuple[str, ...] = ()
         if request.files:
             attached = self.pool.put_files(sid, request.files)
+            self.pool.prestart(sid)  # the kernel starts (or the spare comes) while the planner reads
         if plan is None:
             try:
                 plan = plan_request(request.text, request.files)

@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import shutil
-import signal
 import stat
 import sys
 import time
@@ -23,9 +22,11 @@ from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter import cgroups, seccomp
 from agent_core.interpreter.caps import Budget, OutputCaps, StreamBuffer
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
+from agent_core.interpreter import reap
+from agent_core.interpreter.reap import stop_process_tree
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
 from agent_core.interpreter.walk import MAX_FILES, Walk, walk_files
-from agent_core.interpreter.warmup import WARMUP_CODE, output_cap_code
+from agent_core.interpreter.warmup import FIRST_DRAW_CODE, WARMUP_CODE, output_cap_code
 from agent_core.interpreter.watchdog import WATCHDOG
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -69,7 +70,7 @@ class LocalKernel:
 
     def __init__(self, *, workdir: Path, plan: sb.SandboxPlan, limits: sb.Limits, marker: str,
                  uid: int | None = None, hide: tuple[Path, ...] = (), mpl_cache: Path | None = None,
-                 start_timeout: float = 60.0, caps: OutputCaps | None = None,
+                 start_timeout: float = 60.0, first_draw: bool = True, caps: OutputCaps | None = None,
                  on_shutdown: Any = None) -> None:
         self.workdir = Path(workdir)
         self.plan = plan
@@ -88,6 +89,7 @@ class LocalKernel:
         self.stop_reason: str | None = None
         self.cgroup: cgroups.KernelCgroup | None = None
         self.budget_mechanism = "watchdog"
+        self._first_draw = first_draw  # warm the first chart's path too (for a kept-warm kernel)
         self._km: Any = None
         self._kc: Any = None
         self._base: Path | None = None
@@ -158,7 +160,8 @@ class LocalKernel:
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
             raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
-        warmup = WARMUP_CODE + output_cap_code(self.caps.max_output_chars)
+        warmup = (WARMUP_CODE + (FIRST_DRAW_CODE if self._first_draw else "")
+                  + output_cap_code(self.caps.max_output_chars))
         outcome = self.run(warmup, timeout=self._start_timeout, snapshot=False)
         if outcome.kernel_lost or outcome.execution.error:
             err = outcome.execution.error
@@ -187,6 +190,13 @@ class LocalKernel:
             except Exception:  # noqa: BLE001 - a failed interrupt is handled by the restart
                 pass
 
+    def kill(self) -> None:
+        """Kill the kernel's processes only: safe from any thread, even while another thread
+        is starting or using this kernel (which then sees it died and cleans up)."""
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if proc is not None:
+            stop_process_tree(proc, sandboxed=self.plan.sandboxed)
+
     def shutdown(self) -> None:
         """Kill the kernel (and its sandbox) at once and remove its sockets."""
         try:
@@ -199,7 +209,7 @@ class LocalKernel:
     def kernel_python_pid(self) -> int | None:
         """The pid (on the host) of the Python process inside the sandbox."""
         if self._python_pid is None and self.pid is not None:
-            for pid in _descendants(self.pid):
+            for pid in [self.pid, *reap._descendants(self.pid)]:
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as fh:
                         args = fh.read().split(b"\0")
@@ -217,14 +227,10 @@ class LocalKernel:
         root = self.kernel_python_pid()
         if root is None:
             return 0
-        left = [p for p in _descendants(root) if p != root]
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        left = reap._processes(reap._descendants(root))
+        reap._kill(left)
         if left:
-            _wait_gone(left, timeout=2.0)  # the run ends after they are gone
+            reap._wait_gone(left, timeout=2.0)  # the run ends after they are gone
         return len(left)
 
     def _over_budget_message(self) -> str | None:
@@ -248,25 +254,8 @@ class LocalKernel:
             except Exception:  # noqa: BLE001
                 pass
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
-        if proc is not None and proc.poll() is None:
-            family = _descendants(proc.pid)
-            for pid in family:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                try:
-                    proc.kill()
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
-            _wait_gone(family, timeout=5.0)
+        if proc is not None:
+            stop_process_tree(proc, sandboxed=self.plan.sandboxed)
         if self._km is not None:
             try:
                 self._km.cleanup_resources(restart=False)
@@ -392,44 +381,6 @@ class LocalKernel:
                                     notice=notice, duration_seconds=time.perf_counter() - t0), lost)
 
 
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state) for every process, from /proc."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        table[int(entry)] = (int(fields[1]), fields[0])
-    return table
-
-
-def _descendants(root: int) -> list[int]:
-    """The process and everything below it (the sandbox's init and the kernel inside)."""
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in _proc_table().items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    """Wait until killed processes are gone (or only zombies waiting to be reaped)."""
-    end = time.monotonic() + timeout
-    left = set(pids)
-    while left and time.monotonic() < end:
-        table = _proc_table()
-        left = {p for p in left if p in table and table[p][1] != "Z"}
-        if left:
-            time.sleep(0.02)
 
 
 def _lost_notice(why: str) -> str:

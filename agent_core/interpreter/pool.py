@@ -1,18 +1,25 @@
 """A bounded pool of kernels, one per session, plus one warm spare.
 
 * ``execute(session_id, code)`` runs code in the session's persistent kernel (started on
-  first use; the warm spare is handed over when there is one, so a new session's first
-  chart does not wait for a kernel start).
+  first use, or begun earlier by ``prestart``; the warm spare is handed over when there is
+  one, so a new session's first chart does not wait for a kernel start). A spare that was
+  taken is prepared again once the run that took it is over.
+* Every kernel process is started (and stopped) by the pool's one long-lived owner thread
+  (:mod:`agent_core.interpreter.owner`), never by the caller's thread: the sandbox's
+  ``--die-with-parent`` fires when the *thread* that started it ends, and Streamlit runs
+  each script run in a thread of its own. A spare is prepared again after one is taken.
 * At most ``settings.max_kernels`` kernels are alive, the spare included: starting one
   more shuts the least recently used session kernel down. Kernels idle for
   ``settings.kernel_idle_seconds`` are shut down by a reaper thread. Either way the
   session's next run says that in-memory state was lost (its files are kept).
 * Thread-safe: one lock per session, one for the pool's own tables.
-* ``shutdown()`` (also run at exit) kills every kernel.
+* ``shutdown()`` (also run at exit) kills every kernel at once; it never waits for a kernel
+  still starting (it kills that one too).
 """
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shutil
@@ -23,10 +30,10 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
@@ -36,6 +43,7 @@ from agent_core.interpreter.budget import KernelSlots, NoFreeKernel
 from agent_core.interpreter.caps import OutputCaps
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
 from agent_core.interpreter.models import Execution, ExecutionError
+from agent_core.interpreter.owner import KernelOwnerThread, OwnerClosed
 
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for session ids
 KERNEL_WAIT_SECONDS = 120.0  # a request waits this long for a free interpreter
@@ -51,11 +59,16 @@ class _Session:
     kernel: LocalKernel | None = None
     last_used: float = field(default_factory=time.monotonic)
     pending_notice: str | None = None
+    starting: tuple[Future, bool] | None = None  # begun by prestart(): (kernel future, is the spare)
 
 
 class KernelPool:
-    def __init__(self, settings: Settings, *, warm_spare: bool = True,
+    def __init__(self, settings: Settings, *, warm_spare: bool = True, first_draw: bool | None = None,
                  limits: sb.Limits | None = None, reap_interval: float | None = None) -> None:
+        """``warm_spare``: keep a started kernel ready for the next new session (the app);
+        ``first_draw``: each kernel draws a chart while warming up, so that its first real
+        chart is as fast as its second (default: when a spare is kept, i.e. when kernels are
+        started ahead of need; a one-shot CLI kernel would only pay it twice)."""
         self.settings = settings
         self.home = Path(settings.home)
         self.plan = sb.choose_plan(settings.sandbox)
@@ -67,8 +80,10 @@ class KernelPool:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self.slots = KernelSlots(settings.max_kernels)  # the real bound (see budget.py)
         self._warm_spare = warm_spare and settings.max_kernels >= 2
+        self._first_draw = warm_spare if first_draw is None else first_draw
         self._spare: Future | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spare")
+        self._owner = KernelOwnerThread(name="kernel-owner")
+        self._starting: set[LocalKernel] = set()  # kernels the owner is starting right now
         self._closed = False
         self.spare_delay = 1.0
         self._started_spares = 0
@@ -119,6 +134,14 @@ class KernelPool:
         return tuple(names)
 
     def execute(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+        try:
+            return self._execute(session_id, code, timeout)
+        finally:
+            # The spare taken by this session (if any) is prepared again once the run that
+            # took it is over, so that its start does not compete with that run.
+            self._schedule_spare()
+
+    def _execute(self, session_id: str, code: str, timeout: float | None) -> Execution:
         timeout = float(timeout if timeout is not None else self.settings.exec_timeout)
         sess = self._session(session_id)
         with sess.lock:
@@ -135,7 +158,7 @@ class KernelPool:
             if sess.kernel is None:
                 notice, sess.pending_notice = sess.pending_notice, None
                 try:
-                    sess.kernel = self._new_kernel(session_id)
+                    sess.kernel = self._new_kernel(session_id, sess)
                 except (KernelStartError, NoFreeKernel, uids.NoFreeUid, OSError) as exc:
                     return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
                                      kernel_restarted=notice is not None)
@@ -161,17 +184,37 @@ class KernelPool:
                                  notice=" ".join(n for n in (notice, result.notice) if n))
             return result
 
+    def prestart(self, session_id: str) -> None:
+        """Begin getting the session's kernel now (the spare, else a start on the owner
+        thread) without waiting, e.g. while its request is being planned; the session's next
+        run waits for it. Does nothing when it has a kernel or one is coming."""
+        sess = self._session(session_id)
+        if not sess.lock.acquire(blocking=False):
+            return  # a run holds the session: it has, or is getting, its kernel
+        try:
+            if self._closed or sess.kernel is not None or sess.starting is not None:
+                return
+            sess.starting = self._claim(session_id)
+        except KernelStartError:
+            return  # the run will report it
+        finally:
+            sess.lock.release()
+
     def reset(self, session_id: str) -> None:
         """Shut the session's kernel down; the next run starts a fresh one (no notice)."""
         sess = self._session(session_id)
         with sess.lock:
+            if sess.starting is not None:
+                (fut, is_spare), sess.starting = sess.starting, None
+                _discard_spare(fut, remove_folder=is_spare)
             if sess.kernel is not None:
                 sess.kernel.shutdown()
                 sess.kernel = None
             sess.pending_notice = None
 
     def shutdown(self) -> None:
-        """Kill every kernel, the spare too. The pool cannot be used afterwards."""
+        """Kill every kernel, the spare and any kernel still starting too, without waiting
+        for a start to finish. The pool cannot be used afterwards."""
         with self._lock:
             if self._closed:
                 return
@@ -179,20 +222,45 @@ class KernelPool:
             self._stop.set()
             spare, self._spare = self._spare, None
             sessions = list(self._sessions.values())
+            starting = list(self._starting)
         if spare is not None:
-            spare.cancel()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        if spare is not None and not spare.cancelled():
-            try:
-                k = spare.result(timeout=0)
-                k.shutdown()
-                shutil.rmtree(k.workdir, ignore_errors=True)
-            except Exception:  # noqa: BLE001
-                pass
+            _discard_spare(spare)
+        for k in starting:  # only its process: the owner thread's start then fails and cleans up
+            k.kill()
         for sess in sessions:
             kernel, sess.kernel = sess.kernel, None
             if kernel is not None:
                 kernel.shutdown()
+            if sess.starting is not None:
+                (fut, is_spare), sess.starting = sess.starting, None
+                _discard_spare(fut, remove_folder=is_spare)
+        # Only now may the owner thread end: its end kills (PDEATHSIG) what it started, and a
+        # sandbox killed from the outside in leaves a zombie (see reap.py).
+        self._owner.close()
+
+    def on_spare_ready(self, callback: Callable[[LocalKernel | None], None]) -> None:
+        """Call ``callback(kernel)`` once the spare being prepared now is ready (``None``
+        when there is no spare or it could not start). For logs and health checks."""
+        with self._lock:
+            spare = self._spare
+        if spare is None:
+            callback(None)
+            return
+
+        def done(f: Future) -> None:
+            try:
+                callback(f.result() if not f.cancelled() else None)
+            except Exception:  # noqa: BLE001 - a failed spare is reported as None
+                callback(None)
+
+        spare.add_done_callback(done)
+
+    def spare_ready(self) -> bool:
+        """Is a warm spare started and waiting for a session right now?"""
+        with self._lock:
+            spare = self._spare
+        return (spare is not None and spare.done() and not spare.cancelled()
+                and spare.exception() is None and spare.result().is_alive())
 
     def live_kernels(self) -> int:
         """Session kernels alive now (the spare not counted)."""
@@ -220,15 +288,13 @@ class KernelPool:
             self._sessions.move_to_end(session_id)
             return sess
 
-    def _make_kernel(self, workdir: Path, session_id: str | None = None) -> LocalKernel:
-        """Start a kernel in a slot of the bound: a session waits (making room first) up to
-        KERNEL_WAIT_SECONDS; the spare (no session) only takes a free slot."""
-        if session_id is None:
-            if not self.slots.try_take():
-                raise KernelStartError("No free interpreter slot for a spare kernel.")
-        else:
-            self.slots.take(KERNEL_WAIT_SECONDS, lambda: self._make_room(session_id))
-        uid = None
+    def _make_kernel(self, workdir: Path, *, slot_taken: bool = False) -> LocalKernel:
+        """Start a kernel. Runs on the owner thread only (see the module's docstring).
+        A session's start comes with a slot of the bound already taken (by its caller, which
+        may wait for one); the spare only takes a free slot, never waits."""
+        assert self._owner.on_owner_thread(), "kernels are started by the pool's owner thread"
+        if not slot_taken and not self.slots.try_take():
+            raise KernelStartError("No free interpreter slot for a spare kernel.")
         try:
             uid = uids.acquire(self.home) if self.plan.drop_uid else None
         except BaseException:
@@ -239,30 +305,82 @@ class KernelPool:
             uids.release(uid)
             self.slots.give()
 
-        return LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
-                           uid=uid, hide=self._hide, mpl_cache=self._mpl_cache,
-                           caps=OutputCaps.from_settings(self.settings), on_shutdown=gone).start()
+        self._ensure_mpl_cache()
+        kernel = LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
+                             uid=uid, hide=self._hide, mpl_cache=self._mpl_cache, first_draw=self._first_draw,
+                             caps=OutputCaps.from_settings(self.settings), on_shutdown=gone)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._starting.add(kernel)
+        if closed:
+            kernel.shutdown()  # frees the slot and the uid
+            raise KernelStartError("The code interpreter was shut down.")
+        try:
+            kernel.start()
+        finally:
+            with self._lock:
+                self._starting.discard(kernel)
+        if self._closed:
+            kernel.shutdown()
+            raise KernelStartError("The code interpreter was shut down.")
+        return kernel
 
-    def _new_kernel(self, session_id: str) -> LocalKernel:
-        """A kernel for the session: the warm spare when there is one, else a cold start.
-        Makes room first (least recently used session kernel) so the bound holds."""
-        workdir = self.workdir(session_id)
+    def _take_slot(self, session_id: str) -> None:
+        """A slot of AGENT_DESK_MAX_KERNELS for this session's kernel: evict an idle kernel,
+        else wait (the page says "Waiting for a free interpreter") up to KERNEL_WAIT_SECONDS."""
+        self.slots.take(KERNEL_WAIT_SECONDS, lambda: self._make_room(session_id))
+
+    def _submit_start(self, workdir: Path) -> Future:
+        """Submit a cold start (its slot already taken) to the owner thread."""
+        try:
+            return self._owner.submit(functools.partial(self._make_kernel, workdir, slot_taken=True))
+        except OwnerClosed:
+            self.slots.give()
+            raise KernelStartError("The code interpreter was shut down.") from None
+
+    def _start_on_owner(self, workdir: Path, session_id: str) -> LocalKernel:
+        """A cold start for a session: done by the owner thread; this thread waits for it."""
+        self._take_slot(session_id)
+        try:
+            return self._submit_start(workdir).result()
+        except CancelledError:
+            self.slots.give()  # never ran: its slot was not handed to a kernel
+            raise KernelStartError("The code interpreter was shut down.") from None
+
+    def _claim(self, session_id: str) -> tuple[Future, bool]:
+        """Where the session's kernel comes from: the spare (``True``), else a cold start
+        submitted to the owner thread, after making room (least recently used kernel)."""
         with self._lock:
             spare, self._spare = self._spare, None
-        kernel = None
         if spare is not None:
-            try:
-                kernel = spare.result()
-            except Exception:  # noqa: BLE001 - a failed spare: start one here instead
-                kernel = None
+            return spare, True
+        self._take_slot(session_id)
+        return self._submit_start(self.workdir(session_id)), False
+
+    def _new_kernel(self, session_id: str, sess: _Session) -> LocalKernel:
+        """The session's kernel (its lock held): the one prestart() began, else the warm
+        spare, else a cold start; a dead or failed spare is replaced by a cold start."""
+        workdir = self.workdir(session_id)
+        claimed, sess.starting = sess.starting, None
+        fut, is_spare = claimed or self._claim(session_id)
+        kernel = None
+        try:
+            kernel = fut.result()
+        except CancelledError:
+            raise KernelStartError("The code interpreter was shut down.") from None
+        except Exception:
+            if not is_spare:
+                raise
+        if is_spare:
             if kernel is not None and not kernel.is_alive():
                 kernel.shutdown()
                 kernel = None
-        if kernel is None:
-            kernel = self._make_kernel(workdir, session_id)
-        else:
-            kernel.adopt(workdir)
-        self._schedule_spare()
+            if kernel is None:
+                kernel = self._start_on_owner(workdir, session_id)
+            else:
+                kernel.adopt(workdir)
+        assert kernel is not None  # a cold start returns one or raises
         return kernel
 
     def _make_room(self, session_id: str) -> bool:
@@ -308,18 +426,18 @@ class KernelPool:
             if live + 2 > self.settings.max_kernels:
                 return
             folder = self.home / "spare-kernels" / uuid.uuid4().hex[:12]
+            # a refill waits a moment, so it does not compete with the run that took the spare
+            # (the owner thread runs jobs due sooner, e.g. a cold start, in the meantime)
             delay = self.spare_delay if self._started_spares else 0.0
             self._started_spares += 1
             try:
-                self._spare = self._executor.submit(self._start_spare, folder, delay)
-            except RuntimeError:
+                self._spare = self._owner.submit(self._start_spare, folder, delay=delay)
+            except OwnerClosed:
                 self._spare = None
 
-    def _start_spare(self, folder: Path, delay: float) -> LocalKernel:
-        # a refill waits a moment, so it does not compete with the run that took the spare
-        if self._stop.wait(delay) or self._closed:
+    def _start_spare(self, folder: Path) -> LocalKernel:
+        if self._closed:
             raise KernelStartError("The pool was shut down.")
-        self._ensure_mpl_cache()
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return self._make_kernel(folder)
@@ -363,14 +481,20 @@ class KernelPool:
             self._schedule_spare()
 
 
-def _discard_spare(spare: Future) -> None:
+def _discard_spare(spare: Future, *, remove_folder: bool = True) -> None:
+    """Stop a spare (or a session's kernel still starting): cancelled when not started yet,
+    else shut down once it is ready; a spare's own folder is removed with it."""
+    if spare.cancel():
+        return
+
     def done(f: Future) -> None:
         try:
             k = f.result()
-        except Exception:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001 - a failed or cancelled start left nothing
             return
         k.shutdown()
-        shutil.rmtree(k.workdir, ignore_errors=True)
+        if remove_folder:
+            shutil.rmtree(k.workdir, ignore_errors=True)
 
     spare.add_done_callback(done)
 

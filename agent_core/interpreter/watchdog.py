@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import weakref
 from typing import Any
@@ -99,7 +98,7 @@ class Watchdog:
                 "processes and shared memory together; AGENT_DESK_KERNEL_MEMORY_MB), so it was stopped: "
                 "variables in memory were lost (files in the working folder are kept). Work on less "
                 "data at once, or free memory (del, gc.collect()).")
-            self._kill(pid)
+            self._kill(kernel, pid)
             return
         used = tree_memory(pid)
         self.peaks[pid] = max(self.peaks.get(pid, 0), used)
@@ -110,15 +109,16 @@ class Watchdog:
             f"memory together), over its budget of {budget / 2**20:,.0f} MB (AGENT_DESK_KERNEL_MEMORY_MB), "
             "so its Python kernel was stopped: variables in memory were lost (files in the working "
             "folder are kept). Work on less data at once, or free memory (del, gc.collect()).")
-        self._kill(pid)
+        self._kill(kernel, pid)
 
     @staticmethod
-    def _kill(pid: int) -> None:
-        from agent_core.interpreter.kernel import _descendants
+    def _kill(kernel: Any, pid: int) -> None:
+        """Kill what runs inside the kernel's sandbox (deepest first); the outer bubblewrap
+        then exits on its own and is reaped by the kernel's owner. A plain kernel is ``pid``."""
+        from agent_core.interpreter import reap
 
-        for p in reversed(_descendants(pid)):
-            with contextlib.suppress(OSError):
-                os.kill(p, signal.SIGKILL)
-
+        inside = list(reversed(reap._descendants(pid)))
+        sandboxed = getattr(getattr(kernel, "plan", None), "sandboxed", False)
+        reap._kill(reap._processes(inside if sandboxed else [*inside, pid]))
 
 WATCHDOG = Watchdog()

@@ -1,8 +1,8 @@
 """Browser-test harness: a real ``streamlit run`` on 127.0.0.1 and Debian's Chromium.
 
 Fixtures
-- ``streamlit_server_factory(env=None)`` -> :class:`StreamlitServer`: starts
-  ``streamlit run streamlit_app.py`` with its own temporary ``AGENT_DESK_HOME`` and the
+- ``streamlit_server_factory(env=None)`` -> :class:`StreamlitServer`: starts the app as
+  ``make run`` does (``python app_server.py``, i.e. ``streamlit run streamlit_app.py``) with its own temporary ``AGENT_DESK_HOME`` and the
   extra environment you pass (e.g. ``{"AGENT_BACKEND": "bedrock", "BEDROCK_ENDPOINT_URL":
   fake.url, ...}``), waits for ``/_stcore/health``, and stops it at the end of the test
   session. Servers are shared: the same env gives the same running server.
@@ -111,7 +111,9 @@ def start_streamlit(env: Mapping[str, str] | None, home: Path, *, script: str = 
                      "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"})
     full_env.update(dict(env or {}))
     log_path = home / "streamlit.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+    # the app starts through its launcher (as `make run` does): kernel pool first, then streamlit
+    launcher = ["app_server.py"] if script == "streamlit_app.py" else ["-m", "streamlit", "run", script]
+    cmd = [sys.executable, *launcher, "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     with open(log_path, "wb") as log:

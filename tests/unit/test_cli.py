@@ -177,3 +177,34 @@ def test_in_process_main_and_save_file_guard(tmp_path):
     path = save_file(out, "link.txt", b"new")  # replaces the link itself, not its target
     assert victim.read_text() == "keep" and path.read_bytes() == b"new" and not path.is_symlink()
     assert main(["ask"]) == 2  # PROMPT missing: argparse usage error
+
+
+SEED = ("Given the attached price data file, please make me a chart with moving average in red "
+        "and actual data in blue")
+
+
+@pytest.mark.timeout(180)
+def test_local_ask_exits_within_a_second_of_its_last_event(tmp_path):
+    """The local backend starts the one kernel the request uses, no warm spare, so the CLI
+    never waits for a spare to finish starting before it exits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEDROCK_"))}
+    env.update(AGENT_BACKEND="local", AGENT_DESK_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "agent_core", "ask", SEED, "--json", "--file",
+                             str(ROOT / "assets" / "sample_prices.csv"), "--out", str(out)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines, last_at = [], None
+        for line in proc.stdout:  # ends when the process closes its stdout, i.e. exits
+            lines.append(json.loads(line))
+            last_at = time.monotonic()
+        proc.wait(timeout=30)
+        exited_at = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, proc.stderr.read()
+    names = [d["event"] for d in lines]
+    assert "FileReturned" in names and names[-1] == "TextChunk"
+    assert (out / "moving_average.png").stat().st_size > 0
+    assert exited_at - last_at < 1.0, f"exited {exited_at - last_at:.2f} s after its last event"
