@@ -12,10 +12,10 @@ from components import state
 ROOT = Path(__file__).resolve().parent.parent
 # (file, title, icon, default); a page file that is not there is left out.
 PAGES = [
-    ("pages/upload.py", "Upload", ":material/upload_file:", False),
-    ("pages/analysis.py", "Analysis", ":material/query_stats:", True),
-    ("pages/synthetic_data.py", "Synthetic data", ":material/dataset:", False),
-    ("pages/history.py", "History", ":material/history:", False),
+    ("app_pages/upload.py", "Upload", ":material/upload_file:", False),
+    ("app_pages/analysis.py", "Analysis", ":material/query_stats:", True),
+    ("app_pages/synthetic_data.py", "Synthetic data", ":material/dataset:", False),
+    ("app_pages/history.py", "History", ":material/history:", False),
 ]
 
 _BACKEND_LABELS = {
@@ -175,7 +175,7 @@ _SWITCH_HINT = {
 }
 
 
-def render_welcome(*, analysis_page: str | None = "pages/analysis.py") -> None:
+def render_welcome(*, analysis_page: str | None = "app_pages/analysis.py") -> None:
     """A short first-visit welcome: which backend is active, how to switch, a sample to try.
     "Try it with sample data" attaches the synthetic sample and opens ``analysis_page``."""
     if st.session_state.get(state.K_WELCOMED) or state.get_chat():
@@ -215,5 +215,5 @@ def build_frame():
              for path, title, icon, default in PAGES if (ROOT / path).exists()]
     nav = st.navigation(pages)
     render_sidebar()
-    render_welcome(analysis_page="pages/analysis.py")
+    render_welcome(analysis_page="app_pages/analysis.py")
     return nav

@@ -68,30 +68,8 @@ def _load() -> tuple[Settings, str | None]:
             f"{exc} Until that is fixed the app runs on the local backend.")
 
 
-def use_navigation_only() -> bool:
-    """Make Streamlit use the app's ``st.navigation`` and never its legacy ``pages/`` folder
-    mode; True when a page was just run *on its own* (legacy mode), without the frame.
-
-    Streamlit 1.67 starts in the legacy mode when a ``pages/`` folder exists, until some run
-    calls ``st.navigation``: the first visit after a server start straight to ``/history``
-    (a bookmark) would run that page without the sidebar, settings or welcome."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager  # noqa: PLC0415
-    except ImportError:  # a future Streamlit without it: nothing to work around
-        return False
-    legacy = bool(PagesManager.uses_pages_directory)
-    PagesManager.uses_pages_directory = False
-    return legacy
-
-
 def init_state() -> None:
-    """Initialise every per-browser-session key once; later runs keep what is there.
-
-    Called by the entry script first. A page run on its own (legacy pages/ mode, see
-    :func:`use_navigation_only`; only the very first run after a server start, before any
-    widget was touched) is rerun at once through the entry script, so it gets its frame."""
-    if use_navigation_only():
-        st.rerun()
+    """Initialise every per-browser-session key once; later runs keep what is there."""
     ss = st.session_state
     if K_SETTINGS not in ss:
         ss[K_SETTINGS], ss[K_SETTINGS_ERROR] = _load()

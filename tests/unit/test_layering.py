@@ -1,6 +1,6 @@
-"""The arrows point down only: pages -> components -> agent_core (DESIGN.md).
+"""The arrows point down only: app_pages -> components -> agent_core (DESIGN.md).
 
-agent_core never imports streamlit, pages or components; components never import pages;
+agent_core never imports streamlit, app_pages or components; components never import app_pages;
 pages, components and the entry script keep heavy libraries out of module top level."""
 from __future__ import annotations
 
@@ -30,15 +30,27 @@ def _files(folder: str) -> list[Path]:
 
 @pytest.mark.parametrize("path", _files("agent_core"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_agent_core_knows_nothing_of_streamlit_or_the_ui(path):
-    assert not _imports(path) & {"streamlit", "pages", "components"}
+    assert not _imports(path) & {"streamlit", "app_pages", "pages", "components"}
 
 
 @pytest.mark.parametrize("path", _files("components"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_components_never_import_pages(path):
-    assert "pages" not in _imports(path)
+    assert not _imports(path) & {"app_pages", "pages"}
 
 
-@pytest.mark.parametrize("path", _files("pages") + _files("components") + [ROOT / "streamlit_app.py"],
+def test_pages_live_in_app_pages_not_in_streamlit_legacy_pages_folder():
+    """A ``pages/`` folder next to the entry script switches Streamlit to its legacy
+    multipage mode (a first visit to /history would run that page without the frame)."""
+    assert not (ROOT / "pages").exists()
+    assert _files("app_pages"), "no page files found under app_pages/"
+
+
+@pytest.mark.parametrize("path", _files("app_pages"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_never_import_each_other(path):
+    assert "app_pages" not in _imports(path)
+
+
+@pytest.mark.parametrize("path", _files("app_pages") + _files("components") + [ROOT / "streamlit_app.py"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_heavy_libraries_stay_out_of_ui_module_top_level(path):
     assert not _imports(path, top_level_only=True) & {"pandas", "plotly", "boto3", "altair",

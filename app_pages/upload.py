@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import runpy
-from pathlib import Path
 
 import streamlit as st
 
@@ -192,21 +190,6 @@ def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None
             getattr(st, copy_msg[0])(copy_msg[1])
 
 
-def _run_inside_app_frame() -> None:
-    """When a fresh server's first visitor opens /upload directly, Streamlit runs this file in
-    its old pages/-folder mode (no st.navigation, no sidebar, no page config). Run the app's
-    entry script instead: its st.navigation runs this page inside the frame. Then stop."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a Streamlit without it has no such mode
-        return
-    main = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-    if PagesManager.uses_pages_directory and main.exists():
-        runpy.run_path(str(main), run_name="__main__")
-        st.stop()
-
-
-_run_inside_app_frame()
 st.title("Upload price data")
 st.caption("CSV, TSV, TXT, XLSX, Parquet or JSON. Long (`symbol,date,price`), wide (one column "
            "per ticker) and OHLC(V) tables are recognised. Attached files go to the agent with "
