@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
+from agent_core.failures import AgentDeskError
 from agent_core.config import BACKENDS, EXECUTORS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -36,8 +37,10 @@ the openai backend's key from OPENAI_API_KEY; they are never printed. Run `pytho
 """
 
 
-class UsageError(Exception):
+class UsageError(AgentDeskError):
     """Bad command-line input; the message says what to do (exit status 2)."""
+
+    kind = "usage"
 
 
 # --- parser ---------------------------------------------------------------------------

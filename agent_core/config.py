@@ -10,13 +10,17 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from agent_core.failures import AgentDeskError
+
 BACKENDS = ("local", "bedrock", "bedrock-inline", "converse", "openai")
 LOOP_BACKENDS = ("converse", "openai")  # the app's own agent loop: code runs in CODE_EXECUTOR
 EXECUTORS = ("local", "agentcore")
 
 
-class SettingsError(ValueError):
+class SettingsError(AgentDeskError, ValueError):
     """A setting has a value the app cannot use; the message says which and how to fix it."""
+
+    kind = "configuration"
 
 
 @dataclass(frozen=True)

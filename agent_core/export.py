@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from agent_core.failures import AgentDeskError
 from agent_core.events import (
     AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned, FinalResponse,
     Rationale, TextChunk, event_to_dict,
@@ -36,8 +37,10 @@ FORMATS = ("ipynb", "zip")
 _IMAGE_MIME = {"image/png", "image/jpeg", "image/gif"}
 
 
-class ExportError(ValueError):
+class ExportError(AgentDeskError, ValueError):
     """The export cannot be made; the message says why and what to do."""
+
+    kind = "export"
 
 
 # --- notebook ---------------------------------------------------------------------

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
+from agent_core.failures import AgentDeskError
+
 MAX_ATTACHED_FILES = 5
 MAX_ATTACHED_BYTES = 10 * 1024 * 1024
 MAX_RETURNED_FILE_BYTES = 1024 * 1024
@@ -28,8 +30,10 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)", re.I)
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\\/]')
 
 
-class UnsafeNameError(ValueError):
+class UnsafeNameError(AgentDeskError, ValueError):
     """A name that cannot be made safe (empty, ``..``, NUL or control characters)."""
+
+    kind = "validation"
 
 
 def safe_name(name: str, *, default: str = "file") -> str:
@@ -302,8 +306,10 @@ class AttachedFile:
                    use_case=use_case)
 
 
-class AttachmentLimitError(ValueError):
+class AttachmentLimitError(AgentDeskError, ValueError):
     """The attachments break Bedrock's limits; the message says what to do."""
+
+    kind = "attachment_limit"
 
 
 def check_attachment_limits(files: Iterable[AttachedFile], *,

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from agent_core.failures import AgentDeskError
 from agent_core.events import AgentEvent, FileReturned, Usage, event_from_dict, event_to_dict
 from agent_core.files import AttachedFile
 from agent_core.store_schema import LATEST, migrate
@@ -43,8 +44,10 @@ _SECRETISH = re.compile(
     r"secret|password|passwd|credential|access_key|session_key|api_key|(^|_)token$", re.I)
 
 
-class StoreError(RuntimeError):
+class StoreError(AgentDeskError, RuntimeError):
     """A store operation that cannot be done; the message says what to do."""
+
+    kind = "store"
 
 
 class RunNotFoundError(StoreError, KeyError):

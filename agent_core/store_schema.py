@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from agent_core.failures import AgentDeskError
+
 # Version 1: sessions, runs, events, attachments, blobs.
 V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -71,8 +73,10 @@ MIGRATIONS: tuple[str, ...] = (V1, V2)
 LATEST = len(MIGRATIONS)
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(AgentDeskError, RuntimeError):
     """The database was written by a newer Agent Desk than this one."""
+
+    kind = "store"
 
 
 def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:

@@ -12,6 +12,8 @@ import textwrap
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from agent_core.failures import AgentDeskError
+
 EAST_STATES: tuple[str, ...] = (
     "ME", "NH", "MA", "RI", "CT", "NY", "NJ", "DE", "MD", "VA", "NC", "SC", "GA", "FL",
 )
@@ -22,8 +24,10 @@ US_STATES: frozenset[str] = frozenset(
 )
 
 
-class SpecError(ValueError):
+class SpecError(AgentDeskError, ValueError):
     """A spec whose rules cannot all hold; the message says which and what to change."""
+
+    kind = "validation"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any, Iterable, Iterator
 
+from agent_core.failures import AgentDeskError
 from agent_core.backends.aws import failure_from_exception, make_client
 from agent_core.backends.base import AgentRequest
 from agent_core.config import Settings
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 SERVICE = "bedrock-agent-runtime"
 
 
-class BedrockCallError(RuntimeError):
+class BedrockCallError(AgentDeskError, RuntimeError):
     """Raised by ``raw_events`` when the call fails before the stream; carries the failure."""
 
     def __init__(self, failure: AgentFailure) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_core.failures import AgentDeskError
 from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, guess_declared_type, safe_name, sniff_type
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
@@ -31,8 +32,10 @@ MAX_STREAM_CHARS = 1_000_000  # per stream and run; the rest is dropped with a n
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
-class KernelStartError(RuntimeError):
+class KernelStartError(AgentDeskError, RuntimeError):
     """The kernel did not start; the message says why."""
+
+    kind = "kernel"
 
 
 def strip_ansi(text: str) -> str:

@@ -35,6 +35,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_core.failures import AgentDeskError
 from agent_core.config import Settings
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
@@ -47,8 +48,10 @@ _UID_BASE = 61000  # sandboxed kernels (app run as root) get uids 61000.. of the
 _uid_counter = itertools.count()
 
 
-class InvalidSessionId(ValueError):
+class InvalidSessionId(AgentDeskError, ValueError):
     """A session id that cannot name a folder."""
+
+    kind = "validation"
 
 
 @dataclass

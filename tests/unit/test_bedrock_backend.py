@@ -226,7 +226,7 @@ def test_dropped_connection_keeps_what_arrived(bedrock_server):
     bedrock_server.use("drop")
     events = run(BedrockAgent(settings_for(bedrock_server)), req())
     assert types(events)[:2] == ["Rationale", "TextChunk"]
-    assert isinstance(events[-1], AgentFailure) and events[-1].kind == "connection"
+    assert isinstance(events[-1], AgentFailure) and events[-1].kind == "broken_stream"
     assert events[-1].retryable
 
 
