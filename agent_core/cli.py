@@ -1,6 +1,6 @@
 """The command line: ``python -m agent_core ask "PROMPT" ...`` runs one request headless.
 
-Exit status: 0 for a completed run, 1 when the run ended in an ``AgentFailure``
+Exit status: 0 for a run whose outcome is ``completed`` (agent_core.run), 1 for any other outcome
 (or hit ``--timeout``), 2 for bad usage (a missing file, a bad setting).
 Subcommands are registered in :func:`register_subcommands`.
 """
@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import secrets
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from agent_core.failures import AgentDeskError
 from agent_core.config import BACKENDS, EXECUTORS
@@ -229,23 +226,31 @@ def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | 
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
 
+    from agent_core import run as agent_run
+
     request = AgentRequest(text=args.prompt, session_id=args.session or new_session_id(),
                            memory_id=args.memory_id, files=files,
                            enable_trace=not args.no_trace)
     printer = (_JsonPrinter if args.json else _TranscriptPrinter)(out, err, out_dir)
     printer.start(backend.name, request.session_id)
-    failed = False
-    for event in _with_deadline(lambda: backend.invoke(request), args.timeout):
-        failed = failed or _is_failure(event)
+    run = agent_run.start(request, backend, store=_open_store(settings, err), settings=settings,
+                          timeout=args.timeout,
+                          retention_bytes=settings.retention_mb * 1024 * 1024)
+    for event in run:
         printer.event(event)
     printer.finish()
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_OK if run.outcome == "completed" else EXIT_FAILED
 
 
-def _is_failure(event: Any) -> bool:
-    from agent_core.events import AgentFailure
+def _open_store(settings: Any, err: TextIO) -> Any:
+    """The run store under AGENT_DESK_HOME (History shows CLI runs too), or None."""
+    from agent_core.store import RunStore, StoreError
 
-    return isinstance(event, AgentFailure)
+    try:
+        return RunStore(settings.home)
+    except (StoreError, OSError) as exc:
+        print(f"warning: this run is not recorded in the history ({exc})", file=err)
+        return None
 
 
 def _read_attachment(path_text: str) -> Any:
@@ -275,42 +280,6 @@ def _prepare_out(path_text: str) -> Path:
     except OSError as exc:
         raise UsageError(f"--out {path_text}: cannot create the folder ({exc.strerror}).") from None
     return out.resolve()
-
-
-def _with_deadline(start: Callable[[], Iterator[Any]], timeout: float | None) -> Iterator[Any]:
-    """The events of ``start()``, read in a worker thread; after ``timeout`` seconds in
-    all, a timeout ``AgentFailure`` ends the stream (the worker is abandoned)."""
-    if timeout is None:
-        yield from start()
-        return
-    from agent_core.events import AgentFailure
-
-    q: queue.Queue = queue.Queue()
-    done = object()
-
-    def work() -> None:
-        try:
-            for ev in start():
-                q.put(ev)
-        except BaseException as exc:  # invoke should never raise; keep the CLI alive if it does
-            q.put(AgentFailure(kind="unexpected", message=f"The run broke off ({type(exc).__name__})."))
-        finally:
-            q.put(done)
-
-    threading.Thread(target=work, name="agent-run", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            item = q.get(timeout=max(0.0, remaining))
-        except queue.Empty:
-            yield AgentFailure(kind="timeout", retryable=True, source="cli", message=(
-                f"The run took longer than --timeout {timeout:g} s and was abandoned; what "
-                "arrived so far is shown. Give it more time with a larger --timeout."))
-            return
-        if item is done:
-            return
-        yield item
 
 
 def save_file(out_dir: Path, name: str, data: bytes) -> Path:

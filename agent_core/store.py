@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -32,14 +33,19 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from agent_core.failures import AgentDeskError
-from agent_core.events import AgentEvent, FileReturned, Usage, event_from_dict, event_to_dict
+from agent_core.events import (
+    AgentEvent, AgentFailure, FileReturned, Usage, event_from_dict, event_to_dict,
+)
 from agent_core.files import AttachedFile
 from agent_core.store_schema import LATEST, migrate
 
 DB_NAME = "runs.sqlite3"
 BLOB_DIR = "blobs"
-OUTCOMES = ("running", "completed", "failed", "interrupted")
-FINAL_OUTCOMES = ("completed", "failed", "interrupted")
+#: How a run ended (agent_core.run.outcome_of decides which); ``running`` until then.
+FINAL_OUTCOMES = ("completed", "completed with problems", "refused", "failed", "stopped",
+                  "interrupted")
+OUTCOMES = ("running", *FINAL_OUTCOMES)
+log = logging.getLogger(__name__)
 _SECRETISH = re.compile(
     r"secret|password|passwd|credential|access_key|session_key|api_key|(^|_)token$", re.I)
 
@@ -333,20 +339,25 @@ class RunStore:
     @contextmanager
     def recording(self, session_id: str, prompt: str, backend: str, settings: Any = None,
                   attachments: Iterable[AttachedFile] = (), *,
-                  parent_run_id: str | None = None) -> Iterator["RunRecorder"]:
+                  parent_run_id: str | None = None) -> Iterator[RunRecorder]:
         """``with store.recording(...) as rec: for ev in stream: rec.add(ev)``.
 
-        Ends ``completed``, ``failed`` (an ``AgentFailure`` came) or ``interrupted``
-        (the block was left by an exception, e.g. Streamlit stopping the script)."""
+        The run is ``running`` from the start; each event is written as it is added; at
+        the end the run gets its outcome from ``agent_core.run.outcome_of``: ``stopped``
+        when the block was left by ``GeneratorExit`` (the reader stopped reading),
+        ``interrupted`` by any other exception (e.g. Streamlit stopping the script)."""
         run_id = self.start_run(session_id, prompt, backend, settings, attachments,
                                 parent_run_id=parent_run_id)
         rec = RunRecorder(self, run_id)
+        ended = "interrupted"
         try:
             yield rec
-        except BaseException:
-            self.finish_run(run_id, "interrupted")
+            ended = "normally"
+        except GeneratorExit:
+            ended = "stopped"
             raise
-        self.finish_run(run_id, "failed" if rec.failed else "completed")
+        finally:
+            rec.finish(ended)
 
     # --- recovery -------------------------------------------------------------------
     def recover_interrupted(self, *, all_running: bool = False) -> list[str]:
@@ -529,25 +540,47 @@ class RunStore:
 
 
 class RunRecorder:
-    """Writes a stream into one run; knows whether it failed."""
+    """Writes a stream into one run, keeping the events its outcome depends on.
+
+    A store that fails mid-run (disk full, file removed) is logged, never raised: the
+    run itself goes on."""
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
-        self.failed = False
+        self.signals: list[AgentEvent] = []  # the events agent_core.run.outcome_of looks at
+        self.outcome: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(isinstance(e, AgentFailure) for e in self.signals)
 
     def add(self, event: AgentEvent) -> AgentEvent:
-        from agent_core.events import AgentFailure
+        from agent_core.run import OUTCOME_EVENTS
 
-        if isinstance(event, AgentFailure):
-            self.failed = True
-        self.store.append_event(self.run_id, event)
+        if isinstance(event, OUTCOME_EVENTS):
+            self.signals.append(event)
+        try:
+            self.store.append_event(self.run_id, event)
+        except (StoreError, sqlite3.Error, OSError):
+            log.warning("could not store an event of run %s", self.run_id)
         return event
 
     def record(self, events: Iterable[AgentEvent]) -> Iterator[AgentEvent]:
         """Pass events through, writing each one as it goes by."""
         for event in events:
             yield self.add(event)
+
+    def finish(self, ended: str = "normally") -> str:
+        """End the run with its one outcome (see ``agent_core.run.outcome_of``)."""
+        from agent_core.run import outcome_of
+
+        self.outcome = outcome_of(self.signals, ended=ended)
+        try:
+            self.store.finish_run(self.run_id, self.outcome)
+        except (StoreError, sqlite3.Error, OSError):
+            log.warning("could not finish run %s in the store", self.run_id)
+        return self.outcome
 
 
 __all__ = [

@@ -69,7 +69,41 @@ ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
 ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Version 3: the six outcomes of agent_core.run (completed with problems, refused and
+# stopped are new). SQLite cannot change a CHECK constraint in place: the runs table is
+# rebuilt (the documented way: new table, copy, drop, rename), with foreign keys off
+# (``migrate`` turns them off around the steps) so dropping the old table cascades nothing.
+V3 = """
+CREATE TABLE runs_v3 (
+    id             TEXT PRIMARY KEY,
+    session_id     TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    parent_run_id  TEXT,
+    prompt         TEXT NOT NULL,
+    backend        TEXT NOT NULL,
+    settings_json  TEXT NOT NULL DEFAULT '{}',
+    started        REAL NOT NULL,
+    ended          REAL,
+    outcome        TEXT NOT NULL DEFAULT 'running'
+                   CHECK (outcome IN ('running', 'completed', 'completed with problems', 'refused',
+                                      'failed', 'stopped', 'interrupted')),
+    writer_pid     INTEGER,
+    writer_token   TEXT,
+    first_event_seconds REAL,
+    input_tokens   INTEGER,
+    output_tokens  INTEGER
+);
+INSERT INTO runs_v3 (id, session_id, parent_run_id, prompt, backend, settings_json, started, ended,
+                     outcome, writer_pid, writer_token, first_event_seconds, input_tokens,
+                     output_tokens)
+    SELECT id, session_id, parent_run_id, prompt, backend, settings_json, started, ended, outcome,
+           writer_pid, writer_token, first_event_seconds, input_tokens, output_tokens FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 LATEST = len(MIGRATIONS)
 
 
@@ -89,6 +123,15 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
         raise SchemaTooNewError(
             f"The run store has schema version {version}, newer than this app knows "
             f"({LATEST}). Update Agent Desk, or point AGENT_DESK_HOME at another folder.")
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # a table rebuild must not cascade (V3)
+    try:
+        return _apply(conn, version, target)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {1 if foreign_keys else 0:d}")
+
+
+def _apply(conn: sqlite3.Connection, version: int, target: int) -> int:
     while version < target:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -98,6 +141,8 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
                 break
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError("a migration left rows whose linked rows are gone")
             version += 1
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from agent_core.config import runs_code_here
 from agent_core.store import OUTCOMES, RunInfo, RunStore, StoreError
-from components import state
+from components import resources, state
 from components.code_editor import code_blocks, code_editor
 from components.event_view import replay
 from components.run_summary import format_seconds, render_run_summary
@@ -55,7 +55,7 @@ def _continue_session(store: RunStore, run: RunInfo) -> None:
     settings = state.get_settings()
     if runs_code_here(settings):
         try:  # the files go to a fresh kernel with the next request
-            state.get_backend().reset_session(run.session_id)
+            resources.get_backend().reset_session(run.session_id)
         except Exception:  # noqa: BLE001 - no kernel to stop is fine
             pass
     old = state.get_agent_session()
@@ -180,7 +180,7 @@ def _render_run(store: RunStore, run: RunInfo) -> None:
 
 # --- page -------------------------------------------------------------------------
 st.title("History")
-store = state.get_run_store()
+store = resources.get_run_store()
 if store is None:
     st.error("The run history is unavailable: the store under AGENT_DESK_HOME could not be "
              "opened. Check that the folder exists and is writable, then reload the page.")

@@ -245,22 +245,3 @@ def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
                          max_visible_steps=max_visible_steps, live=False, key=key,
                          show_files=show_files)
     return router.add_all(events)
-
-
-def stream_into(router: EventRouter, events: Iterable[AgentEvent], *,
-                on_event: Any = None) -> RunResult:
-    """Route a live stream; an unexpected error becomes an ``AgentFailure`` (the partial
-    output stays on screen). ``on_event`` sees every event too (e.g. the run store)."""
-    def _emit(event: AgentEvent) -> None:
-        if on_event is not None:
-            on_event(event)
-        router.add(event)
-
-    try:
-        for event in events:
-            _emit(event)
-    except Exception as exc:  # noqa: BLE001 - Streamlit's stop/rerun are BaseException, not caught
-        _emit(AgentFailure(kind="internal", retryable=True, message=(
-            f"The run stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
-            "What arrived so far is kept above. Press Retry, or start a new session if it repeats.")))
-    return router.finish()

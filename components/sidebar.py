@@ -7,7 +7,7 @@ import streamlit as st
 
 from agent_core.config import runs_code_here
 from agent_core.files import human_size
-from components import state
+from components import resources, state
 
 ROOT = Path(__file__).resolve().parent.parent
 # (file, title, icon, default); a page file that is not there is left out.
@@ -71,10 +71,10 @@ def render_backend() -> None:
         st.caption("\n".join(rows))
     if err := state.settings_error():
         st.error(err)
-    if err := state.backend_error():
+    if err := resources.backend_error():
         st.warning(err)
     if runs_code_here(s):
-        pool = state.kernel_pool_if_started()
+        pool = resources.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
         text = described or _isolation_status(s.sandbox)
         head = text.split(":")[0].split("(")[0].strip()
