@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+import psutil
+
 from agent_core.failures import AgentDeskError
 from agent_core.events import (
     AgentEvent, AgentFailure, FileReturned, Usage, event_from_dict, event_to_dict,
@@ -122,31 +124,21 @@ class SpaceUsed:
 
 # --- who is writing ---------------------------------------------------------------
 def _process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    """When the process started (seconds since the epoch, as psutil reads it), or None."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
         return None
-    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    rest = raw[raw.rfind(")") + 2:].split()
-    return rest[19] if len(rest) > 19 else None
 
 
 def _pid_alive(pid: int) -> bool:
+    """A live process (a zombie, killed but not yet reaped, is not a writer any more)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.AccessDenied:
         return True
-    except OSError:
+    except psutil.Error:
         return False
-    # a zombie (killed, not yet reaped) is not a writer any more
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-        return state[state.rfind(")") + 2:][:1] != "Z"
-    except OSError:
-        return True
 
 
 def process_token(pid: int | None = None) -> str:

@@ -17,7 +17,7 @@ from agent_core.events import AgentFailure
 from agent_core.failures import failure_for_exception, mask_secrets, operation
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_MAX_ATTEMPTS = 4  # in all, the first call included (when AWS_MAX_ATTEMPTS is unset)
 CONNECT_TIMEOUT = 10.0
 USER_AGENT_EXTRA = "agent-desk/0.1"
 
@@ -25,17 +25,20 @@ _clients: dict[tuple, Any] = {}
 _lock = threading.Lock()
 
 
-def _max_attempts() -> int:
-    """botocore's ``Config`` wins over ``AWS_MAX_ATTEMPTS``; keep honouring the variable."""
-    try:
-        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)))
-    except ValueError:
-        return DEFAULT_MAX_ATTEMPTS
+def _retries(session: Any) -> dict[str, Any]:
+    """botocore's retry settings: adaptive mode; the number of attempts is botocore's own
+    ``max_attempts`` (``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``: total attempts,
+    first call included), else :data:`DEFAULT_MAX_ATTEMPTS`. (``Config(retries=
+    {"max_attempts": N})`` would mean N *retries*, one attempt more than the variable says.)"""
+    retries: dict[str, Any] = {"mode": "adaptive"}
+    if session._session.get_config_variable("max_attempts") is None:  # noqa: SLF001 - botocore's resolver
+        retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
+    return retries
 
 
 def _key(service_name: str, settings: Settings) -> tuple:
     return (service_name, settings.region, settings.profile, settings.endpoint_url,
-            float(settings.read_timeout), _max_attempts())
+            float(settings.read_timeout), os.environ.get("AWS_MAX_ATTEMPTS"))
 
 
 def make_client(service_name: str, settings: Settings) -> Any:
@@ -68,7 +71,7 @@ def _build(service_name: str, settings: Settings) -> Any:
     session = boto3.Session(profile_name=settings.profile) if settings.profile else boto3.Session()
     region = settings.region or session.region_name or DEFAULT_REGION
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": _max_attempts()},
+        retries=_retries(session),
         read_timeout=settings.read_timeout,
         connect_timeout=CONNECT_TIMEOUT,
         user_agent_extra=USER_AGENT_EXTRA,
