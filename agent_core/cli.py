@@ -11,11 +11,12 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
-from agent_core.failures import AgentDeskError
 from agent_core.config import BACKENDS, EXECUTORS
+from agent_core.failures import AgentDeskError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -30,7 +31,8 @@ examples:
 
 Every flag overrides the matching environment variable / .streamlit/secrets.toml [agent] key.
 AWS credentials come from the standard boto3 chain (AWS_PROFILE, ~/.aws, environment, role);
-the openai backend's key from OPENAI_API_KEY; they are never printed. Run `python -m agent_core ask --help` for every flag of `ask`.
+the openai backend's key from OPENAI_API_KEY; they are never printed.
+Run `python -m agent_core ask --help` for every flag of `ask`.
 """
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from agent_core.failures import AgentDeskError
 
@@ -137,7 +138,9 @@ def read_secrets_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML ({exc}); fix or remove it.") from None
     table = data.get("agent", {})
-    return {k: v for k, v in table.items() if k.lower() not in _SECRET_KEYS} if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if k.lower() not in _SECRET_KEYS}
 
 
 def load_settings(env: Mapping[str, str] | None = None,
@@ -153,9 +156,9 @@ def load_settings(env: Mapping[str, str] | None = None,
     if secrets is None:
         secrets = read_secrets_file(Path(".streamlit/secrets.toml"))
     for key, value in (secrets or {}).items():
-        name = _ENV.get(key, key if key in {f.name for f in fields(Settings)} else None)
-        if name:
-            values[name] = value
+        field_name = _ENV.get(key, key if key in {f.name for f in fields(Settings)} else None)
+        if field_name:
+            values[field_name] = value
     for key, value in overrides.items():
         if value is not None:
             values[key] = value

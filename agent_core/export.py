@@ -16,15 +16,24 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from agent_core.failures import AgentDeskError
 from agent_core.events import (
-    AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned, FinalResponse,
-    Rationale, TextChunk, event_to_dict,
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FileReturned,
+    FinalResponse,
+    Rationale,
+    TextChunk,
+    event_to_dict,
 )
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile, NameDeduper, safe_name
 
 if TYPE_CHECKING:  # nbformat is imported when a notebook is made, not at import
@@ -44,7 +53,7 @@ class ExportError(AgentDeskError, ValueError):
 
 
 # --- notebook ---------------------------------------------------------------------
-def _load_files_cell(store: "RunStore", run_ids: Sequence[str]) -> str | None:
+def _load_files_cell(store: RunStore, run_ids: Sequence[str]) -> str | None:
     files: dict[str, AttachedFile] = {}
     for run_id in run_ids:
         for f in store.attached_files(run_id):
@@ -85,7 +94,7 @@ def _error_output(nbf: Any, text: str) -> Any:
                           traceback=text.rstrip("\n").splitlines())
 
 
-def run_to_notebook(store: "RunStore", run_ids: str | Sequence[str]) -> "NotebookNode":
+def run_to_notebook(store: RunStore, run_ids: str | Sequence[str]) -> NotebookNode:
     """One notebook for one run or several (a session: pass its runs, oldest first)."""
     import nbformat.v4 as nbf
 
@@ -150,20 +159,20 @@ def run_to_notebook(store: "RunStore", run_ids: str | Sequence[str]) -> "Noteboo
     return nb
 
 
-def nbf_validate(nb: "NotebookNode") -> None:
+def nbf_validate(nb: NotebookNode) -> None:
     import nbformat
 
     nbformat.validate(nb)
 
 
-def session_to_notebook(store: "RunStore", session_id: str) -> "NotebookNode":
+def session_to_notebook(store: RunStore, session_id: str) -> NotebookNode:
     runs = sorted(store.list_runs(session=session_id, limit=100_000), key=lambda r: r.started)
     if not runs:
         raise ExportError(f"No runs in session {session_id!r}.")
     return run_to_notebook(store, [r.id for r in runs])
 
 
-def notebook_bytes(nb: "NotebookNode") -> bytes:
+def notebook_bytes(nb: NotebookNode) -> bytes:
     import nbformat
 
     return nbformat.writes(nb).encode("utf-8")
@@ -174,7 +183,7 @@ def events_jsonl(events: Iterable[Any]) -> str:
     return "".join(json.dumps(event_to_dict(e), ensure_ascii=False, default=str) + "\n" for e in events)
 
 
-def run_to_zip(store: "RunStore", run_id: str) -> bytes:
+def run_to_zip(store: RunStore, run_id: str) -> bytes:
     """The run's returned files (``files/``), attached files (``attached/``),
     ``run.json`` and ``events.jsonl``."""
     info = store.get_run(run_id)

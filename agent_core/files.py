@@ -11,8 +11,9 @@ import json
 import mimetypes
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from agent_core.failures import AgentDeskError
 
@@ -264,7 +265,7 @@ class ReturnedFile:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, data: bytes | None = None) -> "ReturnedFile":
+    def from_dict(cls, d: Mapping[str, Any], *, data: bytes | None = None) -> ReturnedFile:
         if data is None and "data_b64" in d:
             import base64
 
@@ -300,7 +301,7 @@ class AttachedFile:
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes, *, media_type: str | None = None,
-                   use_case: UseCase = "CODE_INTERPRETER") -> "AttachedFile":
+                   use_case: UseCase = "CODE_INTERPRETER") -> AttachedFile:
         clean = safe_name(name)
         return cls(name=clean, media_type=media_type or guess_declared_type(clean), data=data,
                    use_case=use_case)

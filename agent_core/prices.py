@@ -24,13 +24,15 @@ tables are needed.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -63,7 +65,7 @@ class PriceReport:
     """What :func:`read_price_file` found in one file."""
 
     name: str
-    frame: "pd.DataFrame | None" = field(default=None, repr=False)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
     layout: Layout | None = None
     date_column: str | None = None
     tickers: tuple[str, ...] = ()
@@ -118,7 +120,7 @@ def read_price_file(name: str, data: bytes) -> PriceReport:
     return _with_time(report, time.perf_counter() - t0)
 
 
-def to_long(report: PriceReport) -> "pd.DataFrame":
+def to_long(report: PriceReport) -> pd.DataFrame:
     """The prices as ``date, ticker, price`` rows (for charts). Empty when the report has no data."""
     import pandas as pd
 
@@ -144,7 +146,7 @@ def to_long(report: PriceReport) -> "pd.DataFrame":
 
 def subset(report: PriceReport, *, start: Any = None, end: Any = None,
            tickers: Iterable[str] | None = None,
-           columns: Iterable[str] | None = None) -> "pd.DataFrame":
+           columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A smaller copy of the tidy table: a date range, some tickers, some price columns.
 
     For a wide table the tickers are its columns. Used to attach a file that is over
@@ -176,13 +178,13 @@ def subset(report: PriceReport, *, start: Any = None, end: Any = None,
     return df.loc[mask, keep + wanted].reset_index(drop=True)
 
 
-def to_csv_bytes(frame: "pd.DataFrame") -> bytes:
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV bytes (ISO dates, no index): what the agent reads most easily."""
     return frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S" if _has_time(frame)
                         else "%Y-%m-%d").encode("utf-8")
 
 
-def _has_time(frame: "pd.DataFrame") -> bool:
+def _has_time(frame: pd.DataFrame) -> bool:
     import pandas as pd
 
     for col in frame.columns:
@@ -209,7 +211,7 @@ def describe(report: PriceReport) -> str:
 
 
 # --- reading bytes into a raw DataFrame -----------------------------------------------------------
-def _read_table(name: str, data: bytes, meta: dict[str, Any]) -> "pd.DataFrame":
+def _read_table(name: str, data: bytes, meta: dict[str, Any]) -> pd.DataFrame:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     head = data[:8]
     if head.startswith(b"PAR1"):
@@ -238,7 +240,7 @@ def _read_table(name: str, data: bytes, meta: dict[str, Any]) -> "pd.DataFrame":
     return _unstack_ticker_header(frame)
 
 
-def _unstack_ticker_header(df: "pd.DataFrame") -> "pd.DataFrame":
+def _unstack_ticker_header(df: pd.DataFrame) -> pd.DataFrame:
     """yfinance's CSV: a ``Price,Close,High,...`` header, then a ``Ticker,AAPL,AAPL,...`` row
     and a ``Date,,,`` row. One ticker -> an OHLCV table; several -> long with a Ticker column."""
     import pandas as pd
@@ -273,10 +275,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             raise _Unusable("The file starts like UTF-16 text but cannot be decoded. Save it "
                             "again as CSV (UTF-8).") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        enc = "utf-8-sig"
-    else:
-        enc = "utf-8"
+    enc = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     _check_not_binary(data[:8192])
     try:
         return data.decode(enc), enc
@@ -296,7 +295,7 @@ def _check_not_binary(head: bytes) -> None:
                         "XLSX, Parquet or JSON file of prices.")
 
 
-def _read_parquet(data: bytes) -> "pd.DataFrame":
+def _read_parquet(data: bytes) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -307,7 +306,7 @@ def _read_parquet(data: bytes) -> "pd.DataFrame":
     return _index_to_column(df)
 
 
-def _read_excel(data: bytes) -> "pd.DataFrame":
+def _read_excel(data: bytes) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -323,7 +322,7 @@ def _read_excel(data: bytes) -> "pd.DataFrame":
                     "(header row, then one row per date) and upload it again.")
 
 
-def _read_json(text: str) -> "pd.DataFrame":
+def _read_json(text: str) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -355,7 +354,7 @@ def _read_json(text: str) -> "pd.DataFrame":
                     "\"price\": [...]}.")
 
 
-def _index_to_column(df: "pd.DataFrame") -> "pd.DataFrame":
+def _index_to_column(df: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     if isinstance(df.index, pd.RangeIndex):
@@ -401,7 +400,7 @@ def _has_decimal_comma(text: str, sep: str) -> bool:
     return hits > 0
 
 
-def _read_csv_text(text: str, utf8: bytes | None, ext: str, meta: dict[str, Any]) -> "pd.DataFrame":
+def _read_csv_text(text: str, utf8: bytes | None, ext: str, meta: dict[str, Any]) -> pd.DataFrame:
     import pandas as pd
 
     text = text.lstrip("\ufeff")
@@ -434,7 +433,7 @@ def _norm(col: Any) -> str:
     return re.sub(r"[\s_]+", " ", str(col).strip().lower())
 
 
-def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceReport:
+def _analyse(name: str, raw: pd.DataFrame, meta: dict[str, Any]) -> PriceReport:
     import pandas as pd
 
     problems: list[str] = []
@@ -454,10 +453,9 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
             "). Add a column named 'date' with dates like 2024-01-31, then upload the file again.")
     if date_note:
         problems.append(date_note)
-    try:  # a year like -3 or 9999 is a misread number, not a price date
+    # a year like -3 or 9999 is a misread number, not a price date
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
         dates = dates.where((dates >= "1800-01-01") & (dates <= "2200-12-31"))
-    except (TypeError, ValueError, OverflowError):
-        pass
     if dates.notna().sum() == 0:
         raise _Unusable(f"The dates in '{date_col}' could not be read. Use dates like 2024-01-31, "
                         "then upload the file again.")
@@ -562,7 +560,7 @@ def _analyse(name: str, raw: "pd.DataFrame", meta: dict[str, Any]) -> PriceRepor
         ticker_column=ticker_col, value_column=value_col, **_meta_fields(meta))
 
 
-def _drop_row_numbers(df: "pd.DataFrame") -> "pd.DataFrame":
+def _drop_row_numbers(df: pd.DataFrame) -> pd.DataFrame:
     """A saved pandas index (a nameless first column 0, 1, 2, ...) is not a price column."""
     import numpy as np
     import pandas as pd
@@ -586,7 +584,7 @@ def _clean_col_name(col: Any, i: int) -> str:
     return s
 
 
-def _find_date_column(df: "pd.DataFrame", european: bool) -> tuple[str | None, Any, str | None]:
+def _find_date_column(df: pd.DataFrame, european: bool) -> tuple[str | None, Any, str | None]:
     import pandas as pd
 
     candidates = sorted(df.columns, key=lambda c: (_norm(c) not in _DATE_NAMES,
@@ -609,20 +607,20 @@ def _find_date_column(df: "pd.DataFrame", european: bool) -> tuple[str | None, A
     return None, None, None
 
 
-def _naive(s: "pd.Series") -> "pd.Series":
+def _naive(s: pd.Series) -> pd.Series:
     if getattr(s.dt, "tz", None) is not None:
         return s.dt.tz_convert("UTC").dt.tz_localize(None)
     return s
 
 
-def _numeric_dates(s: "pd.Series") -> "pd.Series | None":
+def _numeric_dates(s: pd.Series) -> pd.Series | None:
     import pandas as pd
 
     v = s.dropna()
     if v.empty:
         return None
     lo, hi = v.min(), v.max()
-    if 19000101 <= lo and hi <= 21001231 and (v % 1 == 0).all():
+    if lo >= 19000101 and hi <= 21001231 and (v % 1 == 0).all():
         out = pd.to_datetime(s.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
         return out if out.notna().mean() > 0.9 else None
     for unit, (a, b) in (("s", (3e8, 5e9)), ("ms", (3e11, 5e12)), ("ns", (3e17, 5e18))):
@@ -631,7 +629,7 @@ def _numeric_dates(s: "pd.Series") -> "pd.Series | None":
     return None
 
 
-def _parse_dates(s: "pd.Series", european: bool) -> tuple["pd.Series | None", str | None]:
+def _parse_dates(s: pd.Series, european: bool) -> tuple[pd.Series | None, str | None]:
     import pandas as pd
 
     values = s.dropna().astype(str).str.strip()
@@ -684,7 +682,7 @@ def _parse_dates(s: "pd.Series", european: bool) -> tuple["pd.Series | None", st
     return None, None
 
 
-def _naive_any(s: "pd.Series") -> "pd.Series":
+def _naive_any(s: pd.Series) -> pd.Series:
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -692,7 +690,7 @@ def _naive_any(s: "pd.Series") -> "pd.Series":
     return pd.to_datetime(s, utc=True, errors="coerce").dt.tz_localize(None)
 
 
-def _find_ticker_column(df: "pd.DataFrame", date_col: str) -> str | None:
+def _find_ticker_column(df: pd.DataFrame, date_col: str) -> str | None:
     import pandas as pd
 
     n = len(df)
@@ -714,9 +712,9 @@ def _find_ticker_column(df: "pd.DataFrame", date_col: str) -> str | None:
         if uniq > max(500, n // 2) and n > 4:
             continue
         repeated_dates = df[date_col].duplicated().any()
-        if _norm(col) in _TICKER_NAMES or repeated_dates:
-            if best is None or _norm(col) in _TICKER_NAMES:
-                best = col
+        if (_norm(col) in _TICKER_NAMES or repeated_dates) and (
+                best is None or _norm(col) in _TICKER_NAMES):
+            best = col
     if best is not None and not df[date_col].duplicated().any() and df[best].nunique() > 1:
         return None  # one row per date and several names: labels, not tickers
     return best
@@ -726,7 +724,7 @@ def _strip_currency(v: str) -> str:
     return _CURRENCY.sub("", v)
 
 
-def _as_numeric(s: "pd.Series", col: str, decimal: str) -> tuple["pd.Series | None", str | None]:
+def _as_numeric(s: pd.Series, col: str, decimal: str) -> tuple[pd.Series | None, str | None]:
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(s):

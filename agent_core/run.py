@@ -26,8 +26,18 @@ from typing import TYPE_CHECKING, Any
 from agent_core import failures
 from agent_core.backends.base import AgentRequest, Backend
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeOutput, CodeTimeout, FailureTrace, FileReturned, FinalResponse,
-    GuardrailAction, PreProcessing, TextChunk, Usage,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeOutput,
+    CodeTimeout,
+    FailureTrace,
+    FileReturned,
+    FinalResponse,
+    GuardrailAction,
+    PreProcessing,
+    TextChunk,
+    Usage,
 )
 from agent_core.files import ReturnedFile, check_attachment_limits
 
@@ -244,7 +254,8 @@ class Run:
         source = self._backend_source
         if hasattr(source, "invoke"):
             return source  # type: ignore[return-value]
-        return source()  # type: ignore[operator,no-any-return]
+        build: Callable[[], Backend] = source
+        return build()
 
     def _keep_within_retention(self) -> None:
         if self.store is None or not self.retention_bytes:

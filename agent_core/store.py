@@ -17,6 +17,7 @@ own locking, ``busy_timeout``) writing at once.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,18 +27,24 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import psutil
 
-from agent_core.failures import AgentDeskError
 from agent_core.events import (
-    AgentEvent, AgentFailure, FileReturned, Usage, event_from_dict, event_to_dict,
+    AgentEvent,
+    AgentFailure,
+    FileReturned,
+    Usage,
+    event_from_dict,
+    event_to_dict,
 )
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile
 from agent_core.store_schema import LATEST, migrate
 
@@ -88,7 +95,7 @@ class RunInfo:
 
     @property
     def started_at(self) -> datetime:
-        return datetime.fromtimestamp(self.started, tz=timezone.utc)
+        return datetime.fromtimestamp(self.started, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -169,7 +176,7 @@ def public_settings(settings: Any) -> dict[str, Any]:
 
 
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"run-{stamp}-{secrets.token_hex(4)}"
 
 
@@ -209,7 +216,7 @@ class RunStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -231,7 +238,7 @@ class RunStore:
         with self._lock:
             cur = self._conn.execute(sql, tuple(args))
             cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     @property
     def schema_version(self) -> int:
@@ -495,10 +502,8 @@ class RunStore:
             "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha)")]
         for sha in shas:
             conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.blob_path(sha).unlink()
-            except FileNotFoundError:
-                pass
         return len(shas)
 
     def space_used(self) -> SpaceUsed:

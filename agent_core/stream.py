@@ -21,17 +21,43 @@ from __future__ import annotations
 import codecs
 import mimetypes
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from agent_core import failures
 from agent_core.events import (
-    ActionGroupInput, ActionGroupOutput, AgentEvent, AgentFailure, Citations, CodeError,
-    CodeInvocation, CodeOutput, CodeTimeout, CollaboratorInput, CollaboratorOutput,
-    CustomOrchestration, FailureTrace, FileReturned, FilesGenerated, FinalResponse,
-    GuardrailAction, KnowledgeBaseQuery, KnowledgeBaseResult, ModelInput, ModelOutput,
-    PostProcessing, PreProcessing, Rationale, Reasoning, RepromptResponse, ReturnControl,
-    RoutingClassification, TextChunk, UnknownEvent, Usage,
+    ActionGroupInput,
+    ActionGroupOutput,
+    AgentEvent,
+    AgentFailure,
+    Citations,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    CollaboratorInput,
+    CollaboratorOutput,
+    CustomOrchestration,
+    FailureTrace,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    GuardrailAction,
+    KnowledgeBaseQuery,
+    KnowledgeBaseResult,
+    ModelInput,
+    ModelOutput,
+    PostProcessing,
+    PreProcessing,
+    Rationale,
+    Reasoning,
+    RepromptResponse,
+    ReturnControl,
+    RoutingClassification,
+    TextChunk,
+    UnknownEvent,
+    Usage,
 )
 from agent_core.files import NameDeduper, ReturnedFile, UnsafeNameError, safe_name, sniff_type
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent_core.failures import AgentDeskError
@@ -19,8 +19,11 @@ EAST_STATES: tuple[str, ...] = (
 )
 WEST_STATES: tuple[str, ...] = ("WA", "OR", "CA")
 US_STATES: frozenset[str] = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
+    [
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+        "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND",
+        "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC",
+    ]
 )
 
 
@@ -90,7 +93,7 @@ class SyntheticSpec:
             return "west"
         return None
 
-    def validate(self) -> "SyntheticSpec":
+    def validate(self) -> SyntheticSpec:
         """Raise :class:`SpecError` when the rules contradict each other; return self."""
         problems = []
         if not 1 <= self.n_companies <= 100_000:
@@ -241,7 +244,8 @@ def plan_code(spec: SyntheticSpec) -> str:
     if spec.want_box_plot:
         parts.append(textwrap.dedent(f"""
             # Box plot of sales per region (the plotted data is saved next to it as CSV).
-            merged[[{spec.id_column!r}, "REGION", {spec.sales_column!r}]].to_csv({spec.box_plot_csv!r}, index=False)
+            plotted = merged[[{spec.id_column!r}, "REGION", {spec.sales_column!r}]]
+            plotted.to_csv({spec.box_plot_csv!r}, index=False)
             fig, ax = plt.subplots(figsize=(7, 5))
             order = ["east", "west"]
             ax.boxplot([merged.loc[merged["REGION"] == r, {spec.sales_column!r}] for r in order],
@@ -262,11 +266,14 @@ def plan_code(spec: SyntheticSpec) -> str:
             ranges = {{"east": {args['east_range']!r}, "west": {args['west_range']!r}}}
             checks = {{
                 "{spec.n_companies} rows in each file": len(sales) == len(details) == {spec.n_companies},
-                "IDs look like {spec.id_example}": sales[{spec.id_column!r}].str.fullmatch({spec.id_regex!r}).all(),
-                "IDs are unique": sales[{spec.id_column!r}].is_unique and details[{spec.id_column!r}].is_unique,
+                "IDs look like {spec.id_example}":
+                    sales[{spec.id_column!r}].str.fullmatch({spec.id_regex!r}).all(),
+                "IDs are unique":
+                    sales[{spec.id_column!r}].is_unique and details[{spec.id_column!r}].is_unique,
                 "same IDs in both files": set(sales[{spec.id_column!r}]) == set(details[{spec.id_column!r}]),
                 "names are unique": sales[{spec.name_column!r}].is_unique,
-                "names are readable words": sales[{spec.name_column!r}].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
+                "names are readable words":
+                    sales[{spec.name_column!r}].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
                 "states are east or west coast": merged["REGION"].isin(["east", "west"]).all(),
                 "sales within the region's range": all(
                     merged.loc[merged["REGION"] == r, {spec.sales_column!r}].between(lo, hi).all()
@@ -349,7 +356,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         + ("" if details is None else f" (found: {', '.join(map(str, details.columns))})"))
 
     n = spec.n_companies
-    for key, label, df in (("sales_rows", spec.sales_csv, sales), ("details_rows", spec.details_csv, details)):
+    for key, label, df in (("sales_rows", spec.sales_csv, sales),
+                           ("details_rows", spec.details_csv, details)):
         rows = None if df is None else len(df)
         add(key, f"{label} has {n} rows (one per company)", rows == n,
             "not a table" if rows is None else f"{rows} rows")
@@ -396,7 +404,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         lowered = names.astype(str).str.strip().str.lower()
         dups = names[lowered.duplicated(keep=False)]
         add("names_unique", "company names are unique", dups.empty,
-            "no duplicates" if dups.empty else f"{len(dups)} rows share a name, e.g. {_examples(dups.unique())}")
+            "no duplicates" if dups.empty
+            else f"{len(dups)} rows share a name, e.g. {_examples(dups.unique())}")
 
     # States.
     allowed = set(spec.east_states) | set(spec.west_states)
@@ -423,7 +432,7 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
     if numeric is None or s_id is None or d_id is None or states is None:
         add("sales_range", rule, False, no_col)
     else:
-        region = dict(zip(d_id.astype(str), states.astype(str).map(spec.region_of)))
+        region = dict(zip(d_id.astype(str), states.astype(str).map(spec.region_of), strict=True))
         reg = s_id.astype(str).map(region)
         lo = reg.map({"east": spec.east_min, "west": spec.west_min})
         hi = reg.map({"east": spec.east_max, "west": spec.west_max})
@@ -449,6 +458,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         for c in cols:
             if c in df.columns:
                 series = col(df, c)
+                if series is None:
+                    continue
                 count = int(series.isna().sum() + (series.astype(str).str.strip() == "").sum())
                 if count:
                     missing.append(f"{label}.{c}: {count}")
@@ -519,8 +530,9 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     values.update(_files_and_columns(text))
 
     for region in ("east", "west"):
-        states = re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text) \
-            or re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?::|=|\()\s*([A-Z]{{2}})\b(?!\s*[A-Za-z])", text)
+        named = rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*"
+        states = re.search(rf"{named}(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text) \
+            or re.search(rf"{named}(?::|=|\()\s*([A-Z]{{2}})\b(?!\s*[A-Za-z])", text)
         if states:
             values[f"{region}_states"] = tuple(re.findall(r"[A-Z]{2}", states.group(1)))
         rng = _region_range(text, region)
@@ -530,12 +542,13 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     m = re.search(r"\bseed\s*(?:=|:|of|is)?\s*(\d+)", low)
     if m:
         values["seed"] = int(m.group(1))
-    m = re.search(r"box[\s-]?plots?[^.;\n]*?\b(?:as|to|in|called|named)\s+[`\"']?([\w\-]+\.(?:png|svg|jpg|jpeg|pdf))",
-                  text, re.I)
+    m = re.search(r"box[\s-]?plots?[^.;\n]*?\b(?:as|to|in|called|named)\s+"
+                  r"[`\"']?([\w\-]+\.(?:png|svg|jpg|jpeg|pdf))", text, re.I)
     if m:
         values["box_plot_file"] = m.group(1)
     values["want_box_plot"] = bool(re.search(r"box[\s-]?plots?|boxplots?", low))
-    values["want_self_test"] = bool(re.search(r"\b(test|check|verify|validate)\w*\b[^.]{0,40}\brules?\b", low))
+    values["want_self_test"] = bool(
+        re.search(r"\b(test|check|verify|validate)\w*\b[^.]{0,40}\brules?\b", low))
     return replace(SyntheticSpec(), **values)
 
 

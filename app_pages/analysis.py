@@ -93,7 +93,7 @@ def _presets() -> str | None:
     """One button per common job (all drawn every run); the prompt of the one clicked."""
     chosen = None
     cols = st.columns(len(PRESETS))
-    for col, (label, text) in zip(cols, PRESETS.items()):
+    for col, (label, text) in zip(cols, PRESETS.items(), strict=True):
         if col.button(label, key=f"preset_{label}", width="stretch", help=text):
             chosen = text
     return chosen

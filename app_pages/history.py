@@ -2,6 +2,8 @@
 files, export it, continue its session, edit and re-run its code, or delete it."""
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from agent_core.config import runs_code_here
@@ -16,7 +18,7 @@ ALL = "All"
 K_RUN, K_CONFIRM, K_FLASH = "hist_run", "hist_confirm", "hist_flash"
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("bytes", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -54,10 +56,9 @@ def _continue_session(store: RunStore, run: RunInfo) -> None:
         files, note = files[-5:], " Only its 5 latest attached files were re-attached (Bedrock's limit)."
     settings = state.get_settings()
     if runs_code_here(settings):
-        try:  # the files go to a fresh kernel with the next request
+        # the files go to a fresh kernel with the next request; no kernel to stop is fine
+        with contextlib.suppress(Exception):
             resources.get_backend().reset_session(run.session_id)
-        except Exception:  # noqa: BLE001 - no kernel to stop is fine
-            pass
     old = state.get_agent_session()
     state.set_agent_session(AgentSession(session_id=run.session_id, memory_id=old.memory_id,
                                          attachments=files))
@@ -107,7 +108,11 @@ def _confirm_box(store: RunStore) -> None:
 
 def _downloads(store: RunStore, run: RunInfo) -> None:
     from agent_core.export import (  # noqa: PLC0415
-        export_filename, notebook_bytes, run_to_notebook, run_to_zip, session_to_notebook,
+        export_filename,
+        notebook_bytes,
+        run_to_notebook,
+        run_to_zip,
+        session_to_notebook,
     )
 
     c1, c2, c3 = st.columns(3)

@@ -9,7 +9,10 @@ import streamlit as st
 from agent_core import run as agent_run
 from agent_core.run import AgentRequest, RunResult
 from agent_core.synthetic import (
-    EAST_STATES, US_STATES, WEST_STATES, SpecError, SyntheticSpec, plan_code,
+    US_STATES,
+    SpecError,
+    SyntheticSpec,
+    plan_code,
 )
 from components import resources, state
 from components.event_view import EventRouter, replay

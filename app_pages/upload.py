@@ -6,11 +6,21 @@ import hashlib
 import streamlit as st
 
 from agent_core.files import (
-    MAX_ATTACHED_BYTES, MAX_ATTACHED_FILES, AttachedFile, AttachmentLimitError, UnsafeNameError,
-    human_size, safe_name,
+    MAX_ATTACHED_BYTES,
+    MAX_ATTACHED_FILES,
+    AttachedFile,
+    AttachmentLimitError,
+    UnsafeNameError,
+    human_size,
+    safe_name,
 )
 from agent_core.prices import (
-    SUPPORTED_EXTENSIONS, PriceReport, read_price_file, subset, to_csv_bytes, to_long,
+    SUPPORTED_EXTENSIONS,
+    PriceReport,
+    read_price_file,
+    subset,
+    to_csv_bytes,
+    to_long,
 )
 from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
 from components import state

@@ -17,14 +17,27 @@ It feeds an :class:`agent_core.run.RunCollector` and :meth:`finish` returns the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import streamlit as st
 
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FailureTrace,
-    FileReturned, FilesGenerated, FinalResponse, Rationale, TextChunk, Usage, event_to_dict,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FailureTrace,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    Rationale,
+    TextChunk,
+    Usage,
+    event_to_dict,
 )
 from agent_core.run import RunCollector, RunResult
 
@@ -226,7 +239,7 @@ def describe(event: AgentEvent) -> str:
     """A compact, readable line for a trace kind without its own expander."""
     data = event_to_dict(event)
     name = data.pop("event")
-    step = data.pop("step_id", None)
+    data.pop("step_id", None)
     source = data.pop("source", None)
     body = {k: v for k, v in data.items() if v not in (None, "", [], {})}
     text = json.dumps(body, ensure_ascii=False, default=str)

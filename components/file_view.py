@@ -11,8 +11,9 @@ beside the PNG with its own controls (moving-average window, series).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any, Sequence
+from typing import Any
 
 import streamlit as st
 

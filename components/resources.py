@@ -5,6 +5,7 @@ session's kernel when its tab goes away. Also what a run needs from them
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
@@ -82,10 +83,8 @@ def get_backend(settings: Settings | None = None) -> Backend:
     """The backend for ``settings`` (default: the session's; built once), with this
     browser session leased."""
     backend = _backend(settings or state.get_settings())
-    try:
+    with contextlib.suppress(Exception):  # noqa: BLE001 - outer edge: no session context (a bare script); nothing to lease
         _lease(backend, state.get_agent_session().session_id)
-    except Exception:  # noqa: BLE001 - outer edge: no session context (a bare script); nothing to lease
-        pass
     return backend
 
 

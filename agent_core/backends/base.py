@@ -1,8 +1,9 @@
 """The one protocol every backend implements, and the request it takes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Protocol, runtime_checkable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from agent_core.events import AgentEvent
 from agent_core.files import AttachedFile

@@ -12,7 +12,7 @@ blocks, and the mapping of Bedrock's errors and stop reasons.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from agent_core import failures
@@ -20,7 +20,11 @@ from agent_core.backends.converse_stream import SOURCE, parse_converse_stream
 from agent_core.backends.executors import CodeExecutor, _make_client
 from agent_core.backends.loop import AgentLoop, system_prompt
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ToolOutcome, TurnEnd,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ToolOutcome,
+    TurnEnd,
 )
 from agent_core.config import Settings
 from agent_core.events import AgentEvent, AgentFailure

@@ -6,8 +6,8 @@ few rows — never the whole file. Other files are listed by name, type and size
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from agent_core.files import AttachedFile
 

@@ -12,12 +12,14 @@ raise :class:`ExecutorError` with a message that says what to do.
 """
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent_core.config import Settings
 from agent_core.failures import ExecutorError, executor_error
@@ -139,11 +141,9 @@ class AgentCoreExecutor:
             self._files.pop(session_id, None)
         if interpreter_session is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - a session that is already gone is fine
             self.client.stop_code_interpreter_session(
                 codeInterpreterIdentifier=self.interpreter_id, sessionId=interpreter_session)
-        except Exception:  # noqa: BLE001 - a session that is already gone is fine
-            pass
 
     def close(self) -> None:
         for session_id in list(self._sessions):

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.execution_events import CODE_INTERPRETER as _CODE
@@ -39,7 +40,7 @@ class LocalAgent:
 
     name = "local"
 
-    def __init__(self, settings: Settings, pool: "KernelPool | None" = None) -> None:
+    def __init__(self, settings: Settings, pool: KernelPool | None = None) -> None:
         self.settings = settings
         self._pool = pool
         self._own_pool = pool is None
@@ -62,7 +63,7 @@ class LocalAgent:
             self._pool = None
 
     @property
-    def pool(self) -> "KernelPool":
+    def pool(self) -> KernelPool:
         with self._lock:
             if self._pool is None:
                 from agent_core.interpreter.pool import KernelPool
@@ -71,7 +72,8 @@ class LocalAgent:
             return self._pool
 
     # --- the raw stream ---------------------------------------------------------------------
-    def raw_events(self, request: AgentRequest, plan: "Plan | Answer | None" = None) -> Iterator[dict[str, Any]]:
+    def raw_events(self, request: AgentRequest,
+                   plan: Plan | Answer | None = None) -> Iterator[dict[str, Any]]:
         """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests, the app's
         "run my code" editor)."""
         from agent_core.planner import Answer, plan_request
@@ -136,7 +138,7 @@ class LocalAgent:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def _short_error(execution: "Execution") -> str:
+def _short_error(execution: Execution) -> str:
     if execution.timed_out:
         return execution.notice or "the code ran past the time limit and was stopped"
     if execution.error is not None:
@@ -172,7 +174,8 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
     parts: list[str] = []
     if execution.ok:
         if len(attempts) > 1:
-            parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); the fallback plan worked.")
+            parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); "
+                         "the fallback plan worked.")
         parts.append(plan.summary)
         if plan.title == "synthetic companies dataset":
             parts.append(_synthetic_check(request.text, returned))

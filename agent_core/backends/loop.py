@@ -27,19 +27,41 @@ from typing import Any
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.data_context import describe_files
 from agent_core.backends.execution_events import (
-    error_text, execution_events, output_text, returnable,
+    error_text,
+    execution_events,
+    output_text,
+    returnable,
 )
 from agent_core.backends.executors import (
-    AgentCoreExecutor, CodeExecutor, ExecutorError, LocalKernelExecutor,
+    AgentCoreExecutor,
+    CodeExecutor,
+    ExecutorError,
+    LocalKernelExecutor,
 )
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ImagePart, ModelAdapter, ToolCall, ToolOutcome,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ImagePart,
+    ModelAdapter,
+    ToolCall,
+    ToolOutcome,
     TurnEnd,
 )
 from agent_core.config import Settings
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned,
-    FilesGenerated, FinalResponse, Rationale, Reasoning, TextChunk,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    Rationale,
+    Reasoning,
+    TextChunk,
 )
 from agent_core.files import AttachedFile, sniff_type
 from agent_core.interpreter.models import Execution

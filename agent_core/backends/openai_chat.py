@@ -19,10 +19,18 @@ from typing import Any
 from agent_core.backends.executors import CodeExecutor
 from agent_core.backends.loop import AgentLoop
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ImagePart, ToolOutcome, TurnEnd,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ImagePart,
+    ToolOutcome,
+    TurnEnd,
 )
 from agent_core.backends.openai_errors import (
-    ServerInfo, images_refused, openai_failure, tools_refused,
+    ServerInfo,
+    images_refused,
+    openai_failure,
+    tools_refused,
 )
 from agent_core.backends.openai_stream import SOURCE, StreamCut, parse_chat_stream
 from agent_core.config import Settings, openai_api_key, url_without_credentials

@@ -6,6 +6,7 @@ inside bubblewrap there is no working loopback network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import queue
 import re
@@ -56,7 +57,7 @@ def _manager_class():
 
         prefix_factory: Any = None
 
-        def format_kernel_cmd(self, extra_arguments=None):  # type: ignore[override]
+        def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
             return list(self.prefix_factory()) + cmd if self.prefix_factory else cmd
 
@@ -84,7 +85,7 @@ class LocalKernel:
         self.started_at = 0.0
 
     # --- lifecycle ----------------------------------------------------------
-    def start(self) -> "LocalKernel":
+    def start(self) -> LocalKernel:
         from jupyter_client.kernelspec import KernelSpec
 
         t0 = time.perf_counter()
@@ -129,7 +130,8 @@ class LocalKernel:
             kc.wait_for_ready(timeout=self._start_timeout)
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
-            raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
+            raise KernelStartError(
+                f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
         warmup = WARMUP_CODE + (FIRST_DRAW_CODE if self._first_draw else "")
         outcome = self.run(warmup, timeout=self._start_timeout, snapshot=False)
         if outcome.kernel_lost or outcome.execution.error:
@@ -155,10 +157,8 @@ class LocalKernel:
 
     def interrupt(self) -> None:
         if self._km is not None and self.is_alive():
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001 - a failed interrupt is handled by the restart
                 self._km.interrupt_kernel()
-            except Exception:  # noqa: BLE001 - a failed interrupt is handled by the restart
-                pass
 
     def kill(self) -> None:
         """Kill the kernel's processes only: safe from any thread, even while another thread
@@ -171,18 +171,14 @@ class LocalKernel:
         """Kill the kernel (and its sandbox) at once and remove its sockets."""
         kc, self._kc = self._kc, None
         if kc is not None:
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001
                 kc.stop_channels()
-            except Exception:  # noqa: BLE001
-                pass
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
         if proc is not None:
             stop_process_tree(proc, sandboxed=self.plan.sandboxed)
         if self._km is not None:
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001
                 self._km.cleanup_resources(restart=False)
-            except Exception:  # noqa: BLE001
-                pass
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
@@ -211,7 +207,9 @@ class LocalKernel:
             return RunOutcome(Execution(error=ExecutionError("KernelDied", "The kernel is not running.", ""),
                                         kernel_restarted=True, notice=_lost_notice("stopped")), True)
         msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
-        out, err, images = [], [], []
+        out: list[str] = []
+        err: list[str] = []
+        images: list[tuple[Any, Any]] = []
         error: ExecutionError | None = None
         deadline = time.monotonic() + timeout
         timed_out = lost = False
@@ -239,8 +237,9 @@ class LocalKernel:
                     lost = True
                     code_ = self.exit_code()
                     why = f"exit code {code_}" if code_ is not None else "stopped"
-                    error = ExecutionError("KernelDied", f"The kernel stopped while running this code ({why}), "
-                                           "for example because it ran out of memory.", "")
+                    error = ExecutionError(
+                        "KernelDied", f"The kernel stopped while running this code ({why}), "
+                        "for example because it ran out of memory.", "")
                     notice = _lost_notice(why)
                     self.shutdown()
                     break
@@ -279,7 +278,8 @@ def _capped(parts: list[str]) -> str:
     text = strip_ansi("".join(parts))
     if len(text) <= MAX_STREAM_CHARS:
         return text
-    return text[:MAX_STREAM_CHARS] + f"\n[... output truncated: {len(text) - MAX_STREAM_CHARS} more characters]\n"
+    dropped = len(text) - MAX_STREAM_CHARS
+    return text[:MAX_STREAM_CHARS] + f"\n[... output truncated: {dropped} more characters]\n"
 
 
 def _lost_notice(why: str) -> str:

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import re
@@ -35,8 +36,8 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent_core.failures import AgentDeskError
 from agent_core.config import Settings
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter.kernel import KernelStartError, LocalKernel, RunOutcome
@@ -146,7 +147,8 @@ class KernelPool:
         sess = self._session(session_id)
         with sess.lock:
             if self._closed:
-                return Execution(error=ExecutionError("PoolClosed", "The code interpreter was shut down.", ""))
+                return Execution(error=ExecutionError(
+                    "PoolClosed", "The code interpreter was shut down.", ""))
             notice = None
             if sess.kernel is not None and not sess.kernel.is_alive():
                 code_ = sess.kernel.exit_code()
@@ -167,8 +169,9 @@ class KernelPool:
                 outcome = sess.kernel.run(code, timeout=timeout)
             except Exception as exc:  # noqa: BLE001 - never a raw traceback for the UI
                 outcome = RunOutcome(Execution(
-                    error=ExecutionError("InterpreterError", f"Talking to the kernel failed ({exc.__class__.__name__}); "
-                                         "it was restarted. Run the code again.", ""),
+                    error=ExecutionError(
+                        "InterpreterError", f"Talking to the kernel failed ({exc.__class__.__name__}); "
+                        "it was restarted. Run the code again.", ""),
                     kernel_restarted=True, notice="The Python kernel was restarted: variables in memory "
                     "were lost (files in the working folder are kept)."), True)
             sess.last_used = time.monotonic()
@@ -372,7 +375,7 @@ class KernelPool:
                 continue
             candidates = sorted((s.last_used, sid, s) for sid, s in live if sid != session_id)
             evicted = False
-            for _, sid, s in candidates:
+            for _, _sid, s in candidates:
                 if s.lock.acquire(blocking=False):
                     try:
                         if s.kernel is not None:
@@ -425,11 +428,9 @@ class KernelPool:
         self._mpl_cache.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(self._mpl_cache),
                "HOME": str(self._mpl_cache)}
-        try:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
                            capture_output=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
 
     def _reap_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -437,7 +438,7 @@ class KernelPool:
             now = time.monotonic()
             with self._lock:
                 items = list(self._sessions.items())
-            for sid, s in items:
+            for _sid, s in items:
                 if s.kernel is None or now - s.last_used < idle:
                     continue
                 if not s.lock.acquire(blocking=False):
@@ -472,7 +473,7 @@ def _discard_spare(spare: Future, *, remove_folder: bool = True) -> None:
     spare.add_done_callback(done)
 
 
-def _shutdown_ref(ref: "weakref.ref[KernelPool]") -> None:
+def _shutdown_ref(ref: weakref.ref[KernelPool]) -> None:
     pool = ref()
     if pool is not None:
         pool.shutdown()

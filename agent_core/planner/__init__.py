@@ -5,11 +5,11 @@ it cannot map). It never guesses code for a request it does not understand.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from agent_core.files import AttachedFile
 from agent_core.planner.inspect import NotAPriceTable, TableInfo, inspect_file
-from agent_core.planner.intent import PRICE_KINDS, Intent, parse_intent
+from agent_core.planner.intent import Intent, parse_intent
 from agent_core.planner.recipes import Answer, Plan, build_price_plan
 
 __all__ = ["Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
@@ -162,7 +162,8 @@ def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:
     low = (text or "").lower()
     for t in tables:
         stem = t.name.rsplit(".", 1)[0].lower()
-        if t.name.lower() in low or (len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
+        if t.name.lower() in low or (
+                len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
             return t
     return tables[0] if tables else None
 
@@ -183,11 +184,13 @@ def _synthetic_plan(text: str) -> Plan | Answer:
         title="synthetic companies dataset",
         rationale=(f"The request asks for a synthetic dataset of {spec.n_companies} companies "
                    f"({spec.sales_csv} and {spec.details_csv}, IDs like {spec.id_example}, east revenue "
-                   f"{spec.east_min:,.0f}-{spec.east_max:,.0f}, west {spec.west_min:,.0f}-{spec.west_max:,.0f}). "
+                   f"{spec.east_min:,.0f}-{spec.east_max:,.0f}, "
+                   f"west {spec.west_min:,.0f}-{spec.west_max:,.0f}). "
                    "I will generate it with pandas and Faker"
                    + (", draw the box plot of sales per region" if spec.want_box_plot else "")
                    + " and test every rule."),
         code=code, outputs=outputs,
         summary=f"Here is the synthetic dataset: {spec.sales_csv} and {spec.details_csv} with "
-                f"{spec.n_companies} companies" + (", and the box plot of sales per region." if spec.want_box_plot else "."),
+                f"{spec.n_companies} companies"
+                + (", and the box plot of sales per region." if spec.want_box_plot else "."),
     )

@@ -63,7 +63,8 @@ class TableInfo:
                 "ohlc": "OHLC" + ("V" if self.has_volume else "") + " layout (open/high/low/close"
                         + ("/volume" if self.has_volume else "") + ")",
                 "single": "a single price column"}[self.layout]
-        tick = ", ".join(self.tickers[:6]) + (f" and {len(self.tickers) - 6} more" if len(self.tickers) > 6 else "")
+        more = f" and {len(self.tickers) - 6} more" if len(self.tickers) > 6 else ""
+        tick = ", ".join(self.tickers[:6]) + more
         span = f", {self.start} to {self.end}" if self.start and self.end else ""
         return f"{self.name}: {what}, {self.rows:,} rows, dates in '{self.date_column}'{span}, tickers {tick}"
 
@@ -105,7 +106,7 @@ def inspect_file(name: str, data: bytes) -> TableInfo:
         for c in numeric:
             if c in sample.columns and not pd.api.types.is_numeric_dtype(sample[c]):
                 text_cols.append(c)
-    ohlc = []
+    ohlc: list[tuple[str, str]] = []
     for c in numeric:
         role = _ROLES.get(re.sub(r"[\s_]+", " ", c.strip().lower()))
         if role and role not in dict(ohlc):
@@ -116,7 +117,8 @@ def inspect_file(name: str, data: bytes) -> TableInfo:
         date_column=date_col, date_unnamed=date_unnamed, date_kwargs=date_kwargs,
         ticker_column=report.ticker_column, value_column=report.value_column,
         price_columns=tuple(report.price_columns), ohlc=tuple(ohlc), text_columns=tuple(text_cols),
-        tickers=tuple(report.tickers), columns=tuple(map(str, report.frame.columns)),
+        tickers=tuple(report.tickers),
+        columns=tuple(map(str, report.frame.columns if report.frame is not None else ())),
         numeric_columns=numeric, rows=report.rows, start=_day(report.start), end=_day(report.end),
         text_dates=text_dates, problems=tuple(report.problems),
         date_example=_first_text(sample, date_col),

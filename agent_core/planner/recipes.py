@@ -32,7 +32,7 @@ class Plan:
     code: str
     outputs: tuple[str, ...]
     summary: str
-    fallback: "Plan | None" = None
+    fallback: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,8 @@ def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, 
         "",
         "# The plotted data, for an interactive chart.",
         "plotted = pd.concat(tables).reset_index()",
-        f"if prices.shape[1] > len(tickers):",
-        f"    print(f\"Note: plotted the first {{len(tickers)}} of {{prices.shape[1]}} tickers; name the ones you want to see others.\")",
+        "if prices.shape[1] > len(tickers):",
+        "    print(f\"Note: plotted the first {len(tickers)} of {prices.shape[1]} tickers; name the ones you want to see others.\")",
         "if len(tickers) == 1:",
         "    plotted = plotted.drop(columns=\"ticker\")",
         f"plotted.to_csv(\"{stem}.csv\", index=False)",
@@ -344,7 +344,7 @@ def _resample_lines(intent: Intent) -> list[str]:
 
 def returns(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    period = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}.get(intent.freq, "daily")
+    period = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}.get(intent.freq or "", "daily")
     body = [
         "",
         f"# --- {period.capitalize()} returns: histogram and summary table ---",
