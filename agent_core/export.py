@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from string import Template
 from typing import TYPE_CHECKING, Any
 
 from agent_core.events import (
@@ -53,6 +54,29 @@ class ExportError(AgentDeskError, ValueError):
 
 
 # --- notebook ---------------------------------------------------------------------
+# The notebook's first cell: the attached files, written into the working folder.
+EMBEDDED_FILES_CELL = Template("""\
+# The files attached to this run, written into the working folder.
+from pathlib import Path
+import base64
+_attached = {
+$entries
+}
+for _name, _b64 in _attached.items():
+    Path(_name).write_bytes(base64.b64decode(_b64))
+print('attached:', ', '.join(_attached))""")
+COPIED_FILES_CELL = Template("""\
+# The files attached to this run, written into the working folder.
+from pathlib import Path
+import shutil
+_attached = {
+$entries
+}
+for _name, _blob in _attached.items():
+    shutil.copyfile(_blob, _name)
+print('attached:', ', '.join(_attached))""")
+
+
 def _load_files_cell(store: RunStore, run_ids: Sequence[str]) -> str | None:
     files: dict[str, AttachedFile] = {}
     for run_id in run_ids:
@@ -60,29 +84,13 @@ def _load_files_cell(store: RunStore, run_ids: Sequence[str]) -> str | None:
             files[f.name] = f  # the latest of each name wins
     if not files:
         return None
-    embed = sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES
-    lines = ["# The files attached to this run, written into the working folder.",
-             "from pathlib import Path"]
-    if embed:
-        lines.append("import base64")
-        lines.append("_attached = {")
-        for f in files.values():
-            b64 = base64.b64encode(f.data).decode("ascii")
-            lines.append(f"    {safe_name(f.name)!r}: {b64!r},")
-        lines.append("}")
-        lines.append("for _name, _b64 in _attached.items():")
-        lines.append("    Path(_name).write_bytes(base64.b64decode(_b64))")
-    else:
-        lines.append("import shutil")
-        lines.append("_attached = {")
-        for run_id in run_ids:
-            for a in store.run_attachments(run_id):
-                lines.append(f"    {safe_name(a.name)!r}: {str(store.blob_path(a.sha))!r},")
-        lines.append("}")
-        lines.append("for _name, _blob in _attached.items():")
-        lines.append("    shutil.copyfile(_blob, _name)")
-    lines.append("print('attached:', ', '.join(_attached))")
-    return "\n".join(lines)
+    if sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES:  # small: the bytes go in the cell
+        entries = [f"    {safe_name(f.name)!r}: {base64.b64encode(f.data).decode('ascii')!r},"
+                   for f in files.values()]
+        return EMBEDDED_FILES_CELL.substitute(entries="\n".join(entries))
+    entries = [f"    {safe_name(a.name)!r}: {str(store.blob_path(a.sha))!r},"
+               for run_id in run_ids for a in store.run_attachments(run_id)]
+    return COPIED_FILES_CELL.substitute(entries="\n".join(entries))
 
 
 def _error_output(nbf: Any, text: str) -> Any:

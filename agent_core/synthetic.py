@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import inspect
 import re
-import textwrap
 from dataclasses import dataclass, replace
+from string import Template
 from typing import Any
 
 from agent_core.failures import AgentDeskError
@@ -212,79 +212,98 @@ def _generator_args(spec: SyntheticSpec) -> dict[str, Any]:
     )
 
 
+# --- the local plan: templates a reader sees whole ------------------------------------
+PLAN_HEAD = Template("""\
+# Synthetic companies dataset: two CSV files sharing the same company IDs.
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+$generator
+
+
+sales, details = make_company_tables(
+$arguments
+)
+sales.to_csv($sales_csv, index=False)
+details.to_csv($details_csv, index=False)
+print(f"Wrote $sales_file and $details_file: {len(sales)} companies each.")
+
+# Which coast each company is on, from its state code.
+EAST_STATES = $east
+WEST_STATES = $west
+merged = sales.merge(details, on=$id_column)
+merged["REGION"] = merged[$state_column].map(
+    lambda s: "east" if s in EAST_STATES else ("west" if s in WEST_STATES else "other"))
+""")
+PLAN_BOX_PLOT = Template("""
+# Box plot of sales per region (the plotted data is saved next to it as CSV).
+plotted = merged[[$id_column, "REGION", $sales_column]]
+plotted.to_csv($box_plot_csv, index=False)
+fig, ax = plt.subplots(figsize=(7, 5))
+order = ["east", "west"]
+ax.boxplot([merged.loc[merged["REGION"] == r, $sales_column] for r in order],
+           tick_labels=[f"{name} coast (n={(merged['REGION'] == r).sum()})"
+                        for name, r in zip(["East", "West"], order)])
+ax.set_ylabel("$sales_name ($$)")
+ax.set_title("$sales_name per region")
+ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+fig.tight_layout()
+fig.savefig($box_plot_file, dpi=110)
+plt.close(fig)
+print("Saved the box plot as $box_plot_name.")
+""")
+PLAN_SELF_TEST = Template("""
+# Test that every rule holds, and print each one.
+import re
+ranges = {"east": $east_range, "west": $west_range}
+checks = {
+    "$n rows in each file": len(sales) == len(details) == $n,
+    "IDs look like $id_example":
+        sales[$id_column].str.fullmatch($id_regex).all(),
+    "IDs are unique":
+        sales[$id_column].is_unique and details[$id_column].is_unique,
+    "same IDs in both files": set(sales[$id_column]) == set(details[$id_column]),
+    "names are unique": sales[$name_column].is_unique,
+    "names are readable words":
+        sales[$name_column].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
+    "states are east or west coast": merged["REGION"].isin(["east", "west"]).all(),
+    "sales within the region's range": all(
+        merged.loc[merged["REGION"] == r, $sales_column].between(lo, hi).all()
+        for r, (lo, hi) in ranges.items()),
+    "no missing values": not (sales.isna().any().any() or details.isna().any().any()),
+}
+for rule, ok in checks.items():
+    print(("PASS" if ok else "FAIL"), rule)
+print("All rules hold." if all(checks.values()) else "Some rules FAILED.")
+""")
+
+
 def plan_code(spec: SyntheticSpec) -> str:
     """The local plan: plain pandas/Faker/matplotlib code a person can read and reuse."""
     spec.validate()
     args = _generator_args(spec)
-    arg_lines = "\n".join(f"    {k}={v!r}," for k, v in args.items())
-    parts = [
-        "# Synthetic companies dataset: two CSV files sharing the same company IDs.",
-        "import matplotlib",
-        'matplotlib.use("Agg")',
-        "import matplotlib.pyplot as plt",
-        "import pandas as pd",
-        "",
-        inspect.getsource(make_company_tables).rstrip(),
-        "",
-        "",
-        f"sales, details = make_company_tables(\n{arg_lines}\n)",
-        f"sales.to_csv({spec.sales_csv!r}, index=False)",
-        f"details.to_csv({spec.details_csv!r}, index=False)",
-        f'print(f"Wrote {spec.sales_csv} and {spec.details_csv}: {{len(sales)}} companies each.")',
-    ]
-    east, west = list(spec.east_states), list(spec.west_states)
-    parts.append(textwrap.dedent(f"""
-        # Which coast each company is on, from its state code.
-        EAST_STATES = {east!r}
-        WEST_STATES = {west!r}
-        merged = sales.merge(details, on={spec.id_column!r})
-        merged["REGION"] = merged[{spec.state_column!r}].map(
-            lambda s: "east" if s in EAST_STATES else ("west" if s in WEST_STATES else "other"))
-    """).rstrip())
+    values = {
+        "generator": inspect.getsource(make_company_tables).rstrip(),
+        "arguments": "\n".join(f"    {k}={v!r}," for k, v in args.items()),
+        "sales_csv": repr(spec.sales_csv), "details_csv": repr(spec.details_csv),
+        "sales_file": spec.sales_csv, "details_file": spec.details_csv,
+        "sales_name": spec.sales_column,  # the box plot's axis and title name the revenue column
+        "east": repr(list(spec.east_states)), "west": repr(list(spec.west_states)),
+        "id_column": repr(spec.id_column), "state_column": repr(spec.state_column),
+        "sales_column": repr(spec.sales_column), "name_column": repr(spec.name_column),
+        "box_plot_csv": repr(spec.box_plot_csv), "box_plot_file": repr(spec.box_plot_file),
+        "box_plot_name": spec.box_plot_file, "n": str(spec.n_companies),
+        "east_range": repr(args["east_range"]), "west_range": repr(args["west_range"]),
+        "id_example": spec.id_example, "id_regex": repr(spec.id_regex),
+    }
+    code = PLAN_HEAD.substitute(values).rstrip("\n")
     if spec.want_box_plot:
-        parts.append(textwrap.dedent(f"""
-            # Box plot of sales per region (the plotted data is saved next to it as CSV).
-            plotted = merged[[{spec.id_column!r}, "REGION", {spec.sales_column!r}]]
-            plotted.to_csv({spec.box_plot_csv!r}, index=False)
-            fig, ax = plt.subplots(figsize=(7, 5))
-            order = ["east", "west"]
-            ax.boxplot([merged.loc[merged["REGION"] == r, {spec.sales_column!r}] for r in order],
-                       tick_labels=[f"{{name}} coast (n={{(merged['REGION'] == r).sum()}})"
-                                    for name, r in zip(["East", "West"], order)])
-            ax.set_ylabel("{spec.sales_column} ($)")
-            ax.set_title("{spec.sales_column} per region")
-            ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{{x:,.0f}}"))
-            fig.tight_layout()
-            fig.savefig({spec.box_plot_file!r}, dpi=110)
-            plt.close(fig)
-            print("Saved the box plot as {spec.box_plot_file}.")
-        """).rstrip())
+        code += "\n" + PLAN_BOX_PLOT.substitute(values).rstrip("\n")
     if spec.want_self_test:
-        parts.append(textwrap.dedent(f"""
-            # Test that every rule holds, and print each one.
-            import re
-            ranges = {{"east": {args['east_range']!r}, "west": {args['west_range']!r}}}
-            checks = {{
-                "{spec.n_companies} rows in each file": len(sales) == len(details) == {spec.n_companies},
-                "IDs look like {spec.id_example}":
-                    sales[{spec.id_column!r}].str.fullmatch({spec.id_regex!r}).all(),
-                "IDs are unique":
-                    sales[{spec.id_column!r}].is_unique and details[{spec.id_column!r}].is_unique,
-                "same IDs in both files": set(sales[{spec.id_column!r}]) == set(details[{spec.id_column!r}]),
-                "names are unique": sales[{spec.name_column!r}].is_unique,
-                "names are readable words":
-                    sales[{spec.name_column!r}].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
-                "states are east or west coast": merged["REGION"].isin(["east", "west"]).all(),
-                "sales within the region's range": all(
-                    merged.loc[merged["REGION"] == r, {spec.sales_column!r}].between(lo, hi).all()
-                    for r, (lo, hi) in ranges.items()),
-                "no missing values": not (sales.isna().any().any() or details.isna().any().any()),
-            }}
-            for rule, ok in checks.items():
-                print(("PASS" if ok else "FAIL"), rule)
-            print("All rules hold." if all(checks.values()) else "Some rules FAILED.")
-        """).rstrip())
-    return "\n".join(parts) + "\n"
+        code += "\n" + PLAN_SELF_TEST.substitute(values).rstrip("\n")
+    return code + "\n"
 
 
 # --- the verifier ----------------------------------------------------------------
