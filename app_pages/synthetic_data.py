@@ -88,7 +88,7 @@ def _form(default: SyntheticSpec) -> SyntheticSpec | None:
 def _run(spec: SyntheticSpec, prompt: str) -> None:
     """Send the prompt through the one run path (agent_core.run); render what it yields."""
     session = state.get_agent_session()
-    request = AgentRequest(text=prompt, session_id=session.session_id,
+    request = AgentRequest(text=prompt, session_id=session.session_id, task=spec,
                            memory_id=session.memory_id, enable_trace=state.enable_trace())
     router = EventRouter(st.container(), show_code=state.show_code(),
                          show_trace=state.enable_trace(), key="synthetic", show_files=False,

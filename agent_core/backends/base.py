@@ -19,6 +19,9 @@ class AgentRequest:
     files: tuple[AttachedFile, ...] = ()
     enable_trace: bool = True
     end_session: bool = False
+    # A typed task for the local agent (e.g. the Synthetic page's SyntheticSpec), planned as
+    # it is; ``text`` is what model backends read. Backends that do not know it ignore it.
+    task: object | None = None
 
 
 @runtime_checkable

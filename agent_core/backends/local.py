@@ -74,9 +74,9 @@ class LocalAgent:
     # --- the raw stream ---------------------------------------------------------------------
     def raw_events(self, request: AgentRequest,
                    plan: Plan | Answer | None = None) -> Iterator[dict[str, Any]]:
-        """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests, the app's
-        "run my code" editor)."""
-        from agent_core.planner import Answer, plan_request
+        """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests); a typed
+        ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose."""
+        from agent_core.planner import Answer, plan_request, plan_task
 
         run = uuid.uuid4().hex[:12]
         sid = request.session_id
@@ -84,6 +84,8 @@ class LocalAgent:
         if request.files:
             attached = self.pool.put_files(sid, request.files)
             self.pool.prestart(sid)  # the kernel starts (or the spare comes) while the planner reads
+        if plan is None and request.task is not None:
+            plan = plan_task(request.task)
         if plan is None:
             try:
                 plan = plan_request(request.text, request.files)

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
 from agent_core.planner.inspect import NotAPriceTable, TableInfo, inspect_file
 from agent_core.planner.intent import Intent, parse_intent
 from agent_core.planner.recipes import Answer, Plan, build_price_plan
+
+if TYPE_CHECKING:
+    from agent_core.synthetic import SyntheticSpec
 
 __all__ = ["Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
            "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
@@ -169,10 +173,29 @@ def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:
 
 
 def _synthetic_plan(text: str) -> Plan | Answer:
-    from agent_core.synthetic import SpecError, plan_code, spec_from_text
+    from agent_core.synthetic import spec_from_text
 
     spec = spec_from_text(text)
     assert spec is not None
+    return synthetic_plan(spec)
+
+
+def plan_task(task: object) -> Plan | Answer | None:
+    """The plan for a typed task (``AgentRequest.task``): a ``SyntheticSpec`` from the form,
+    or a ready ``Plan`` / ``Answer``; None for a task the local agent does not know."""
+    from agent_core.synthetic import SyntheticSpec
+
+    if isinstance(task, (Plan, Answer)):
+        return task
+    if isinstance(task, SyntheticSpec):
+        return synthetic_plan(task)
+    return None
+
+
+def synthetic_plan(spec: SyntheticSpec) -> Plan | Answer:
+    """The plan that generates the dataset ``spec`` describes (an Answer when its rules clash)."""
+    from agent_core.synthetic import SpecError, plan_code
+
     try:
         code = plan_code(spec)
     except SpecError as exc:

@@ -428,3 +428,22 @@ def test_printed_output_reaches_the_answer_as_a_code_block(agent):
     """Markdown would join printed table lines into one paragraph; a fence keeps columns."""
     result = run(agent, "run this code: ```\nprint('a  1')\nprint('b  2')\n```", session="agent-fence")
     assert "```text\na  1\nb  2\n```" in result.text, result.text
+
+
+def test_a_typed_task_is_planned_as_it_is_not_from_the_prose(settings):
+    """The Synthetic page sends its SyntheticSpec as ``AgentRequest.task``: the local agent
+    plans that spec (the prose is for model backends), so an edited prompt cannot change it."""
+    from agent_core.synthetic import plan_code
+
+    spec = SyntheticSpec(n_companies=7, id_prefix="ZZ", id_width=3).validate()
+    request = AgentRequest(text="this prose asks for nothing the planner knows", session_id="task-1",
+                           task=spec)
+    raw = LocalAgent(settings).raw_events(request)
+    try:
+        first, second = next(raw), next(raw)  # rationale, then the code it will run
+    finally:
+        raw.close()  # no kernel needed: stop before the code runs
+    rationale = first["trace"]["trace"]["orchestrationTrace"]["rationale"]["text"]
+    code = second["trace"]["trace"]["orchestrationTrace"]["invocationInput"][
+        "codeInterpreterInvocationInput"]["code"]
+    assert "7 companies" in rationale and code == plan_code(spec)
