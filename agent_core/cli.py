@@ -300,7 +300,7 @@ def save_file(out_dir: Path, name: str, data: bytes) -> Path:
         with open(tmp, "xb") as fh:  # a fresh file with the usual permissions
             fh.write(data)
         os.replace(tmp, target)  # replaces a symlink itself, never writes through it
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised: no half-written file is left behind
         tmp.unlink(missing_ok=True)
         raise
     return target

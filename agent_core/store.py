@@ -229,7 +229,7 @@ class RunStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException:  # rolled back, then re-raised: a write is whole or not at all
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")

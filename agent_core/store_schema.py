@@ -146,7 +146,7 @@ def _apply(conn: sqlite3.Connection, version: int, target: int) -> int:
             version += 1
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException:  # rolled back, then re-raised: a step is applied whole or not at all
             conn.execute("ROLLBACK")
             raise
     return version

@@ -626,7 +626,7 @@ def parse_stream(raw_events: Iterable[Any]) -> Iterator[AgentEvent]:
     state = StreamState()
     try:
         iterator = iter(raw_events)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - outer edge of the parser: a failure event, never a raise
         yield failure_for_exception(exc)
         return
     while True:
@@ -634,7 +634,7 @@ def parse_stream(raw_events: Iterable[Any]) -> Iterator[AgentEvent]:
             item = next(iterator)
         except StopIteration:
             break
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - outer edge: whatever the wire raises ends the stream
             yield from _flush(state)
             yield failure_for_exception(exc)
             return

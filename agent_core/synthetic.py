@@ -359,7 +359,7 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
             return obj
         try:
             return pd.DataFrame(obj)
-        except Exception:
+        except (TypeError, ValueError):  # not table-shaped: the check reports it as missing
             return None
 
     sales, details = as_frame(sales_df), as_frame(details_df)

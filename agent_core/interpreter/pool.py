@@ -417,7 +417,7 @@ class KernelPool:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return self._make_kernel(folder)
-        except Exception:
+        except Exception:  # cleanup, then re-raised: a kernel that did not start leaves no folder
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
