@@ -26,15 +26,15 @@ from agent_core.backends.model_adapter import (
     ToolOutcome,
     TurnEnd,
 )
-from agent_core.backends.openai_errors import (
+from agent_core.backends.openai_stream import SOURCE, StreamCut, parse_chat_stream
+from agent_core.config import Settings, openai_api_key, url_without_credentials
+from agent_core.events import AgentEvent, AgentFailure
+from agent_core.failures import (
     ServerInfo,
     images_refused,
     openai_failure,
     tools_refused,
 )
-from agent_core.backends.openai_stream import SOURCE, StreamCut, parse_chat_stream
-from agent_core.config import Settings, openai_api_key, url_without_credentials
-from agent_core.events import AgentEvent, AgentFailure
 
 TOOL = {"type": "function", "function": {
     "name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": TOOL_INPUT_SCHEMA}}

@@ -183,3 +183,40 @@ def test_classification_itself_never_raises():
 
     failure = failure_for_exception(Hostile())
     assert failure.kind == "unexpected" and failure.retryable
+
+
+def _openai_error(cls_name: str, status: int, message: str, headers: dict | None = None):
+    import httpx2 as httpx  # the HTTP library the openai client uses
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    response = httpx.Response(status, headers=headers or {}, request=request)
+    return getattr(openai, cls_name)(message, response=response, body={"error": {"message": message}})
+
+
+OPENAI_KEY = "sk-live-0123456789abcdefXYZ"
+
+
+@pytest.mark.parametrize("make, kind, retryable, words", [
+    (lambda: _openai_error("RateLimitError", 429, "slow down", {"retry-after": "7"}), "throttling", True,
+     "wait 7 s"),
+    (lambda: _openai_error("AuthenticationError", 401, f"bad key {OPENAI_KEY}"), "access_denied", False,
+     "openai_api_key"),
+    (lambda: _openai_error("NotFoundError", 404, "no such model"), "not_found", False, "openai_model"),
+    (lambda: _openai_error("BadRequestError", 400, "maximum context length is 8192 tokens"),
+     "context_too_long", False, "new session"),
+    (lambda: _openai_error("InternalServerError", 503, "overloaded"), "service_unavailable", True,
+     "retry"),
+])
+def test_an_openai_compatible_server_error(make, kind, retryable, words):
+    failure = failures.openai_failure(make(), failures.ServerInfo(host="127.0.0.1:9", model="llama3"),
+                                      secret=OPENAI_KEY)
+    assert (failure.kind, failure.retryable, failure.source) == (kind, retryable, "openai")
+    assert words in failure.message.lower()
+    assert OPENAI_KEY not in failure.message and "0123456789abcdef" not in failure.message
+
+
+def test_the_one_masker_also_removes_a_given_key_and_its_long_pieces():
+    text = f"echo: {OPENAI_KEY[:-3]} and {OPENAI_KEY}"
+    masked = mask_secrets(text, OPENAI_KEY)
+    assert OPENAI_KEY not in masked and OPENAI_KEY[:-3] not in masked
