@@ -235,9 +235,10 @@ def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | 
                            enable_trace=not args.no_trace)
     printer = (_JsonPrinter if args.json else _TranscriptPrinter)(out, err, out_dir)
     printer.start(backend.name, request.session_id)
+    # recorded in the run store (History shows CLI runs); the app keeps the store within its
+    # retention limit, so the CLI exits as soon as its last event is out
     run = agent_run.start(request, backend, store=_open_store(settings, err), settings=settings,
-                          timeout=args.timeout,
-                          retention_bytes=settings.retention_mb * 1024 * 1024)
+                          timeout=args.timeout)
     for event in run:
         printer.event(event)
     printer.finish()
