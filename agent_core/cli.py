@@ -70,6 +70,9 @@ def register_subcommands(sub: Any) -> None:
     """Every subcommand of ``python -m agent_core``; add new ones here."""
     _add_ask(sub)
     _add_export(sub)
+    from agent_core.cli_inspect import add_inspect
+
+    add_inspect(sub)
 
 
 def _add_ask(sub: Any) -> None:
