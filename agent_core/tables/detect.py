@@ -118,6 +118,8 @@ class Found:
     price_columns: list[str] = field(default_factory=list)
     volume_column: str | None = None
     wide_tickers: list[str] = field(default_factory=list)
+    codes: Any = None                    # the ticker column factorised (first appearance order)
+    uniques: list[str] = field(default_factory=list)
 
 
 # --- structure --------------------------------------------------------------------------------
@@ -163,10 +165,17 @@ def tidy_names(columns: list[Any], steps: Steps) -> None:
 
 # --- dates ------------------------------------------------------------------------------------
 def _sample(s: pd.Series) -> pd.Series:
+    """The first and last values (at most SAMPLE, missing ones left out), without a pass over
+    the whole column."""
+    import pandas as pd
+
+    if len(s) > 4 * SAMPLE:
+        half = SAMPLE // 2
+        s = pd.concat([s.iloc[:half], s.iloc[-half:]])
     v = s.dropna()
     if len(v) > SAMPLE:
         half = SAMPLE // 2
-        v = v.iloc[list(range(half)) + list(range(len(v) - half, len(v)))]
+        v = pd.concat([v.iloc[:half], v.iloc[-half:]])
     return v
 
 
@@ -363,7 +372,7 @@ def find_ticker(df: pd.DataFrame, f: Found) -> None:
 
     d = f.date_column
     n = len(df)
-    best = None
+    best, best_named = None, False
     for col in df.columns:
         if col in (d, f.time_column):
             continue
@@ -376,20 +385,23 @@ def find_ticker(df: pd.DataFrame, f: Found) -> None:
         named = norm(col) in _TICKER_NAMES
         if not named and sample.str.len().max() > 24:
             continue
-        uniq = s.nunique()
-        if uniq > max(500, n // 2) and n > 4:
+        if sample.nunique() > max(500, n // 2) and n > 4:
             continue
-        if named and (best is None or norm(best) not in _TICKER_NAMES):
-            best = col
-        elif best is None and uniq > 1:
+        if named and not best_named:
+            best, best_named = col, True
+        elif best is None and not named:
             best = col
     if best is None:
         return
-    if df[best].nunique() > 1 and not df[d].duplicated().any():
+    codes, uniques = pd.factorize(df[best])
+    if len(uniques) > max(500, n // 2) and n > 4:
+        return
+    if not best_named and len(uniques) > 1 and not df[d].duplicated().any():
         return  # one row per date and different labels: labels, not tickers
     f.ticker_column = str(best)
     f.roles[str(best)] = "ticker"
     f.tickers_from = "column"
+    f.codes, f.uniques = codes, [str(u) for u in uniques]
 
 
 def assign_roles(df: pd.DataFrame, f: Found, steps: Steps) -> None:

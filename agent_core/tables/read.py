@@ -139,7 +139,9 @@ def check_text_caps(data: bytes, limits: Limits) -> None:
         raise Unusable(f"The file has about {columns:,} columns; the limit is {limits.max_columns:,}. "
                        "Upload a table with fewer columns (one row per date and ticker works for "
                        "any number of tickers).")
-    lines = data.count(b"\n") + 1
+    head = data[: 1 << 20]
+    in_head = head.count(b"\n") + 1  # lines estimated from the first MB: no pass over the whole file
+    lines = in_head if len(data) <= len(head) else int(len(data) * in_head / len(head)) + 1
     if lines * columns > limits.max_cells:
         raise Unusable(f"The file has about {lines * columns:,} cells ({lines:,} lines x {columns:,} "
                        f"columns); the limit is {limits.max_cells:,}. Upload a shorter date range "

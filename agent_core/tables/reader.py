@@ -62,7 +62,7 @@ def read_table(name: str, data: bytes, *, sheet: str | None = None,
 
 
 def _read(name: str, data: bytes, sheet: str | None, limits: Limits, deadline: Deadline) -> TableRead:
-    if not data.strip():
+    if not data[:65536].strip() and not data.strip():
         raise Unusable("The file is empty. Export the prices again (with a header row and at least "
                        "one row of data) and upload that file.")
     kind = kind_of(name, data)
@@ -182,8 +182,9 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
                                        "it names the instrument"))
         f.layout = "ohlc" if _is_ohlc(f) else "single"
         f.ticker_column = None
-    steps.add(f"df = df[{detect.lit(f.keep)}]", "the date, " + ("ticker, " if f.ticker_column else "")
-              + "price and volume columns")
+    if f.keep != [str(c) for c in df.columns]:
+        steps.add(f"df = df[{detect.lit(f.keep)}]", "the date, " + ("ticker, " if f.ticker_column else "")
+                  + "price and volume columns")
     problems = list(f.problems)
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
@@ -200,15 +201,23 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
                         f"{'were' if empty != 1 else 'was'} left out.")
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
+    if bad_dates or empty:
+        f.codes = None  # rows were left out: the codes no longer line up
+    before = len(steps.lines)
     _order(df, f, steps, problems)
+    if len(steps.lines) - before > 1:
+        f.codes = None  # sorted or de-duplicated
     df = run(df, steps, deadline, done)
     deadline.check("sorting")
+    import numpy as np
+    import pandas as pd
+
     require(len(df) > 0, "No row has both a date and a price. Check the file's date and price columns.")
 
     freq_dates = df[d]
-    if f.ticker_column:
-        counts = df[f.ticker_column].value_counts()
-        freq_dates = df.loc[df[f.ticker_column] == counts.index[0], d]
+    if f.ticker_column:  # the dates of the ticker with the most rows
+        codes = pd.factorize(df[f.ticker_column])[0] if f.codes is None else f.codes
+        freq_dates = df[d][codes == int(np.argmax(np.bincount(codes[codes >= 0])))]
     frequency = detect_frequency(freq_dates, always_open=bool(tickers) and all(map(looks_crypto, tickers)))
     _value_problems(df, f, problems)
     if tickers_from == "file name":
@@ -219,7 +228,9 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     if f.dropped:
         problems.append("Set aside: " + "; ".join(f"'{x.name}' ({x.reason})" for x in f.dropped) + ".")
     start, end = df[d].min(), df[d].max()
-    intraday = frequency.kind == "intraday" or bool((df[d].dt.normalize() != df[d]).any())
+    day_ns = 86_400_000_000_000
+    intraday = frequency.kind == "intraday" or bool(
+        (df[d].to_numpy().astype("datetime64[ns]").view("int64") % day_ns != 0).any())
     iso = "%Y-%m-%dT%H:%M:%S" if intraday else "%Y-%m-%d"
     profile = TableProfile(
         name=name, read=opts, layout=f.layout,  # type: ignore[arg-type]
@@ -243,7 +254,7 @@ def _tickers(name: str, df: pd.DataFrame, f: Found, source: str | None,
     import pandas as pd
 
     if f.ticker_column:
-        return [str(t) for t in pd.unique(df[f.ticker_column].dropna())], "column"
+        return [u for u in f.uniques if u not in ("nan", "<NA>", "None")], "column"
     if f.layout == "wide":
         return list(f.wide_tickers), source or "column names"
     if header_tickers:
@@ -258,24 +269,26 @@ def _tickers(name: str, df: pd.DataFrame, f: Found, source: str | None,
 
 def _order(df: pd.DataFrame, f: Found, steps: Steps, problems: list[str]) -> None:
     """Sort by (ticker,) date when needed and drop duplicated (ticker,) dates, vectorised."""
+    import numpy as np
+    import pandas as pd
+
     d = str(f.date_column)
-    dates = df[d]
     t = f.ticker_column
     keys = [t, d] if t else [d]
+    dv = df[d].to_numpy().astype("datetime64[ns]").view("int64")
+    step = np.diff(dv)
     if not t:
-        ordered = bool(dates.is_monotonic_increasing)
-        strict = ordered and bool(dates.is_unique)
+        ordered = bool((step >= 0).all())
+        strict = bool((step > 0).all())
     else:
-        tick = df[t]
-        change = tick.ne(tick.shift())
-        contiguous = int(change.sum()) == int(tick.nunique())
-        step = dates.diff()
+        codes = pd.factorize(df[t])[0] if f.codes is None or len(f.codes) != len(df) else f.codes
+        change = np.diff(codes) != 0
+        contiguous = int(change.sum()) + 1 == len(np.unique(codes))
         if contiguous:
-            ordered = bool(((step >= step.dtype.type(0)) | change).all()) if len(df) > 1 else True
-            strict = ordered and bool(((step > step.dtype.type(0)) | change).all())
+            ordered = bool(((step >= 0) | change).all())
+            strict = bool(((step > 0) | change).all())
         else:
-            ordered = bool(dates.is_monotonic_increasing)
-            strict = False
+            ordered, strict = bool((step >= 0).all()), False
     if not ordered:
         steps.add(f"df = df.sort_values({detect.lit(keys)}, kind=\"stable\")",
                   "oldest first" + (" within each ticker" if t else ""))
