@@ -302,6 +302,10 @@ def find_dates(df: pd.DataFrame, f: Found, steps: Steps, european: bool, excel: 
             break
     if f.date_column is None:
         return
+    if f.date_column == "" or f.date_column.lower().startswith("unnamed"):  # a saved index
+        steps.add(f"df = df.rename(columns={{{lit(f.date_column)}: \"date\"}})", "the unnamed first column "
+                  "holds the dates")
+        f.date_column = "date"
     f.roles[f.date_column] = "date"
     _find_time(df, f, steps)
 
@@ -543,8 +547,10 @@ def ticker_from_name(name: str) -> str:
     for token in re.split(r"[_\-\s]+", stem):
         if re.fullmatch(r"[A-Z][A-Z0-9]{0,9}(\.[A-Z]{1,3})?|\^[A-Z0-9]{1,8}", token) and token not in skip:
             return token
-    words = [t for t in re.split(r"[_\-\s.]+", stem) if re.fullmatch(r"[A-Za-z]{1,6}", t)]
-    return words[0].upper() if words else (stem or "series")
+    stooq = re.match(r"^([a-z0-9^]{1,8})[._](us|uk|jp|de|pl|hk|hu|f|v|b|fr|ca)([._]|$)", stem)
+    if stooq:  # stooq names its files aapl_us_h.txt / aapl.us.txt
+        return stooq.group(1).upper()
+    return stem or "series"
 
 
 def require(cond: bool, message: str) -> None:

@@ -156,6 +156,41 @@ class TableProfile:
         kept = {c.role for c in self.columns if c.kept}
         return {"open", "high", "low"} <= kept and bool(kept & {"close", "adj_close"})
 
+    @property
+    def has_volume(self) -> bool:
+        return self.volume_column is not None
+
+    @property
+    def ohlc(self) -> tuple[tuple[str, str], ...]:
+        """(role, column) for open, high, low, close (the close, else the adjusted close) and
+        volume, as far as the file has them."""
+        out = []
+        for role in ("open", "high", "low"):
+            cols = self.columns_with(role)
+            if cols:
+                out.append((role, cols[0]))
+        close = self.columns_with("close") or self.columns_with("adj_close")
+        if close:
+            out.append(("close", close[0]))
+        if self.volume_column:
+            out.append(("volume", self.volume_column))
+        return tuple(out)
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """Every numeric column of the tidy frame (prices, then volume)."""
+        return self.price_columns + ((self.volume_column,) if self.volume_column else ())
+
+    def summary(self) -> str:
+        """One line for a rationale or a system prompt."""
+        what = {"long": f"long layout (one row per {self.ticker_column} and {self.date_column})",
+                "wide": "wide layout (one column per ticker)",
+                "ohlc": "OHLC" + ("V" if self.has_volume else "") + " layout of one instrument",
+                "single": "a single price series"}.get(self.layout or "", str(self.layout))
+        tick = ", ".join(self.tickers[:6]) + (f" and {len(self.tickers) - 6} more" if len(self.tickers) > 6 else "")
+        return (f"{self.name}: {what}, {self.tidy_rows:,} rows of {self.frequency.words()} data, dates in "
+                f"'{self.date_column}' from {self.start} to {self.end}, tickers {tick}")
+
     def code_for(self, path: str) -> str:
         """The read code with another file path (``read_code`` reads ``self.name``)."""
         from agent_core.tables.code import lit

@@ -165,6 +165,7 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
     d = str(f.date_column)
+    all_columns = [str(c) for c in df.columns]
     detect.find_ticker(df, f)
     detect.assign_roles(df, f, steps)
     require(bool(f.price_columns),
