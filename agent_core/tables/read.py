@@ -238,7 +238,7 @@ def read_text(data: bytes, opts: ReadOptions) -> tuple[pd.DataFrame, ReadOptions
     if pyarrow_ok:
         try:
             frame = pd.read_csv(io.BytesIO(source), engine="pyarrow", **kwargs)
-            return frame, _with(opts, {"engine": "pyarrow", **kwargs})
+            return frame, _with(opts, {**kwargs, "engine": "pyarrow"})
         except Exception:  # noqa: BLE001 - ragged rows, odd quoting: the C engine copes
             pass
     try:

@@ -28,6 +28,9 @@ class TableRead:
 
     profile: TableProfile
     frame: pd.DataFrame | None = field(default=None, repr=False)
+    #: the frame as the read call gave it, also when it is not a price table (views of any
+    #: table use it; ``profile.read_code`` then reads just that)
+    raw: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -46,7 +49,10 @@ def read_table(name: str, data: bytes, *, sheet: str | None = None,
         result = _read(name, bytes(data or b""), sheet, limits, Deadline(limits.seconds))
     except Unusable as exc:
         sheets = getattr(exc, "sheets", ())
-        result = TableRead(TableProfile(name=name, error=str(exc), sheets=sheets))
+        opts = getattr(exc, "read", None)
+        result = TableRead(TableProfile(name=name, error=str(exc), sheets=sheets, read=opts,
+                                        read_code=render(opts, Steps(), name) if opts else ""),
+                           raw=getattr(exc, "raw", None))
     except MemoryError:
         result = TableRead(TableProfile(name=name, error="The file is too large to read in memory. "
                                         "Upload a shorter date range or fewer columns."))
@@ -58,7 +64,7 @@ def read_table(name: str, data: bytes, *, sheet: str | None = None,
     from dataclasses import replace
 
     return TableRead(replace(result.profile, read_seconds=round(time.perf_counter() - t0, 4)),
-                     result.frame)
+                     result.frame, result.raw)
 
 
 def _read(name: str, data: bytes, sheet: str | None, limits: Limits, deadline: Deadline) -> TableRead:
@@ -92,12 +98,12 @@ def _read(name: str, data: bytes, sheet: str | None, limits: Limits, deadline: D
     try:
         profile, frame = _analyse(name, raw, opts, head, kind, deadline)
     except Unusable as exc:
-        exc.sheets = sheets  # type: ignore[attr-defined]
+        exc.sheets, exc.raw, exc.read = sheets, raw, opts  # type: ignore[attr-defined]
         raise
     from dataclasses import replace
 
     return TableRead(replace(profile, sheet=opts.kwargs[0][1] if kind == "xlsx" else None,
-                             sheets=sheets), frame)
+                             sheets=sheets), frame, raw)
 
 
 def _choose_sheet(book: dict[str, pd.DataFrame], wanted: str | None) -> tuple[tuple[SheetCandidate, ...], str]:
@@ -134,7 +140,10 @@ def _choose_sheet(book: dict[str, pd.DataFrame], wanted: str | None) -> tuple[tu
         err = Unusable("No sheet of the workbook holds a table of dates and numbers (" + "; ".join(
             f"'{s.name}': {s.why}" for s in sheets) + "). Put the prices in one sheet with a header "
             "row, a date column and price columns.")
+        first = next(iter(book), None)
         err.sheets = sheets  # type: ignore[attr-defined]
+        if first is not None:
+            err.raw, err.read = book[first], excel_options(str(first))  # type: ignore[attr-defined]
         raise err
     return sheets, chosen
 
