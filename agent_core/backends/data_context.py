@@ -61,7 +61,7 @@ def summarize_table(f: AttachedFile) -> TableSummary | None:
     name = f.name.lower()
     if not name.endswith(_TABLE_EXT) and f.media_type not in ("text/csv", "text/tab-separated-values"):
         return None
-    result = read_table(f.name, f.data)
+    result = read_table(f.name, f.data, sheet=f.sheet)
     df = result.frame if result.ok else result.raw
     if df is None or df.shape[1] == 0 or not result.profile.read_code:
         return None

@@ -16,12 +16,12 @@ class NotAPriceTable(ValueError):
     """The file cannot be read as prices; the message says why and what to do."""
 
 
-def inspect_file(name: str, data: bytes) -> TableInfo:
+def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
     """The profile of an attached file (:func:`agent_core.tables.read_table`, as on the Upload
     page), or :class:`NotAPriceTable` with the reader's reason."""
     from agent_core.tables import read_table
 
-    result = read_table(name, data)
+    result = read_table(name, data, sheet=sheet)
     if not result.ok:
         raise NotAPriceTable(result.profile.error or f"{name} could not be read as a price table.")
     return result.profile
@@ -70,7 +70,7 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     unreadable: list[str] = []
     for f in files:
         try:
-            tables.append(inspect_file(f.name, f.data))
+            tables.append(inspect_file(f.name, f.data, f.sheet))
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
     table, named = _chosen_table(text, tables)
