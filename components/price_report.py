@@ -35,7 +35,8 @@ def render_columns(profile: TableProfile) -> None:
                   "Role": [c.role for c in profile.columns],
                   "Meaning": [ROLES.get(c.role, "") for c in profile.columns],
                   "Unit": [c.unit or "" for c in profile.columns],
-                  "Used": ["yes" if c.kept else f"set aside: {c.note or 'not used'}" for c in profile.columns]},
+                  "Used": ["yes" if c.kept else f"set aside: {c.note or 'not used'}"
+                           for c in profile.columns]},
                  hide_index=True, width="stretch")
     st.caption("The agent reads the file with exactly this code (and so does an exported notebook):")
     st.code(profile.read_code, language="python")

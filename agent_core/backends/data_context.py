@@ -80,11 +80,12 @@ def _profile_words(p) -> str:
                       for c in p.columns if c.kept)
     lines = [f"  {p.summary()}.",
              f"  Frequency: {p.frequency.words()}"
-             + (f", {p.periods_per_year:g} periods a year (use it to annualise)." if p.periods_per_year else "."),
+             + (f", {p.periods_per_year:g} periods a year (use it to annualise)." if p.periods_per_year
+                else "."),
              f"  Value column: {p.value_column or 'one column per ticker'}; column roles: {roles}."]
     if p.dropped_columns:
-        lines.append("  Set aside by the reader: " + "; ".join(f"{d.name} ({d.reason})" for d in p.dropped_columns)
-                     + ".")
+        aside = "; ".join(f"{d.name} ({d.reason})" for d in p.dropped_columns)
+        lines.append(f"  Set aside by the reader: {aside}.")
     if p.problems:
         lines.append("  Noted when reading: " + " ".join(p.problems))
     return "\n".join(lines)

@@ -10,7 +10,13 @@
 Every part of Agent Desk that reads a table goes through :func:`read_table`.
 """
 from agent_core.tables.profile import (
-    ROLES, ColumnProfile, DroppedColumn, Frequency, ReadOptions, SheetCandidate, TableProfile,
+    ROLES,
+    ColumnProfile,
+    DroppedColumn,
+    Frequency,
+    ReadOptions,
+    SheetCandidate,
+    TableProfile,
 )
 from agent_core.tables.read import DEFAULT_LIMITS, Limits
 from agent_core.tables.reader import TableRead, read_table

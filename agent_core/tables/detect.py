@@ -79,6 +79,9 @@ def _role_by_name(name: str) -> str | None:
     raw = str(name).lower()
     if n in _ROLE_NAMES:
         return _ROLE_NAMES[n]
+    if re.match(r"^(s|e|w)?ma\d+$|^(rolling|moving|drawdown|volatil|sharpe|beta|corr|zscore|rsi|macd|"
+                r"bollinger|std|var|cum)", n):
+        return "other"  # an indicator computed from prices, not a price
     if "%" in raw or n.startswith(("change", "pctch", "return")):
         return "return"
     if n.startswith("adj") and n.endswith("close"):
@@ -118,6 +121,8 @@ class Found:
     price_columns: list[str] = field(default_factory=list)
     volume_column: str | None = None
     wide_tickers: list[str] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)  # text columns turned into numbers
+    decimal: str = "."
     codes: Any = None                    # the ticker column factorised (first appearance order)
     uniques: list[str] = field(default_factory=list)
 
@@ -189,14 +194,14 @@ def _numeric_dates(s: pd.Series, name_hint: bool, excel: bool) -> tuple[str, str
     lo, hi = float(v.min()), float(v.max())
     whole = bool((v % 1 == 0).all())
     c = lit(str(s.name))
-    if whole and 19000101 <= lo and hi <= 21001231 and name_hint:
+    if whole and lo >= 19000101 and hi <= 21001231 and name_hint:
         return (f"df[{c}] = pd.to_datetime(df[{c}].astype(\"Int64\").astype(str), format=\"%Y%m%d\", "
                 "errors=\"coerce\")", "YYYYMMDD numbers")
     for unit, a in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
         if 3.15e8 * a <= lo and hi <= 4.2e9 * a and (name_hint or unit != "s"):
             return (f"df[{c}] = pd.to_datetime(df[{c}], unit={lit(unit)}, errors=\"coerce\")",
                     f"epoch {'seconds' if unit == 's' else unit}")
-    if 18264 <= lo and hi <= 73051 and (name_hint or excel):
+    if lo >= 18264 and hi <= 73051 and (name_hint or excel):
         return (f"df[{c}] = pd.to_datetime(df[{c}], unit=\"D\", origin=\"1899-12-30\", errors=\"coerce\")",
                 "Excel serial day numbers")
     return None
@@ -345,8 +350,9 @@ def _find_time(df: pd.DataFrame, f: Found, steps: Steps) -> None:
 
 
 # --- numbers ----------------------------------------------------------------------------------
-def numeric_text(s: pd.Series) -> tuple[str, str | None] | None:
-    """(conversion code, unit) for a text column that holds numbers, or None for real text."""
+def numeric_text(s: pd.Series, decimal: str = ".") -> tuple[str, str | None] | None:
+    """(conversion code, unit) for a text column that holds numbers, or None for real text.
+    With a decimal comma, dots are thousands marks (``1.234,56``)."""
     import pandas as pd
 
     v = _sample(s).astype(str).str.strip()
@@ -360,13 +366,18 @@ def numeric_text(s: pd.Series) -> tuple[str, str | None] | None:
                 f".str.rstrip(\"KMBkmb\"), errors=\"coerce\") * df[{c}].astype(str).str[-1].str.upper()"
                 ".map({\"K\": 1e3, \"M\": 1e6, \"B\": 1e9}).fillna(1)")
         return code, "K/M/B"
+    if decimal == ",":
+        v = v.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     cleaned = pd.to_numeric(v.str.replace(_NUM_CLEAN, "", regex=True), errors="coerce")
     if cleaned.notna().mean() < 0.8:
         return None
     unit = ("%" if v.str.endswith("%").mean() > 0.5 else
             next((u for u in "$€£¥" if v.str.contains(u, regex=False).mean() > 0.5), None))
-    code = (f"df[{c}] = pd.to_numeric(df[{c}].astype(str).str.replace({lit(_NUM_CLEAN)}, "
-            "\"\", regex=True), errors=\"coerce\")")
+    text = f"df[{c}].astype(str)"
+    if decimal == ",":
+        text += ".str.replace(\".\", \"\", regex=False).str.replace(\",\", \".\", regex=False)"
+    code = (f"df[{c}] = pd.to_numeric({text}.str.replace({lit(_NUM_CLEAN)}, \"\", regex=True), "
+            "errors=\"coerce\")")
     return code, unit
 
 
@@ -384,7 +395,7 @@ def find_ticker(df: pd.DataFrame, f: Found) -> None:
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
             continue
         sample = _sample(s).astype(str).str.strip()
-        if sample.empty or numeric_text(s) is not None:
+        if sample.empty or numeric_text(s, f.decimal) is not None:
             continue
         named = norm(col) in _TICKER_NAMES
         if not named and sample.str.len().max() > 24:
@@ -423,7 +434,7 @@ def assign_roles(df: pd.DataFrame, f: Found, steps: Steps) -> None:
             f.roles[col] = "timestamp" if pd.api.types.is_datetime64_any_dtype(s) else "other"
             continue
         if not pd.api.types.is_numeric_dtype(s):
-            conv = numeric_text(s) if s.notna().any() else None
+            conv = numeric_text(s, f.decimal) if s.notna().any() else None
             if conv is None:
                 f.roles[col] = role if role in ("id", "other") else ("other" if role is None else role)
                 if role not in (None, "other", "id") and s.notna().any():
@@ -432,6 +443,7 @@ def assign_roles(df: pd.DataFrame, f: Found, steps: Steps) -> None:
             f.units[col] = conv[1] or ""
             if role in PRICE_ROLES or role == "volume" or role is None:
                 steps.add(conv[0], f"numbers written as text{f' ({conv[1]})' if conv[1] else ''}")
+                f.converted.append(col)
         if role == "timestamp" and col != f.date_column:
             f.roles[col] = "timestamp"
             continue

@@ -187,7 +187,8 @@ class TableProfile:
                 "wide": "wide layout (one column per ticker)",
                 "ohlc": "OHLC" + ("V" if self.has_volume else "") + " layout of one instrument",
                 "single": "a single price series"}.get(self.layout or "", str(self.layout))
-        tick = ", ".join(self.tickers[:6]) + (f" and {len(self.tickers) - 6} more" if len(self.tickers) > 6 else "")
+        more = len(self.tickers) - 6
+        tick = ", ".join(self.tickers[:6]) + (f" and {more} more" if more > 0 else "")
         return (f"{self.name}: {what}, {self.tidy_rows:,} rows of {self.frequency.words()} data, dates in "
                 f"'{self.date_column}' from {self.start} to {self.end}, tickers {tick}")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_core.tables import detect
 from agent_core.tables.code import Steps, render, run
@@ -14,8 +14,18 @@ from agent_core.tables.detect import Found, require
 from agent_core.tables.frequency import detect_frequency, looks_crypto
 from agent_core.tables.profile import PRICE_ROLES, DroppedColumn, ReadOptions, SheetCandidate, TableProfile
 from agent_core.tables.read import (
-    DEFAULT_LIMITS, Deadline, Head, Limits, Unusable, check_workbook_caps, excel_options, kind_of,
-    plan_text, read_other, read_text, read_workbook,
+    DEFAULT_LIMITS,
+    Deadline,
+    Head,
+    Limits,
+    Unusable,
+    check_workbook_caps,
+    excel_options,
+    kind_of,
+    plan_text,
+    read_other,
+    read_text,
+    read_workbook,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,8 +38,8 @@ class TableRead:
 
     profile: TableProfile
     frame: pd.DataFrame | None = field(default=None, repr=False)
-    #: the frame as the read call gave it, also when it is not a price table (views of any
-    #: table use it; ``profile.read_code`` then reads just that)
+    #: every column as the file has them, in file order, with the date column parsed when one
+    #: was found; also for tables that are not prices (views of any returned table use it)
     raw: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -95,18 +105,20 @@ def _read(name: str, data: bytes, sheet: str | None, limits: Limits, deadline: D
     deadline.check("parsing")
     if raw.shape[1] > limits.max_columns:
         raise Unusable(f"The table has {raw.shape[1]:,} columns; the limit is {limits.max_columns:,}.")
+    view: list[pd.DataFrame] = [raw]  # the frame with every column, dates parsed once found
     try:
-        profile, frame = _analyse(name, raw, opts, head, kind, deadline)
+        profile, frame = _analyse(name, raw, opts, head, kind, deadline, view)
     except Unusable as exc:
-        exc.sheets, exc.raw, exc.read = sheets, raw, opts  # type: ignore[attr-defined]
+        exc.sheets, exc.raw, exc.read = sheets, view[-1], opts  # type: ignore[attr-defined]
         raise
     from dataclasses import replace
 
     return TableRead(replace(profile, sheet=opts.kwargs[0][1] if kind == "xlsx" else None,
-                             sheets=sheets), frame, raw)
+                             sheets=sheets), frame, view[-1])
 
 
-def _choose_sheet(book: dict[str, pd.DataFrame], wanted: str | None) -> tuple[tuple[SheetCandidate, ...], str]:
+def _choose_sheet(book: dict[str, pd.DataFrame],
+                  wanted: str | None) -> tuple[tuple[SheetCandidate, ...], str]:
     import pandas as pd
 
     cands = []
@@ -149,7 +161,7 @@ def _choose_sheet(book: dict[str, pd.DataFrame], wanted: str | None) -> tuple[tu
 
 
 def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: str,
-             deadline: Deadline) -> tuple[TableProfile, pd.DataFrame]:
+             deadline: Deadline, view: list[pd.DataFrame]) -> tuple[TableProfile, pd.DataFrame]:
     steps = Steps()
     source, header_tickers = detect.structure(raw, head.multi_header, steps, kind, head.index_name)
     df = run(raw, steps, deadline)
@@ -157,13 +169,16 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     detect.tidy_names(list(df.columns), steps)
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
+    view.append(df)
     all_columns = [str(c) for c in df.columns]
     rows_in_file = int(len(df))
-    require(rows_in_file > 0 and len(all_columns) >= 2,
-            "The file has no table of data (it needs a header row, then rows with a date and at least "
-            "one price). Upload a table with at least one row of prices.")
+    require(rows_in_file > 0, "The file has a header but no data rows. Upload a table with at least "
+                              "one row of prices (a date and a price on each row).")
+    require(len(all_columns) >= 2, "The file has a single column; a price table needs a date column and "
+                                   "at least one price column. Check the delimiter and export it again.")
     f = Found()
     european = opts.delimiter == ";" or opts.decimal == ","
+    f.decimal = opts.decimal or "."
     detect.find_dates(df, f, steps, european, excel=kind == "xlsx")
     require(f.date_column is not None,
             "No column of dates was found (columns: " + ", ".join(all_columns[:12]) + "). The reader "
@@ -173,6 +188,7 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     deadline.check("finding the dates")
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
+    view.append(df)
     d = str(f.date_column)
     all_columns = [str(c) for c in df.columns]
     detect.find_ticker(df, f)
@@ -180,9 +196,12 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     require(bool(f.price_columns),
             f"No numeric price column was found next to the dates in '{d}'. Each price column must hold "
             "numbers like 101.25 (or 101,25 in a ';'-separated file).")
+    texts = {c: df[c] for c in f.converted}
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
     deadline.check("reading the numbers")
+    for col, text in texts.items():
+        _not_numbers(col, text, df[col], f.problems)
 
     sheet = str(opts.kwargs[0][1]) if kind == "xlsx" else None
     tickers, tickers_from = _tickers(name, df, f, source, header_tickers, sheet)
@@ -261,7 +280,6 @@ def _is_ohlc(f: Found) -> bool:
 
 def _tickers(name: str, df: pd.DataFrame, f: Found, source: str | None,
              header_tickers: list[str], sheet: str | None = None) -> tuple[list[str], str]:
-    import pandas as pd
 
     if f.ticker_column:
         return [u for u in f.uniques if u not in ("nan", "<NA>", "None")], "column"
@@ -309,9 +327,27 @@ def _order(df: pd.DataFrame, f: Found, steps: Steps, problems: list[str]) -> Non
         if n_dup:
             steps.add(f"df = df.drop_duplicates({detect.lit(keys)}, keep=\"last\")",
                       "a date twice: keep the last row")
-            problems.append(f"{n_dup:,} duplicated {'ticker and date pairs' if t else 'dates'}; the last "
-                            "row of each was kept.")
+            what = "ticker and date pair" if t else "date"
+            problems.append(f"{n_dup:,} duplicated {what}{'s' if n_dup != 1 else ''}; the last row of "
+                            "each was kept.")
     steps.add("df = df.reset_index(drop=True)")
+
+
+def _not_numbers(col: str, text: pd.Series, numbers: pd.Series, problems: list[str]) -> None:
+    """Cells that held something but did not read as a number, counted (vectorised)."""
+    import pandas as pd
+
+    bad = numbers.isna() & text.notna()
+    if not bad.any():
+        return
+    cells = text[bad].astype(str).str.strip()
+    cells = cells[~cells.isin(["", "nan", "NaN", "null", "None", "-", ".", "N/A", "n/a", "#N/A"])]
+    if cells.empty:
+        return
+    examples = ", ".join(repr(v) for v in pd.unique(cells)[:3])
+    n = len(cells)
+    problems.append(f"{n:,} non-numeric value{'s' if n != 1 else ''} in '{col}' (e.g. {examples}) "
+                    f"{'were' if n != 1 else 'was'} treated as missing.")
 
 
 def _value_problems(df: pd.DataFrame, f: Found, problems: list[str]) -> None:

@@ -52,7 +52,7 @@ def yfinance(tickers: list[str], n: int, names: list[str] | None = None, intrada
     frame = frame.sort_index(axis=1, level=0, sort_remaining=False)
     if names:  # a Price row that holds the instruments' names, one column per ticker
         frame = pd.DataFrame({(nm, t): walk(len(idx), 100 + 10 * i)
-                              for i, (nm, t) in enumerate(zip(names, tickers))}, index=idx)
+                              for i, (nm, t) in enumerate(zip(names, tickers, strict=True))}, index=idx)
     frame.columns.names = ["Price", "Ticker"]
     frame.index.name = "Datetime" if intraday else "Date"
     buf = io.StringIO()
@@ -154,7 +154,8 @@ def main() -> None:
     # Bybit: epoch milliseconds, a symbol column, every calendar day
     days = pd.date_range("2024-01-01", periods=40, freq="D")
     x = ohlcv(40, 42000)
-    out = pd.DataFrame({"timestamp": (days - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1), "symbol": "BTCUSDT",
+    epoch_ms = (days - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1)
+    out = pd.DataFrame({"timestamp": epoch_ms, "symbol": "BTCUSDT",
                         "open": x["Open"], "high": x["High"], "low": x["Low"], "close": x["Close"],
                         "volume": np.round(x["Volume"] / 1e4, 3), "turnover": np.round(x["Volume"] * 4.2, 1)})
     write("bybit_BTCUSDT_1d.csv", out.to_csv(index=False))
@@ -177,8 +178,8 @@ def main() -> None:
     usd, eur, gbp = walk(30, 138.5), walk(30, 151.2), walk(30, 175.9)
     for i in range(30):
         g = "-" if i in (4, 5) else f"{gbp[i]:.2f}".replace(".", ",")
-        rows.append(f"{d[i]:%d.%m.%Y};{usd[i]:.2f};{eur[i]:.2f};{g}".replace(".", ",", 0) if False else
-                    f"{d[i]:%d.%m.%Y};{str(usd[i]).replace('.', ',')};{str(eur[i]).replace('.', ',')};{g}")
+        usd_i, eur_i = str(usd[i]).replace(".", ","), str(eur[i]).replace(".", ",")
+        rows.append(f"{d[i]:%d.%m.%Y};{usd_i};{eur_i};{g}")
     write("gengi_sedlabanki.csv", "Miðgengi gjaldmiðla\r\n" + "\r\n".join(rows) + "\r\n", encoding="cp1252")
 
     # FRED, old (DATE, '.' for missing) and new (observation_date, blanks)
@@ -188,7 +189,7 @@ def main() -> None:
     write("SP500.csv", "\n".join(rows) + "\n")
     d = bdays(50, "2024-01-02")
     v = np.round(walk(50, 4.0) / 100 * 100, 2)
-    rows = ["observation_date,DGS10"] + [f"{a:%Y-%m-%d},{'' if i in (12,) else v[i]}" for i, a in enumerate(d)]
+    rows = ["observation_date,DGS10"] + [f"{a:%Y-%m-%d},{'' if i == 12 else v[i]}" for i, a in enumerate(d)]
     write("DGS10.csv", "\n".join(rows) + "\n")
 
     # 27 tickers on several exchanges, each with its own holidays
@@ -215,7 +216,7 @@ def main() -> None:
     ws.title = "Sheet1"
     ws.append(["Date", "Close", "Volume"])
     x = ohlcv(30, 410)
-    for day, c, vv in zip(bdays(30, "2024-04-01"), x["Close"], x["Volume"]):
+    for day, c, vv in zip(bdays(30, "2024-04-01"), x["Close"], x["Volume"], strict=True):
         serial = (day - pd.Timestamp("1899-12-30")).days
         ws.append([serial, float(c), int(vv)])  # serial numbers without a date format
     buf = io.BytesIO()
@@ -229,7 +230,7 @@ def main() -> None:
     ws.append(["Prices downloaded from the terminal; see the Prices sheet."])
     ws2 = wb.create_sheet("Prices")
     ws2.append(["Date", "NVDA", "AMD"])
-    for day, a, b in zip(bdays(30, "2024-06-03"), walk(30, 120), walk(30, 160)):
+    for day, a, b in zip(bdays(30, "2024-06-03"), walk(30, 120), walk(30, 160), strict=True):
         ws2.append([day.to_pydatetime(), float(a), float(b)])
     buf = io.BytesIO()
     wb.save(buf)
