@@ -232,3 +232,15 @@ def test_cells_cap_and_size_cap_and_time_limit_each_have_their_message():
     assert "limit is" in read_table("x.csv", rows, limits=Limits(max_bytes=1000)).profile.error
     slow = read_table("x.csv", rows, limits=Limits(seconds=0.0))
     assert "longer than" in slow.profile.error
+
+
+def test_file_flags_check_the_size_before_reading(tmp_path):
+    huge = tmp_path / "huge.csv"
+    with open(huge, "wb") as fh:
+        fh.truncate(301 * 1024 * 1024)  # sparse: nothing to read, only the size is big
+    for argv in (["inspect", str(huge)], ["ask", "chart it", "--file", str(huge), "--backend", "local"]):
+        out, err = io.StringIO(), io.StringIO()
+        t0 = time.perf_counter()
+        assert cli.main(argv, out=out, err=err) == 2
+        assert time.perf_counter() - t0 < 2
+        assert "301 MB; the limit is 300 MB" in err.getvalue()
