@@ -52,6 +52,9 @@ _OTHER_WHY = {
     "ignore": "a field the exchange leaves unused", "marketcap": "market capitalisation, not a price",
     "numberoftrades": "a count of trades, not a price", "trades": "a count of trades, not a price",
     "count": "a count, not a price", "per": "the bar length code of the file",
+    "quoteassetvolume": "the volume in the quote currency (the base volume is used)",
+    "takerbuybaseassetvolume": "the takers' share of the volume",
+    "takerbuyquoteassetvolume": "the takers' share of the volume, in the quote currency",
 }
 _DROP_WHY = {
     "return": "a return or percent change, not a price (recompute it from the prices)",
@@ -59,6 +62,8 @@ _DROP_WHY = {
     "timestamp": "a second timestamp", "id": "row numbers", "other": "not a price or volume",
     "volume": "a second volume column",
 }
+_INDICATOR = (r"^(s|e|w)?ma\d+$|^(rolling|moving|drawdown|volatil|sharpe|beta|corr|zscore|rsi|macd|"
+              r"bollinger|std|var|cum)")
 _TIME_TEXT = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _SLASH = r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?))?$"
 _OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z| UTC)$")
@@ -79,8 +84,7 @@ def _role_by_name(name: str) -> str | None:
     raw = str(name).lower()
     if n in _ROLE_NAMES:
         return _ROLE_NAMES[n]
-    if re.match(r"^(s|e|w)?ma\d+$|^(rolling|moving|drawdown|volatil|sharpe|beta|corr|zscore|rsi|macd|"
-                r"bollinger|std|var|cum)", n):
+    if re.match(_INDICATOR, n):
         return "other"  # an indicator computed from prices, not a price
     if "%" in raw or n.startswith(("change", "pctch", "return")):
         return "return"
@@ -294,7 +298,8 @@ def find_dates(df: pd.DataFrame, f: Found, steps: Steps, european: bool, excel: 
                 f.date_column, f.date_format = str(col), found[1]
                 break
             continue
-        if s.dtype == object and len(s.dropna()) and _is_pydate(s.dropna().iloc[0]):
+        head = _sample(s)
+        if s.dtype == object and len(head) and _is_pydate(head.iloc[0]):
             steps.add(f"df[{name}] = pd.to_datetime(df[{name}])", "dates")
             f.date_column, f.date_format = str(col), "ISO"
             break
@@ -527,6 +532,8 @@ def _pick_value(f: Found) -> None:
             why = _DROP_WHY["volume"] + f" ({f.volume_column} is used)"
         elif r == "other":
             why = _OTHER_WHY.get(norm(c), _DROP_WHY["other"])
+            if norm(c) not in _OTHER_WHY and re.match(_INDICATOR, norm(c)):
+                why = "an indicator computed from the prices, not a price"
             if norm(c).startswith("adj"):
                 why = f"an adjusted column beside '{f.value_column}', which is the series analysed"
         elif r in ("open", "high", "low", "close", "adj_close", "price"):

@@ -25,6 +25,9 @@ SAMPLE_LINES = 200
 _DELIMITERS = (",", ";", "\t", "|")
 _NA_TOKENS = (".", "-", "--", "\u2014", "#N/A", "n/a")
 _DECIMAL_COMMA = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+BINANCE = ("Open time", "Open", "High", "Low", "Close", "Volume", "Close time", "Quote asset volume",
+           "Number of trades", "Taker buy base asset volume", "Taker buy quote asset volume", "Ignore")
 _THOUSANDS_COMMA = re.compile(r"^-?\$?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
@@ -67,6 +70,7 @@ class Head:
     multi_header: str | None = None    # "price-ticker" (yfinance) or "ticker-price"
     header_names: tuple[str, ...] = ()  # the first header row (yfinance: fields or names)
     index_name: str | None = None       # yfinance's third row: "Date" or "Datetime"
+    headerless: str | None = None       # what the reader named the columns of a file without a header
 
 
 def kind_of(name: str, data: bytes) -> str:
@@ -209,6 +213,15 @@ def plan_text(name: str, data: bytes, limits: Limits) -> tuple[ReadOptions, Head
         head = Head(multi_header="price-ticker" if first[0] == "price" else "ticker-price",
                     header_names=head.header_names,
                     index_name=rows[2][0].strip() if header_rows == 3 and rows[2][0].strip() else None)
+    if rows and not header_rows > 1 and all(_NUMBER.match(c.strip()) for c in rows[0]):
+        kwargs["header"] = None  # the first row is data: no header row (Binance's klines)
+        n = len(rows[0])
+        first = float(rows[0][0].strip())
+        if n == len(BINANCE) and 1e11 <= first <= 5e15:
+            kwargs["names"], words = list(BINANCE), "Binance's kline columns"
+        else:
+            kwargs["names"], words = [f"column_{i + 1}" for i in range(n)], "column_1, column_2, ..."
+        head = Head(headerless=words)
     body = [c.strip() for r in rows[1:] for c in r]
     quoted = sep == "," and any(_THOUSANDS_COMMA.match(c) for c in body)
     decimal = "," if sep != "," and any(_DECIMAL_COMMA.match(c) for c in body) else "."

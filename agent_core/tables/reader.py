@@ -215,6 +215,8 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
         steps.add(f"df = df[{detect.lit(f.keep)}]", "the date, " + ("ticker, " if f.ticker_column else "")
                   + "price and volume columns")
     problems = list(f.problems)
+    if head.headerless:
+        problems.append(f"The file has no header row; its columns were named {head.headerless}.")
     df = run(df, steps, deadline, done)
     done = len(steps.lines)
     bad_dates = int(df[d].isna().sum())

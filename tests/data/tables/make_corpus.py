@@ -257,6 +257,16 @@ def main() -> None:
     write("weekly_QQQ.csv", pd.DataFrame({"Date": w.strftime("%Y-%m-%d"), "Adj Close": walk(60, 270),
                                           "Volume": RNG.integers(10**7, 9 * 10**7, 60)}).to_csv(index=False))
 
+    # Binance's own kline files (data.binance.vision) have no header row; epoch milliseconds
+    t = pd.date_range("2024-03-02 00:00", periods=90, freq="min")
+    x = ohlcv(90, 62000)
+    ms = (t - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1)
+    out = pd.DataFrame({"a": ms, "o": x["Open"], "h": x["High"], "l": x["Low"], "c": x["Close"],
+                        "v": np.round(x["Volume"] / 1e6, 5), "ct": ms + 59_999,
+                        "q": np.round(x["Volume"] * 62.0, 2), "n": RNG.integers(100, 900, 90),
+                        "tb": np.round(x["Volume"] / 2e6, 5), "tq": np.round(x["Volume"] * 31.0, 2), "i": 0})
+    write("BTCUSDT-1m-2024-03-02-noheader.csv", out.to_csv(index=False, header=False))
+
 
 if __name__ == "__main__":
     main()
