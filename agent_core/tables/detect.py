@@ -435,6 +435,10 @@ def assign_roles(df: pd.DataFrame, f: Found, steps: Steps) -> None:
             continue
         s = df[col]
         role = _role_by_name(col)
+        if not s.notna().any():  # an empty column (a trailing delimiter on every line)
+            f.roles[col] = "other"
+            f.dropped.append(DroppedColumn(col, "empty"))
+            continue
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
             f.roles[col] = "timestamp" if pd.api.types.is_datetime64_any_dtype(s) else "other"
             continue

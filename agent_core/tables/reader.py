@@ -254,7 +254,7 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     if tickers_from == "file name":
         problems.append(f"The file does not name its instrument; it is called '{tickers[0]}' after the "
                         "file name.")
-    if f.timezone:
+    if f.timezone and f.timezone not in ("UTC", "Z", "+00:00", "+0000", " UTC"):
         problems.append(f"The times carry UTC offsets ({f.timezone}); they were converted to UTC.")
     if f.dropped:
         problems.append("Set aside: " + "; ".join(f"'{x.name}' ({x.reason})" for x in f.dropped) + ".")
