@@ -22,8 +22,9 @@ def test_vendor_files_verdicts_roles_and_sheet_choice(page, app_url):
     wait_for_app(page)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     alerts = page.locator('[data-testid="stAlert"]')
-    expect(alerts.filter(has_text="investing_NSEI_historical_data.csv: ohlc layout, 1 ticker (NSEI)")).to_have_count(1)
-    expect(alerts.filter(has_text="yfinance_multi.csv: long layout, 3 tickers (AAPL, MSFT, NVDA)")).to_have_count(1)
+    for verdict in ("investing_NSEI_historical_data.csv: ohlc layout, 1 ticker (NSEI)",
+                    "yfinance_multi.csv: long layout, 3 tickers (AAPL, MSFT, NVDA)"):
+        expect(alerts.filter(has_text=verdict)).to_have_count(1)
     expect(page.get_by_text("'Change %' (a return or percent change").first).to_be_visible()
     screenshot(page, "tables-investing-verdict")
 

@@ -345,7 +345,8 @@ def test_shapes_seen_in_the_wild_trailing_delimiter_starred_headers_ticker_first
     assert trailing.layout == "single" and trailing.tickers == ("DGS2",)
     assert [d.reason for d in trailing.dropped_columns] == ["empty"]
     starred = read("copy.csv", b"Date,Open,High,Low,Close*,Adj Close**,Volume\n"
-                               b"Jan 03 2024,1,2,0.5,1.5,1.4,\"1,000\"\nJan 02 2024,1,2,0.5,1.5,1.3,\"2,000\"\n")
+                               b"Jan 03 2024,1,2,0.5,1.5,1.4,\"1,000\"\n"
+                               b"Jan 02 2024,1,2,0.5,1.5,1.3,\"2,000\"\n")
     assert starred.value_column == "Adj Close**" and list(starred.frame["Volume"]) == [2000, 1000]
     by_ticker = read("g.csv", b"Ticker,AAPL,AAPL,MSFT,MSFT\nPrice,Open,Close,Open,Close\nDate,,,,\n"
                               b"2024-01-02,1,2,3,4\n2024-01-03,5,6,7,8\n")
