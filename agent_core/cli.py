@@ -72,6 +72,9 @@ def register_subcommands(sub: Any) -> None:
     """Every subcommand of ``python -m agent_core``; add new ones here."""
     _add_ask(sub)
     _add_export(sub)
+    from agent_core.cli_inspect import add_inspect
+
+    add_inspect(sub)
 
 
 def _add_ask(sub: Any) -> None:
@@ -264,6 +267,12 @@ def _read_attachment(path_text: str) -> Any:
         raise UsageError(f"--file {path_text}: no such file. Check the path.")
     if not path.is_file():
         raise UsageError(f"--file {path_text}: not a regular file.")
+    from agent_core.tables import DEFAULT_LIMITS
+
+    size = path.stat().st_size  # checked before a byte is read
+    if size > DEFAULT_LIMITS.max_bytes:
+        raise UsageError(f"--file {path_text} is {size / 1048576:,.0f} MB; the limit is "
+                         f"{DEFAULT_LIMITS.max_bytes / 1048576:,.0f} MB. Cut it to a shorter date range.")
     try:
         data = path.read_bytes()
     except OSError as exc:

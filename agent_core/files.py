@@ -294,6 +294,7 @@ class AttachedFile:
     media_type: str
     data: bytes = field(repr=False)
     use_case: UseCase = "CODE_INTERPRETER"
+    sheet: str | None = None  # the workbook sheet the analyst chose on the Upload page
 
     @property
     def size(self) -> int:
@@ -301,10 +302,10 @@ class AttachedFile:
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes, *, media_type: str | None = None,
-                   use_case: UseCase = "CODE_INTERPRETER") -> AttachedFile:
+                   use_case: UseCase = "CODE_INTERPRETER", sheet: str | None = None) -> AttachedFile:
         clean = safe_name(name)
         return cls(name=clean, media_type=media_type or guess_declared_type(clean), data=data,
-                   use_case=use_case)
+                   use_case=use_case, sheet=sheet)
 
 
 class AttachmentLimitError(AgentDeskError, ValueError):

@@ -132,15 +132,11 @@ def price_chart(long_df: pd.DataFrame, *, ma_windows: Iterable[int] = (),
 
 
 def _x_column(df: pd.DataFrame) -> str | None:
+    """The date column (dates are parsed by agent_core.tables, never here), else the first."""
     import pandas as pd
 
     for col in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
-            return col
-    for col in df.columns:
-        lowered = str(col).lower()
-        if any(k in lowered for k in ("date", "time", "day", "period", "month")) and (
-                pd.to_datetime(df[col], errors="coerce", format="mixed").notna().mean() > 0.8):
             return col
     return df.columns[0] if len(df.columns) else None
 
@@ -158,10 +154,6 @@ def numeric_quick_chart(df: pd.DataFrame, *, max_points: int = MAX_POINTS,
     xcol = _x_column(df)
     x_raw = df[xcol]
     is_date = pd.api.types.is_datetime64_any_dtype(x_raw)
-    if not is_date and not pd.api.types.is_numeric_dtype(x_raw):
-        parsed = pd.to_datetime(x_raw, errors="coerce", format="mixed")
-        if parsed.notna().mean() > 0.8:
-            x_raw, is_date = parsed, True
     ycols = [c for c in df.columns if c != xcol and pd.api.types.is_numeric_dtype(df[c])
              and not pd.api.types.is_bool_dtype(df[c])]
     if not ycols:
@@ -229,15 +221,11 @@ def _is_text(s: pd.Series) -> bool:
 
 
 def _as_dates(s: pd.Series) -> pd.Series | None:
-    """``s`` as datetimes when it is a date column (by dtype, or >80% parseable text), else None."""
+    """``s`` when it is a date column. Dates are parsed once, by agent_core.tables (the tables
+    given here come from it), never guessed again here."""
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s
-    if not _is_text(s):
-        return None
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    return parsed if len(s) and parsed.notna().mean() > 0.8 else None
+    return s if pd.api.types.is_datetime64_any_dtype(s) else None
 
 
 def _date_axis(df: pd.DataFrame) -> tuple[str, pd.Series] | None:

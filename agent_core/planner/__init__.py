@@ -9,9 +9,23 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
-from agent_core.planner.inspect import NotAPriceTable, TableInfo, inspect_file
 from agent_core.planner.intent import Intent, parse_intent
-from agent_core.planner.recipes import Answer, Plan, build_price_plan
+from agent_core.planner.recipes import Answer, Plan, TableInfo, build_price_plan
+
+
+class NotAPriceTable(ValueError):
+    """The file cannot be read as prices; the message says why and what to do."""
+
+
+def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
+    """The profile of an attached file (:func:`agent_core.tables.read_table`, as on the Upload
+    page), or :class:`NotAPriceTable` with the reader's reason."""
+    from agent_core.tables import read_table
+
+    result = read_table(name, data, sheet=sheet)
+    if not result.ok:
+        raise NotAPriceTable(result.profile.error or f"{name} could not be read as a price table.")
+    return result.profile
 
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
@@ -60,10 +74,10 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     unreadable: list[str] = []
     for f in files:
         try:
-            tables.append(inspect_file(f.name, f.data))
+            tables.append(inspect_file(f.name, f.data, f.sheet))
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
-    table = _named_table(text, tables)
+    table, named = _chosen_table(text, tables)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),
@@ -125,14 +139,17 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     if intent.kind == "candlestick" and not table.has_ohlc:
         return Answer(
             text=f"A candlestick chart needs open, high, low and close columns, and {table.name} has "
-                 f"{', '.join(table.columns)}. Ask for a price chart instead (\"chart with a 20-day "
+                 f"{', '.join(c.name for c in table.columns)}. Ask for a price chart instead "
+                 "(\"chart with a 20-day "
                  "moving average\"), or attach a file with open/high/low/close columns.",
             rationale="The file has no OHLC columns, so a candlestick chart is not possible.")
     plan = build_price_plan(table, intent)
     notes = []
     if len(tables) > 1:
-        notes.append(f"Several price files are attached; I use {table.name} (name another file in "
-                     "the request to use it instead).")
+        others = ", ".join(t.name for t in tables if t is not table)
+        why = "the request names it" if named else "it is the most recently attached price file"
+        notes.append(f"I used {table.name} ({why}); also attached: {others}. Name another file or one of "
+                     "its tickers in the request to use it instead.")
     if intent.unknown_tickers:
         notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
     if notes:
@@ -161,15 +178,20 @@ def _outside(intent: Intent, table: TableInfo) -> str | None:
             "Ask for dates inside that span, or attach a file that covers them. No code was run.")
 
 
-def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:
-    """The table the request names (by file name or stem), else the first one."""
+def _chosen_table(text: str, tables: list[TableInfo]) -> tuple[TableInfo | None, bool]:
+    """The table the request names (by file name or stem, then by a ticker only it holds), else
+    the most recently attached one; and whether the request named it."""
     low = (text or "").lower()
-    for t in tables:
+    for t in reversed(tables):
         stem = t.name.rsplit(".", 1)[0].lower()
         if t.name.lower() in low or (
                 len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
-            return t
-    return tables[0] if tables else None
+            return t, True
+    words = set(re.findall(r"[A-Za-z0-9^][A-Za-z0-9.\-^]*", text or ""))
+    for t in reversed(tables):
+        if any(tk in words for tk in t.tickers if len(tk) >= 2 and tk.upper() == tk):
+            return t, True
+    return (tables[-1], False) if tables else (None, False)
 
 
 def _synthetic_plan(text: str) -> Plan | Answer:

@@ -15,8 +15,10 @@ import json
 from dataclasses import dataclass, replace
 from string import Template
 
-from agent_core.planner.inspect import TableInfo
 from agent_core.planner.intent import Intent
+from agent_core.tables import TableProfile
+
+TableInfo = TableProfile  # the recipes' name for the table they read (agent_core.tables)
 
 DEFAULT_PRICE_COLOUR = "tab:blue"
 DEFAULT_MA_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown")
@@ -54,116 +56,54 @@ def _lit(value) -> str:
     return repr(value)
 
 
-def _kw(pairs) -> str:
-    return "".join(f", {k}={_lit(v)}" for k, v in pairs)
-
-
-def _read_call(t: TableInfo) -> str:
-    if t.file_format == "xlsx":
-        return f"pd.read_excel({_lit(t.name)})"
-    if t.file_format == "parquet":
-        return f"pd.read_parquet({_lit(t.name)})"
-    if t.file_format == "json":
-        return f"pd.DataFrame(json.load(open({_lit(t.name)}, encoding=\"utf-8\")))"
-    return f"pd.read_csv({_lit(t.name)}{_kw(t.read_kwargs)})"
-
-
 def _layout_words(t: TableInfo) -> str:
     return {"long": f"long layout: one row per {t.ticker_column} and {t.date_column}",
             "wide": "wide layout: one column per ticker",
             "ohlc": "OHLC layout: open/high/low/close" + ("/volume" if t.has_volume else "")
                     + " of one instrument",
-            "single": "one price column"}[t.layout]
+            "single": "one price column"}[t.layout or "single"]
 
 
 def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool = False) -> str:
     """Code that leaves ``prices`` (date index, one column per ticker, sorted, one row per
-    date) and, with ``want_ohlc``, ``ohlc`` (open, high, low, close[, volume]) of one ticker."""
-    d = "date" if t.date_unnamed else t.date_column
+    date) and, with ``want_ohlc``, ``ohlc`` (open, high, low, close[, volume]) of one ticker.
+
+    It starts with the profile's own read code: the file is read exactly as the Upload page
+    read it (``df``: tidy, sorted, one row per (ticker and) date)."""
+    d = t.date_column or "date"
     value = intent.column if intent.column in t.numeric_columns else t.value_column
+    read = t.read_code.replace("import pandas as pd\n", "", 1).strip("\n")
     lines = [
         "import matplotlib",
         'matplotlib.use("Agg")',
         "import matplotlib.pyplot as plt",
         "import numpy as np",
         "import pandas as pd",
+        "",
+        f"# --- Load {t.name} ({_layout_words(t)}, {t.frequency.words()}), as the Upload page read it ---",
+        read,
     ]
-    if t.file_format == "json":
-        lines.insert(0, "import json")
-    lines += ["", f"# --- Load {t.name} ({_layout_words(t)}) ---", f"raw = {_read_call(t)}"]
-    if t.file_format in ("parquet", "json"):
-        lines.append("if not isinstance(raw.index, pd.RangeIndex):\n"
-                     "    raw = raw.rename_axis(raw.index.name or \"date\").reset_index()"
-                     "  # dates in the index")
-    lines.append("raw.columns = [str(c).strip() for c in raw.columns]")
-    if t.date_unnamed:
-        lines.append('raw = raw.rename(columns={raw.columns[0]: "date"})'
-                     "  # the unnamed first column holds the dates")
-    date_kw = _kw(t.date_kwargs)
-    note = f"  # dates written like {t.date_example!r}" if t.text_dates and t.date_example else ""
     if lenient:
-        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}, errors=\"coerce\"){note}")
-    else:
-        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}){note}")
-
-    if t.layout == "long":
-        numeric = [value] + ([c for _, c in t.ohlc if c != value] if want_ohlc and t.has_ohlc else [])
-    elif t.layout == "wide":
-        numeric = list(t.price_columns)
-    elif t.layout == "ohlc":
-        numeric = [c for _, c in t.ohlc] if t.has_ohlc else [value]
-        if value not in numeric:
-            numeric.append(value)
-    else:
-        numeric = [value]
-    numeric = [c for c in dict.fromkeys(numeric) if c]
-
-    if lenient:
+        numeric = [c for c in dict.fromkeys([value, *t.price_columns]) if c]
         lines += [
             "",
-            "# Read every value column as numbers; cells that are not numbers become missing.",
-            "def to_number(column):",
-            "    text = column.astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", regex=True)",
-            "    return pd.to_numeric(text, errors=\"coerce\")",
-            "",
-            f"value_columns = {_lit(numeric)}",
-            "for col in value_columns:",
-            "    raw[col] = to_number(raw[col])",
-            "rows_before = len(raw)",
-            f"raw = raw.dropna(subset=[{_lit(d)}]).dropna(subset=value_columns, how=\"all\")",
-            "if len(raw) < rows_before:",
-            "    print(f\"Left out {rows_before - len(raw)} row(s) whose date or price could not be read.\")",
+            "# Lenient: every value column as numbers; cells that are not numbers become missing.",
+            f"for col in {_lit(numeric)}:",
+            "    df[col] = pd.to_numeric(df[col], errors=\"coerce\")",
         ]
-    else:
-        for c in numeric:
-            if c in t.text_columns:
-                lines.append(f"raw[{_lit(c)}] = pd.to_numeric(raw[{_lit(c)}].astype(str)"
-                             f".str.replace(r\"[$€£¥,%\\s]\", \"\", "
-                             f"regex=True))  # numbers written with symbols")
-            else:
-                lines.append(f"raw[{_lit(c)}] = raw[{_lit(c)}].astype(float)")
-
     lines.append("")
     if t.layout == "long":
         tk = t.ticker_column
         lines += [
-            f"raw[{_lit(tk)}] = raw[{_lit(tk)}].astype(str).str.strip()",
-            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\")",
-            "# One column per ticker; when a date appears twice, the last row wins.",
-            f"prices = raw.pivot_table(index={_lit(d)}, columns={_lit(tk)}, values={_lit(value)}, "
+            "# One column per ticker.",
+            f"prices = df.pivot_table(index={_lit(d)}, columns={_lit(tk)}, values={_lit(value)}, "
             "aggfunc=\"last\")",
         ]
+    elif t.layout == "wide":
+        lines.append(f"prices = df.set_index({_lit(d)})[{_lit(list(t.price_columns))}]")
     else:
-        lines += [
-            "# Sort by date; when a date appears twice, keep the last row.",
-            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\")"
-            f".drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
-        ]
-        if t.layout == "wide":
-            lines.append(f"prices = raw[{_lit(list(t.price_columns))}]")
-        else:
-            lines.append(f"prices = raw[[{_lit(value)}]]"
-                         f".rename(columns={{{_lit(value)}: {_lit(t.tickers[0])}}})")
+        lines.append(f"prices = df.set_index({_lit(d)})[[{_lit(value)}]].rename(columns={{{_lit(value)}: "
+                     f"{_lit(t.tickers[0])}}})")
     lines += ["prices.index.name = \"date\"", "prices.columns = [str(c) for c in prices.columns]",
               "prices.columns.name = None"]
 
@@ -175,22 +115,17 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
                  "    raise ValueError(\"No prices are left for the tickers and dates asked for.\")")
 
     if want_ohlc and t.has_ohlc:
-        roles = dict(t.ohlc)
-        close = roles.get("close") or roles.get("adj_close")
-        cols = {"open": roles["open"], "high": roles["high"], "low": roles["low"], "close": close}
-        if "volume" in roles:
-            cols["volume"] = roles["volume"]
+        cols = dict(t.ohlc)
         lines += ["", "# The open/high/low/close" + ("/volume" if "volume" in cols else "")
                   + " columns, renamed."]
         if t.layout == "long":
             ticker = _candle_ticker(t, intent)
             lines += [
-                f"one = raw[raw[{_lit(t.ticker_column)}] == {_lit(ticker)}]"
-                f".drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
+                f"one = df[df[{_lit(t.ticker_column)}] == {_lit(ticker)}].set_index({_lit(d)})",
                 f"ohlc = one[{_lit(list(cols.values()))}].copy()",
             ]
         else:
-            lines.append(f"ohlc = raw[{_lit(list(cols.values()))}].copy()")
+            lines.append(f"ohlc = df.set_index({_lit(d)})[{_lit(list(cols.values()))}].copy()")
         lines += [f"ohlc.columns = {_lit(list(cols))}", "ohlc.index.name = \"date\""]
         lines += _date_filter_lines("ohlc", intent)
         lines.append("ohlc = ohlc.dropna(subset=[\"open\", \"high\", \"low\", \"close\"])")
@@ -602,7 +537,7 @@ def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
             header += "\n# Lenient reading: values that are not dates or numbers are left out."
         loader = loader_code(t, intent, lenient=lenient, want_ohlc=want_ohlc)
         code = header + "\n" + loader + "\n" + body + "\n"
-        rationale = (f"The request asks for a {title}. {t.describe()}. I will load it with pandas, "
+        rationale = (f"The request asks for a {title}. {t.summary()}. I will load it with pandas, "
                      f"{'drop the values that cannot be read, ' if lenient else ''}"
                      f"compute the {title} and save {', '.join(outputs)}.")
         if lenient:

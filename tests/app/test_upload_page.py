@@ -40,7 +40,7 @@ def test_upload_shows_verdict_preview_and_chart_then_attach_and_detach():
     at = upload(page(), ("prices.csv", sample_bytes()))
     assert "prices.csv: long layout, 3 tickers (SYNA, SYNB, SYNC)" in at.success[0].value
     table = at.table[0].value
-    assert list(table.iloc[:, 1])[:2] == ["long (one row per ticker and date)", "date"]
+    assert list(table.iloc[:, 1])[:2] == ["long (one row per ticker and date)", "date (ISO)"]
     df = at.dataframe[0].value
     assert list(df.columns) == ["date", "ticker", "open", "high", "low", "close", "volume"]
     assert len(at.get("plotly_chart")) == 1
@@ -64,7 +64,7 @@ def test_problems_are_listed_as_a_warning():
     at = upload(page(), ("wide.csv", WIDE))
     assert not at.success
     warning = at.warning[0].value
-    assert "1 missing value in column 'BBB'" in warning and "wide layout" in warning
+    assert "1 missing value in 'BBB'" in warning and "wide layout" in warning
 
 
 def test_garbage_file_gets_an_error_and_no_exception():
