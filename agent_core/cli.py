@@ -1,6 +1,6 @@
 """The command line: ``python -m agent_core ask "PROMPT" ...`` runs one request headless.
 
-Exit status: 0 for a completed run, 1 when the run ended in an ``AgentFailure``
+Exit status: 0 for a run whose outcome is ``completed`` (agent_core.run), 1 for any other outcome
 (or hit ``--timeout``), 2 for bad usage (a missing file, a bad setting).
 Subcommands are registered in :func:`register_subcommands`.
 """
@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import secrets
 import sys
-import threading
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 from agent_core.config import BACKENDS, EXECUTORS
+from agent_core.failures import AgentDeskError
 from agent_core.safe_text import strip_terminal_controls
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,12 +32,15 @@ examples:
 
 Every flag overrides the matching environment variable / .streamlit/secrets.toml [agent] key.
 AWS credentials come from the standard boto3 chain (AWS_PROFILE, ~/.aws, environment, role);
-the openai backend's key from OPENAI_API_KEY; they are never printed. Run `python -m agent_core ask --help` for every flag of `ask`.
+the openai backend's key from OPENAI_API_KEY; they are never printed.
+Run `python -m agent_core ask --help` for every flag of `ask`.
 """
 
 
-class UsageError(Exception):
+class UsageError(AgentDeskError):
     """Bad command-line input; the message says what to do (exit status 2)."""
+
+    kind = "usage"
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -71,6 +73,9 @@ def register_subcommands(sub: Any) -> None:
     """Every subcommand of ``python -m agent_core``; add new ones here."""
     _add_ask(sub)
     _add_export(sub)
+    from agent_core.cli_inspect import add_inspect
+
+    add_inspect(sub)
 
 
 def _add_ask(sub: Any) -> None:
@@ -227,23 +232,32 @@ def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | 
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
 
+    from agent_core import run as agent_run
+
     request = AgentRequest(text=args.prompt, session_id=args.session or new_session_id(),
                            memory_id=args.memory_id, files=files,
                            enable_trace=not args.no_trace)
     printer = (_JsonPrinter if args.json else _TranscriptPrinter)(out, err, out_dir)
     printer.start(backend.name, request.session_id)
-    failed = False
-    for event in _with_deadline(lambda: backend.invoke(request), args.timeout):
-        failed = failed or _is_failure(event)
+    # recorded in the run store (History shows CLI runs); the app keeps the store within its
+    # retention limit, so the CLI exits as soon as its last event is out
+    run = agent_run.start(request, backend, store=_open_store(settings, err), settings=settings,
+                          timeout=args.timeout)
+    for event in run:
         printer.event(event)
     printer.finish()
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_OK if run.outcome == "completed" else EXIT_FAILED
 
 
-def _is_failure(event: Any) -> bool:
-    from agent_core.events import AgentFailure
+def _open_store(settings: Any, err: TextIO) -> Any:
+    """The run store under AGENT_DESK_HOME (History shows CLI runs too), or None."""
+    from agent_core.store import RunStore, StoreError
 
-    return isinstance(event, AgentFailure)
+    try:
+        return RunStore(settings.home)
+    except (StoreError, OSError) as exc:
+        print(f"warning: this run is not recorded in the history ({exc})", file=err)
+        return None
 
 
 def _read_attachment(path_text: str) -> Any:
@@ -254,6 +268,12 @@ def _read_attachment(path_text: str) -> Any:
         raise UsageError(f"--file {path_text}: no such file. Check the path.")
     if not path.is_file():
         raise UsageError(f"--file {path_text}: not a regular file.")
+    from agent_core.tables import DEFAULT_LIMITS
+
+    size = path.stat().st_size  # checked before a byte is read
+    if size > DEFAULT_LIMITS.max_bytes:
+        raise UsageError(f"--file {path_text} is {size / 1048576:,.0f} MB; the limit is "
+                         f"{DEFAULT_LIMITS.max_bytes / 1048576:,.0f} MB. Cut it to a shorter date range.")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -275,42 +295,6 @@ def _prepare_out(path_text: str) -> Path:
     return out.resolve()
 
 
-def _with_deadline(start: Callable[[], Iterator[Any]], timeout: float | None) -> Iterator[Any]:
-    """The events of ``start()``, read in a worker thread; after ``timeout`` seconds in
-    all, a timeout ``AgentFailure`` ends the stream (the worker is abandoned)."""
-    if timeout is None:
-        yield from start()
-        return
-    from agent_core.events import AgentFailure
-
-    q: queue.Queue = queue.Queue()
-    done = object()
-
-    def work() -> None:
-        try:
-            for ev in start():
-                q.put(ev)
-        except BaseException as exc:  # invoke should never raise; keep the CLI alive if it does
-            q.put(AgentFailure(kind="unexpected", message=f"The run broke off ({type(exc).__name__})."))
-        finally:
-            q.put(done)
-
-    threading.Thread(target=work, name="agent-run", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            item = q.get(timeout=max(0.0, remaining))
-        except queue.Empty:
-            yield AgentFailure(kind="timeout", retryable=True, source="cli", message=(
-                f"The run took longer than --timeout {timeout:g} s and was abandoned; what "
-                "arrived so far is shown. Give it more time with a larger --timeout."))
-            return
-        if item is done:
-            return
-        yield item
-
-
 def save_file(out_dir: Path, name: str, data: bytes) -> Path:
     """Write ``data`` as ``out_dir/<safe name>`` (atomically; never outside ``out_dir``)."""
     from agent_core.files import UnsafeNameError, safe_name
@@ -327,7 +311,7 @@ def save_file(out_dir: Path, name: str, data: bytes) -> Path:
         with open(tmp, "xb") as fh:  # a fresh file with the usual permissions
             fh.write(data)
         os.replace(tmp, target)  # replaces a symlink itself, never writes through it
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised: no half-written file is left behind
         tmp.unlink(missing_ok=True)
         raise
     return target

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from agent_core.failures import AgentDeskError
 
 BACKENDS = ("local", "bedrock", "bedrock-inline", "converse", "openai")
 LOOP_BACKENDS = ("converse", "openai")  # the app's own agent loop: code runs in CODE_EXECUTOR
 EXECUTORS = ("local", "agentcore")
 
 
-class SettingsError(ValueError):
+class SettingsError(AgentDeskError, ValueError):
     """A setting has a value the app cannot use; the message says which and how to fix it."""
+
+    kind = "configuration"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Settings:
     kernel_idle_seconds: float = 1800.0
     kernel_memory_mb: int = 2048
     sandbox: str = "auto"  # auto | bwrap | none
+    kernel_cgroups: str = "auto"  # auto (a cgroup per kernel where the OS allows one) | off
     # what one run may return (enforced as the data arrives; see docs/sandbox.md)
     max_output_chars: int = 1_000_000
     max_images_per_run: int = 20
@@ -97,6 +103,7 @@ _ENV = {
     "AGENT_DESK_KERNEL_IDLE_SECONDS": "kernel_idle_seconds",
     "AGENT_DESK_KERNEL_MEMORY_MB": "kernel_memory_mb",
     "AGENT_DESK_SANDBOX": "sandbox",
+    "AGENT_DESK_CGROUPS": "kernel_cgroups",
     "AGENT_DESK_MAX_OUTPUT_CHARS": "max_output_chars",
     "AGENT_DESK_MAX_IMAGES": "max_images_per_run",
     "AGENT_DESK_MAX_FILES_PER_RUN": "max_files_per_run",
@@ -144,7 +151,9 @@ def read_secrets_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML ({exc}); fix or remove it.") from None
     table = data.get("agent", {})
-    return {k: v for k, v in table.items() if k.lower() not in _SECRET_KEYS} if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if k.lower() not in _SECRET_KEYS}
 
 
 def load_settings(env: Mapping[str, str] | None = None,
@@ -160,9 +169,9 @@ def load_settings(env: Mapping[str, str] | None = None,
     if secrets is None:
         secrets = read_secrets_file(Path(".streamlit/secrets.toml"))
     for key, value in (secrets or {}).items():
-        name = _ENV.get(key, key if key in {f.name for f in fields(Settings)} else None)
-        if name:
-            values[name] = value
+        field_name = _ENV.get(key, key if key in {f.name for f in fields(Settings)} else None)
+        if field_name:
+            values[field_name] = value
     for key, value in overrides.items():
         if value is not None:
             values[key] = value
@@ -181,6 +190,8 @@ def validate(s: Settings) -> None:
             raise SettingsError(f"{var}={getattr(s, name)!r} is not known; use auto, yes or no.")
     if s.sandbox not in ("auto", "bwrap", "none"):
         raise SettingsError("AGENT_DESK_SANDBOX must be auto, bwrap or none.")
+    if s.kernel_cgroups not in ("auto", "off"):
+        raise SettingsError("AGENT_DESK_CGROUPS must be auto or off.")
 
 
 def missing_for_backend(s: Settings) -> list[str]:

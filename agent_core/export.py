@@ -16,16 +16,27 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from string import Template
+from typing import TYPE_CHECKING, Any
 
-from agent_core.events import (
-    AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned, FinalResponse,
-    Rationale, TextChunk, event_to_dict,
-)
 from agent_core.csv_safety import safe_copy_name, spreadsheet_safe
 from agent_core.csv_safety import scan as scan_formulas
+from agent_core.events import (
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FileReturned,
+    FinalResponse,
+    Rationale,
+    TextChunk,
+    event_to_dict,
+)
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile, NameDeduper, safe_name
 from agent_core.safe_text import neutralise_markdown
 
@@ -39,41 +50,50 @@ FORMATS = ("ipynb", "zip")
 _IMAGE_MIME = {"image/png", "image/jpeg", "image/gif"}
 
 
-class ExportError(ValueError):
+class ExportError(AgentDeskError, ValueError):
     """The export cannot be made; the message says why and what to do."""
+
+    kind = "export"
 
 
 # --- notebook ---------------------------------------------------------------------
-def _load_files_cell(store: "RunStore", run_ids: Sequence[str]) -> str | None:
+# The notebook's first cell: the attached files, written into the working folder.
+EMBEDDED_FILES_CELL = Template("""\
+# The files attached to this run, written into the working folder.
+from pathlib import Path
+import base64
+_attached = {
+$entries
+}
+for _name, _b64 in _attached.items():
+    Path(_name).write_bytes(base64.b64decode(_b64))
+print('attached:', ', '.join(_attached))""")
+COPIED_FILES_CELL = Template("""\
+# The files attached to this run, written into the working folder.
+from pathlib import Path
+import shutil
+_attached = {
+$entries
+}
+for _name, _blob in _attached.items():
+    shutil.copyfile(_blob, _name)
+print('attached:', ', '.join(_attached))""")
+
+
+def _load_files_cell(store: RunStore, run_ids: Sequence[str]) -> str | None:
     files: dict[str, AttachedFile] = {}
     for run_id in run_ids:
         for f in store.attached_files(run_id):
             files[f.name] = f  # the latest of each name wins
     if not files:
         return None
-    embed = sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES
-    lines = ["# The files attached to this run, written into the working folder.",
-             "from pathlib import Path"]
-    if embed:
-        lines.append("import base64")
-        lines.append("_attached = {")
-        for f in files.values():
-            b64 = base64.b64encode(f.data).decode("ascii")
-            lines.append(f"    {safe_name(f.name)!r}: {b64!r},")
-        lines.append("}")
-        lines.append("for _name, _b64 in _attached.items():")
-        lines.append("    Path(_name).write_bytes(base64.b64decode(_b64))")
-    else:
-        lines.append("import shutil")
-        lines.append("_attached = {")
-        for run_id in run_ids:
-            for a in store.run_attachments(run_id):
-                lines.append(f"    {safe_name(a.name)!r}: {str(store.blob_path(a.sha))!r},")
-        lines.append("}")
-        lines.append("for _name, _blob in _attached.items():")
-        lines.append("    shutil.copyfile(_blob, _name)")
-    lines.append("print('attached:', ', '.join(_attached))")
-    return "\n".join(lines)
+    if sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES:  # small: the bytes go in the cell
+        entries = [f"    {safe_name(f.name)!r}: {base64.b64encode(f.data).decode('ascii')!r},"
+                   for f in files.values()]
+        return EMBEDDED_FILES_CELL.substitute(entries="\n".join(entries))
+    entries = [f"    {safe_name(a.name)!r}: {str(store.blob_path(a.sha))!r},"
+               for run_id in run_ids for a in store.run_attachments(run_id)]
+    return COPIED_FILES_CELL.substitute(entries="\n".join(entries))
 
 
 def _error_output(nbf: Any, text: str) -> Any:
@@ -85,7 +105,7 @@ def _error_output(nbf: Any, text: str) -> Any:
                           traceback=text.rstrip("\n").splitlines())
 
 
-def run_to_notebook(store: "RunStore", run_ids: str | Sequence[str]) -> "NotebookNode":
+def run_to_notebook(store: RunStore, run_ids: str | Sequence[str]) -> NotebookNode:
     """One notebook for one run or several (a session: pass its runs, oldest first)."""
     import nbformat.v4 as nbf
 
@@ -150,20 +170,20 @@ def run_to_notebook(store: "RunStore", run_ids: str | Sequence[str]) -> "Noteboo
     return nb
 
 
-def nbf_validate(nb: "NotebookNode") -> None:
+def nbf_validate(nb: NotebookNode) -> None:
     import nbformat
 
     nbformat.validate(nb)
 
 
-def session_to_notebook(store: "RunStore", session_id: str) -> "NotebookNode":
+def session_to_notebook(store: RunStore, session_id: str) -> NotebookNode:
     runs = sorted(store.list_runs(session=session_id, limit=100_000), key=lambda r: r.started)
     if not runs:
         raise ExportError(f"No runs in session {session_id!r}.")
     return run_to_notebook(store, [r.id for r in runs])
 
 
-def notebook_bytes(nb: "NotebookNode") -> bytes:
+def notebook_bytes(nb: NotebookNode) -> bytes:
     import nbformat
 
     return nbformat.writes(nb).encode("utf-8")
@@ -174,7 +194,7 @@ def events_jsonl(events: Iterable[Any]) -> str:
     return "".join(json.dumps(event_to_dict(e), ensure_ascii=False, default=str) + "\n" for e in events)
 
 
-def run_to_zip(store: "RunStore", run_id: str) -> bytes:
+def run_to_zip(store: RunStore, run_id: str) -> bytes:
     """The run's returned files (``files/``), attached files (``attached/``),
     ``run.json`` and ``events.jsonl``."""
     info = store.get_run(run_id)

@@ -11,8 +11,11 @@ import json
 import mimetypes
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
+
+from agent_core.failures import AgentDeskError
 
 MAX_ATTACHED_FILES = 5
 MAX_ATTACHED_BYTES = 10 * 1024 * 1024
@@ -28,8 +31,10 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)", re.I)
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\\/]')
 
 
-class UnsafeNameError(ValueError):
+class UnsafeNameError(AgentDeskError, ValueError):
     """A name that cannot be made safe (empty, ``..``, NUL or control characters)."""
+
+    kind = "validation"
 
 
 def safe_name(name: str, *, default: str = "file") -> str:
@@ -273,7 +278,7 @@ class ReturnedFile:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, data: bytes | None = None) -> "ReturnedFile":
+    def from_dict(cls, d: Mapping[str, Any], *, data: bytes | None = None) -> ReturnedFile:
         if data is None and "data_b64" in d:
             import base64
 
@@ -302,6 +307,7 @@ class AttachedFile:
     media_type: str
     data: bytes = field(repr=False)
     use_case: UseCase = "CODE_INTERPRETER"
+    sheet: str | None = None  # the workbook sheet the analyst chose on the Upload page
 
     @property
     def size(self) -> int:
@@ -309,14 +315,16 @@ class AttachedFile:
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes, *, media_type: str | None = None,
-                   use_case: UseCase = "CODE_INTERPRETER") -> "AttachedFile":
+                   use_case: UseCase = "CODE_INTERPRETER", sheet: str | None = None) -> AttachedFile:
         clean = safe_name(name)
         return cls(name=clean, media_type=media_type or guess_declared_type(clean), data=data,
-                   use_case=use_case)
+                   use_case=use_case, sheet=sheet)
 
 
-class AttachmentLimitError(ValueError):
+class AttachmentLimitError(AgentDeskError, ValueError):
     """The attachments break Bedrock's limits; the message says what to do."""
+
+    kind = "attachment_limit"
 
 
 def check_attachment_limits(files: Iterable[AttachedFile], *,

@@ -1,15 +1,102 @@
-"""Collects a stream of events into a ``RunResult`` (final text, files, errors, usage, timings)."""
+"""THE run path: a request on a backend -> events, recorded in the store as they stream,
+ending with one outcome. The Analysis and Synthetic pages, the code editor and the CLI
+all start their runs here; they only render (or print) what it yields.
+
+    run = start(request, backend, store=store, settings=settings)
+    for event in run:          # lazily, as the backend yields them
+        show(event)
+    run.run_id, run.outcome, run.result()
+
+* Where a run starts: :func:`start` (one :class:`Run` per request).
+* Where it is recorded: ``RunStore.recording`` (agent_core/store.py), entered by
+  :meth:`Run.__iter__`: the run row first, each event as it arrives, then the outcome.
+* How it ended: :func:`outcome_of`, the one place the six outcomes are decided.
+"""
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from agent_core import failures
+from agent_core.backends.base import AgentRequest, Backend
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeTimeout, FileReturned, FinalResponse, TextChunk, Usage,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeOutput,
+    CodeTimeout,
+    FailureTrace,
+    FileReturned,
+    FinalResponse,
+    GuardrailAction,
+    PreProcessing,
+    TextChunk,
+    Usage,
 )
-from agent_core.files import ReturnedFile
+from agent_core.files import ReturnedFile, check_attachment_limits
+
+if TYPE_CHECKING:
+    from agent_core.store import RunStore
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AgentRequest", "OUTCOME_EVENTS", "REFUSAL_KINDS", "Run", "RunCollector", "RunResult",
+    "outcome_of", "start",
+]
+
+# --- how a run ended ---------------------------------------------------------------------
+#: failure kinds that mean "the agent (or its guardrail) declined", not "something broke"
+REFUSAL_KINDS = frozenset({"guardrail", "content_filtered"})
+#: the events :func:`outcome_of` looks at (a recorder keeps only these)
+OUTCOME_EVENTS = (AgentFailure, CodeError, CodeOutput, CodeTimeout, FailureTrace, GuardrailAction,
+                  PreProcessing)
 
 
+def outcome_of(events: Iterable[AgentEvent], *, ended: str = "normally") -> str:
+    """The one outcome of a run, from its events and how its stream ended.
+
+    ``ended``: ``normally`` (the backend finished), ``stopped`` (the reader stopped
+    reading: Stop pressed, the page rerun, a generator closed) or ``interrupted`` (an
+    exception left the run: the process or script was stopped mid-run).
+
+    ``refused``: a guardrail intervened, pre-processing rejected the request, or the
+    failure was a refusal; ``failed``: any other ``AgentFailure``; ``completed with
+    problems``: the run finished but its last code run failed or timed out (an error the
+    agent then fixed does not count) or the trace reported a failure; ``completed``:
+    nothing went wrong."""
+    if ended in ("stopped", "interrupted"):
+        return ended
+    failure = refused = trace_failed = last_code_failed = False
+    for e in events:
+        if isinstance(e, AgentFailure):
+            refused = refused or e.kind in REFUSAL_KINDS
+            failure = True
+        elif isinstance(e, GuardrailAction):
+            refused = refused or e.action.upper() in {"INTERVENED", "BLOCKED"}
+        elif isinstance(e, PreProcessing):
+            refused = refused or e.is_valid is False
+        elif isinstance(e, FailureTrace):
+            trace_failed = True
+        elif isinstance(e, (CodeError, CodeTimeout)):
+            last_code_failed = True
+        elif isinstance(e, CodeOutput):  # the agent fixed its code: an earlier error is history
+            last_code_failed = False
+    problems = trace_failed or last_code_failed
+    if refused:
+        return "refused"
+    if failure:
+        return "failed"
+    return "completed with problems" if problems else "completed"
+
+
+# --- what a run gave back ------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunResult:
     text: str
@@ -38,7 +125,8 @@ class RunCollector:
         self._files: list[ReturnedFile] = []
         self._errors: list[str] = []
         self._failure: AgentFailure | None = None
-        self._in = self._out = None
+        self._in: int | None = None
+        self._out: int | None = None
         self._events: list[AgentEvent] = []
 
     def add(self, event: AgentEvent) -> None:
@@ -70,3 +158,153 @@ class RunCollector:
             input_tokens=self._in, output_tokens=self._out, events=tuple(self._events),
             first_event_seconds=self._first, duration_seconds=time.monotonic() - self._start,
         )
+
+
+# --- the run ----------------------------------------------------------------------------------
+BackendSource = Backend | Callable[[], Backend]
+
+
+class Run:
+    """One request on one backend. Iterate it (once) for its events; they are recorded in
+    ``store`` (when given) as they pass. ``run_id`` is set as soon as the run is recorded,
+    ``outcome`` when it has ended."""
+
+    def __init__(self, request: AgentRequest, backend: BackendSource, *,
+                 store: RunStore | None = None, settings: Any = None,
+                 backend_name: str | None = None, parent_run_id: str | None = None,
+                 timeout: float | None = None, retention_bytes: int | None = None,
+                 retention_keep_runs: int = 3) -> None:
+        self.request = request
+        self._backend_source = backend
+        self.store = store
+        self.settings = settings
+        self.backend_name = backend_name or getattr(backend, "name", None) \
+            or getattr(settings, "backend", None) or "unknown"
+        self.parent_run_id = parent_run_id
+        self.timeout = timeout
+        self.retention_bytes = retention_bytes
+        self.retention_keep_runs = retention_keep_runs
+        self.run_id: str | None = None
+        self.outcome: str | None = None
+        self._collector = RunCollector()
+        self._started = False
+
+    def result(self) -> RunResult:
+        """What the run gave back so far (complete once iteration has ended)."""
+        return self._collector.result()
+
+    def __iter__(self) -> Iterator[AgentEvent]:
+        if self._started:
+            raise RuntimeError("A Run is iterated once; start a new one to run again.")
+        self._started = True
+        return self._events()
+
+    # --- internals --------------------------------------------------------------------
+    def _events(self) -> Iterator[AgentEvent]:
+        ended = "interrupted"
+        with ExitStack() as stack:
+            recorder = self._open_recorder(stack)
+            try:
+                for event in self._backend_events():
+                    if recorder is not None:
+                        recorder.add(event)
+                    self._collector.add(event)
+                    yield event
+                ended = "normally"
+            except GeneratorExit:
+                ended = "stopped"
+                raise
+            finally:
+                self.outcome = outcome_of(self._collector.result().events, ended=ended)
+        self._keep_within_retention()
+
+    def _open_recorder(self, stack: ExitStack) -> Any:
+        if self.store is None:
+            return None
+        try:
+            recorder = stack.enter_context(self.store.recording(
+                self.request.session_id, self.request.text, self.backend_name, self.settings,
+                self.request.files, parent_run_id=self.parent_run_id))
+        except Exception:  # noqa: BLE001 - outer edge: history is a bonus, a run never depends on it
+            log.warning("could not record a run in the store at %s", getattr(self.store, "home", "?"))
+            return None
+        self.run_id = recorder.run_id
+        return recorder
+
+    def _backend_events(self) -> Iterator[AgentEvent]:
+        try:
+            check_attachment_limits(self.request.files)
+        except failures.AgentDeskError as exc:
+            yield exc.to_failure(source="run")
+            return
+        try:
+            backend = self._backend()
+        except Exception as exc:  # noqa: BLE001 - outer edge: building a backend runs third-party code
+            yield failures.BackendUnavailableError(
+                reason=failures.clip(f"{type(exc).__name__}: {exc}", 300)).to_failure(source="run")
+            return
+        self.backend_name = getattr(backend, "name", None) or self.backend_name
+        try:
+            if self.timeout is None:
+                yield from backend.invoke(self.request)
+            else:
+                yield from _with_deadline(lambda: backend.invoke(self.request), self.timeout)
+        except Exception as exc:  # noqa: BLE001 - outer edge: a backend must end in AgentFailure, never raise into a page
+            yield failures.failure_for_exception(exc, op=failures.operation(self.backend_name))
+
+    def _backend(self) -> Backend:
+        source = self._backend_source
+        if hasattr(source, "invoke"):
+            return source  # type: ignore[return-value]
+        build: Callable[[], Backend] = source
+        return build()
+
+    def _keep_within_retention(self) -> None:
+        if self.store is None or not self.retention_bytes:
+            return
+        try:
+            # never this run nor the newest runs of each session (AGENT_DESK_RETENTION_KEEP_RUNS)
+            self.store.enforce_retention(self.retention_bytes, keep_per_session=self.retention_keep_runs,
+                                         current_run=self.run_id)
+        except Exception:  # noqa: BLE001 - outer edge: cleaning old runs must never fail this one
+            log.warning("could not enforce the run store's retention limit")
+
+
+def start(request: AgentRequest, backend: BackendSource, **options: Any) -> Run:
+    """Start a run of ``request`` on ``backend`` (an object with ``invoke``, or a function
+    that builds one: a build failure then ends the run as an ``AgentFailure`` too).
+    ``options``: ``store``, ``settings``, ``backend_name``, ``parent_run_id``, ``timeout``
+    (seconds in all, then a timeout failure ends it), ``retention_bytes`` and
+    ``retention_keep_runs`` (the newest runs of each session retention never deletes)."""
+    return Run(request, backend, **options)
+
+
+def _with_deadline(open_stream: Callable[[], Iterator[AgentEvent]],
+                   timeout: float) -> Iterator[AgentEvent]:
+    """The events of ``open_stream()``, read in a worker thread; after ``timeout`` seconds
+    in all, a timeout ``AgentFailure`` ends the stream (the worker is abandoned)."""
+    q: queue.Queue[Any] = queue.Queue()
+    done = object()
+
+    def work() -> None:
+        try:
+            for ev in open_stream():
+                q.put(ev)
+        except Exception as exc:  # noqa: BLE001 - outer edge of the worker thread: told, not lost
+            q.put(failures.failure_for_exception(exc))
+        finally:
+            q.put(done)
+
+    threading.Thread(target=work, name="agent-run", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            item = q.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            yield AgentFailure(kind="timeout", retryable=True, source="run", message=(
+                f"The run took longer than {timeout:g} s and was abandoned; what arrived so far "
+                "is kept. Give it more time (the CLI's --timeout)."))
+            return
+        if item is done:
+            return
+        yield item

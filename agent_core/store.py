@@ -17,34 +17,52 @@ own locking, ``busy_timeout``) writing at once.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
-from agent_core.events import AgentEvent, FileReturned, Usage, event_from_dict, event_to_dict
+import psutil
+
+from agent_core.events import (
+    AgentEvent,
+    AgentFailure,
+    FileReturned,
+    Usage,
+    event_from_dict,
+    event_to_dict,
+)
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile
 from agent_core.store_schema import LATEST, migrate
 
 DB_NAME = "runs.sqlite3"
 BLOB_DIR = "blobs"
-OUTCOMES = ("running", "completed", "failed", "interrupted")
-FINAL_OUTCOMES = ("completed", "failed", "interrupted")
+#: How a run ended (agent_core.run.outcome_of decides which); ``running`` until then.
+FINAL_OUTCOMES = ("completed", "completed with problems", "refused", "failed", "stopped",
+                  "interrupted")
+OUTCOMES = ("running", *FINAL_OUTCOMES)
+log = logging.getLogger(__name__)
 _SECRETISH = re.compile(
     r"secret|password|passwd|credential|access_key|session_key|api_key|(^|_)token$", re.I)
 
 
-class StoreError(RuntimeError):
+class StoreError(AgentDeskError, RuntimeError):
     """A store operation that cannot be done; the message says what to do."""
+
+    kind = "store"
 
 
 class RunNotFoundError(StoreError, KeyError):
@@ -78,7 +96,7 @@ class RunInfo:
 
     @property
     def started_at(self) -> datetime:
-        return datetime.fromtimestamp(self.started, tz=timezone.utc)
+        return datetime.fromtimestamp(self.started, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -135,31 +153,21 @@ class RetentionReport:
 
 # --- who is writing ---------------------------------------------------------------
 def _process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    """When the process started (seconds since the epoch, as psutil reads it), or None."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
         return None
-    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    rest = raw[raw.rfind(")") + 2:].split()
-    return rest[19] if len(rest) > 19 else None
 
 
 def _pid_alive(pid: int) -> bool:
+    """A live process (a zombie, killed but not yet reaped, is not a writer any more)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.AccessDenied:
         return True
-    except OSError:
+    except psutil.Error:
         return False
-    # a zombie (killed, not yet reaped) is not a writer any more
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-        return state[state.rfind(")") + 2:][:1] != "Z"
-    except OSError:
-        return True
 
 
 def process_token(pid: int | None = None) -> str:
@@ -190,7 +198,7 @@ def public_settings(settings: Any) -> dict[str, Any]:
 
 
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"run-{stamp}-{secrets.token_hex(4)}"
 
 
@@ -230,7 +238,7 @@ class RunStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -243,7 +251,7 @@ class RunStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException:  # rolled back, then re-raised: a write is whole or not at all
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
@@ -252,7 +260,7 @@ class RunStore:
         with self._lock:
             cur = self._conn.execute(sql, tuple(args))
             cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     @property
     def schema_version(self) -> int:
@@ -352,20 +360,25 @@ class RunStore:
     @contextmanager
     def recording(self, session_id: str, prompt: str, backend: str, settings: Any = None,
                   attachments: Iterable[AttachedFile] = (), *,
-                  parent_run_id: str | None = None) -> Iterator["RunRecorder"]:
+                  parent_run_id: str | None = None) -> Iterator[RunRecorder]:
         """``with store.recording(...) as rec: for ev in stream: rec.add(ev)``.
 
-        Ends ``completed``, ``failed`` (an ``AgentFailure`` came) or ``interrupted``
-        (the block was left by an exception, e.g. Streamlit stopping the script)."""
+        The run is ``running`` from the start; each event is written as it is added; at
+        the end the run gets its outcome from ``agent_core.run.outcome_of``: ``stopped``
+        when the block was left by ``GeneratorExit`` (the reader stopped reading),
+        ``interrupted`` by any other exception (e.g. Streamlit stopping the script)."""
         run_id = self.start_run(session_id, prompt, backend, settings, attachments,
                                 parent_run_id=parent_run_id)
         rec = RunRecorder(self, run_id)
+        ended = "interrupted"
         try:
             yield rec
-        except BaseException:
-            self.finish_run(run_id, "interrupted")
+            ended = "normally"
+        except GeneratorExit:
+            ended = "stopped"
             raise
-        self.finish_run(run_id, "failed" if rec.failed else "completed")
+        finally:
+            rec.finish(ended)
 
     # --- recovery -------------------------------------------------------------------
     def recover_interrupted(self, *, all_running: bool = False) -> list[str]:
@@ -512,10 +525,8 @@ class RunStore:
             "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha)")]
         for sha in shas:
             conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.blob_path(sha).unlink()
-            except FileNotFoundError:
-                pass
         return len(shas)
 
     def space_used(self) -> SpaceUsed:
@@ -571,12 +582,12 @@ class RunStore:
                   f"(AGENT_DESK_RETENTION_MB): oldest finished runs go first; the newest {keep} "
                   "runs of each session and runs in progress are always kept")
         deleted: list[RetentionEntry] = []
-        for row in candidates:
+        for cand in candidates:
             if self.space_used().total <= max_bytes:
                 break
-            entry = RetentionEntry(time.time(), row["id"], row["session_id"], row["prompt"],
-                                   row["size"], reason)
-            self.delete_run(row["id"])
+            entry = RetentionEntry(time.time(), cand["id"], cand["session_id"], cand["prompt"],
+                                   cand["size"], reason)
+            self.delete_run(cand["id"])
             with self._write() as conn:
                 conn.execute("INSERT INTO retention_log (at, run_id, session_id, prompt, size, reason) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (entry.at, entry.run_id, entry.session_id,
@@ -596,25 +607,47 @@ class RunStore:
 
 
 class RunRecorder:
-    """Writes a stream into one run; knows whether it failed."""
+    """Writes a stream into one run, keeping the events its outcome depends on.
+
+    A store that fails mid-run (disk full, file removed) is logged, never raised: the
+    run itself goes on."""
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
-        self.failed = False
+        self.signals: list[AgentEvent] = []  # the events agent_core.run.outcome_of looks at
+        self.outcome: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(isinstance(e, AgentFailure) for e in self.signals)
 
     def add(self, event: AgentEvent) -> AgentEvent:
-        from agent_core.events import AgentFailure
+        from agent_core.run import OUTCOME_EVENTS
 
-        if isinstance(event, AgentFailure):
-            self.failed = True
-        self.store.append_event(self.run_id, event)
+        if isinstance(event, OUTCOME_EVENTS):
+            self.signals.append(event)
+        try:
+            self.store.append_event(self.run_id, event)
+        except (StoreError, sqlite3.Error, OSError):
+            log.warning("could not store an event of run %s", self.run_id)
         return event
 
     def record(self, events: Iterable[AgentEvent]) -> Iterator[AgentEvent]:
         """Pass events through, writing each one as it goes by."""
         for event in events:
             yield self.add(event)
+
+    def finish(self, ended: str = "normally") -> str:
+        """End the run with its one outcome (see ``agent_core.run.outcome_of``)."""
+        from agent_core.run import outcome_of
+
+        self.outcome = outcome_of(self.signals, ended=ended)
+        try:
+            self.store.finish_run(self.run_id, self.outcome)
+        except (StoreError, sqlite3.Error, OSError):
+            log.warning("could not finish run %s in the store", self.run_id)
+        return self.outcome
 
 
 __all__ = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from agent_core.failures import AgentDeskError
+
 # Version 1: sessions, runs, events, attachments, blobs.
 V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -67,9 +69,43 @@ ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
 ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
 """
 
-# Version 3: retention keeps a log of what it removed and why, and flags runs larger than
-# the whole retention limit (kept, never deleted by retention).
+# Version 3: the six outcomes of agent_core.run (completed with problems, refused and
+# stopped are new). SQLite cannot change a CHECK constraint in place: the runs table is
+# rebuilt (the documented way: new table, copy, drop, rename), with foreign keys off
+# (``migrate`` turns them off around the steps) so dropping the old table cascades nothing.
 V3 = """
+CREATE TABLE runs_v3 (
+    id             TEXT PRIMARY KEY,
+    session_id     TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    parent_run_id  TEXT,
+    prompt         TEXT NOT NULL,
+    backend        TEXT NOT NULL,
+    settings_json  TEXT NOT NULL DEFAULT '{}',
+    started        REAL NOT NULL,
+    ended          REAL,
+    outcome        TEXT NOT NULL DEFAULT 'running'
+                   CHECK (outcome IN ('running', 'completed', 'completed with problems', 'refused',
+                                      'failed', 'stopped', 'interrupted')),
+    writer_pid     INTEGER,
+    writer_token   TEXT,
+    first_event_seconds REAL,
+    input_tokens   INTEGER,
+    output_tokens  INTEGER
+);
+INSERT INTO runs_v3 (id, session_id, parent_run_id, prompt, backend, settings_json, started, ended,
+                     outcome, writer_pid, writer_token, first_event_seconds, input_tokens,
+                     output_tokens)
+    SELECT id, session_id, parent_run_id, prompt, backend, settings_json, started, ended, outcome,
+           writer_pid, writer_token, first_event_seconds, input_tokens, output_tokens FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id);
+"""
+
+# Version 4: retention keeps a log of what it removed and why, and flags runs larger than
+# the whole retention limit (kept, never deleted by retention).
+V4 = """
 ALTER TABLE runs ADD COLUMN over_cap INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS retention_log (
     at          REAL NOT NULL,
@@ -82,12 +118,15 @@ CREATE TABLE IF NOT EXISTS retention_log (
 CREATE INDEX IF NOT EXISTS retention_log_at ON retention_log(at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Append new versions at the end; never edit or reorder a released one.
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 LATEST = len(MIGRATIONS)
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(AgentDeskError, RuntimeError):
     """The database was written by a newer Agent Desk than this one."""
+
+    kind = "store"
 
 
 def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
@@ -100,6 +139,15 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
         raise SchemaTooNewError(
             f"The run store has schema version {version}, newer than this app knows "
             f"({LATEST}). Update Agent Desk, or point AGENT_DESK_HOME at another folder.")
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # a table rebuild must not cascade (V3)
+    try:
+        return _apply(conn, version, target)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {1 if foreign_keys else 0:d}")
+
+
+def _apply(conn: sqlite3.Connection, version: int, target: int) -> int:
     while version < target:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -109,10 +157,12 @@ def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
                 break
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError("a migration left rows whose linked rows are gone")
             version += 1
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException:  # rolled back, then re-raised: a step is applied whole or not at all
             conn.execute("ROLLBACK")
             raise
     return version

@@ -21,16 +21,43 @@ from __future__ import annotations
 import codecs
 import mimetypes
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
+from agent_core import failures
 from agent_core.events import (
-    ActionGroupInput, ActionGroupOutput, AgentEvent, AgentFailure, Citations, CodeError,
-    CodeInvocation, CodeOutput, CodeTimeout, CollaboratorInput, CollaboratorOutput,
-    CustomOrchestration, FailureTrace, FileReturned, FilesGenerated, FinalResponse,
-    GuardrailAction, KnowledgeBaseQuery, KnowledgeBaseResult, ModelInput, ModelOutput,
-    PostProcessing, PreProcessing, Rationale, Reasoning, RepromptResponse, ReturnControl,
-    RoutingClassification, TextChunk, UnknownEvent, Usage,
+    ActionGroupInput,
+    ActionGroupOutput,
+    AgentEvent,
+    AgentFailure,
+    Citations,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    CollaboratorInput,
+    CollaboratorOutput,
+    CustomOrchestration,
+    FailureTrace,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    GuardrailAction,
+    KnowledgeBaseQuery,
+    KnowledgeBaseResult,
+    ModelInput,
+    ModelOutput,
+    PostProcessing,
+    PreProcessing,
+    Rationale,
+    Reasoning,
+    RepromptResponse,
+    ReturnControl,
+    RoutingClassification,
+    TextChunk,
+    UnknownEvent,
+    Usage,
 )
 from agent_core.files import NameDeduper, ReturnedFile, UnsafeNameError, safe_name, sniff_type
 
@@ -39,7 +66,6 @@ __all__ = [
     "failure_for_exception", "EXCEPTION_MEMBERS",
 ]
 
-_MAX_MESSAGE = 400
 
 
 # --- layer 1: incremental UTF-8 ---------------------------------------------------
@@ -60,107 +86,7 @@ class Utf8ChunkDecoder:
         return text
 
 
-# --- failures ----------------------------------------------------------------------
-# code (lower-camel, as in the event stream) -> (kind, what to do, retryable)
-_FAILURES: dict[str, tuple[str, str, bool]] = {
-    "throttlingException": (
-        "throttling",
-        "Bedrock is throttling requests (too many at once for this account or model). "
-        "Wait a minute and press Retry.",
-        True,
-    ),
-    "accessDeniedException": (
-        "access_denied",
-        "Access was denied. The AWS identity you use needs bedrock:InvokeAgent on the agent "
-        "alias (bedrock:InvokeInlineAgent for an inline agent), and the agent's service role "
-        "needs bedrock:InvokeModel on its foundation model (plus "
-        "bedrock:InvokeModelWithResponseStream when the final answer is streamed). "
-        "Ask your AWS administrator to grant the missing permission.",
-        False,
-    ),
-    "validationException": (
-        "validation",
-        "Bedrock rejected the request as invalid. Check the agent id and alias id, the "
-        "session id (2-100 characters of letters, digits and . _ : -), and the attached "
-        "files (at most 5, 10 MB in all), then try again.",
-        False,
-    ),
-    "internalServerException": (
-        "service_error",
-        "Bedrock had an internal error. Press Retry; if it keeps happening, check the AWS "
-        "Health Dashboard for Amazon Bedrock.",
-        True,
-    ),
-    "dependencyFailedException": (
-        "dependency_failed",
-        "A resource the agent depends on failed (an action group's Lambda, a knowledge "
-        "base, or the model). Check that resource's configuration and logs, then press Retry.",
-        True,
-    ),
-    "badGatewayException": (
-        "bad_gateway",
-        "A service behind the agent had a server problem (bad gateway). Press Retry in a "
-        "moment.",
-        True,
-    ),
-    "modelNotReadyException": (
-        "model_not_ready",
-        "The agent's model is not ready yet (it is still being prepared). Wait a minute "
-        "and press Retry.",
-        True,
-    ),
-    "serviceQuotaExceededException": (
-        "quota_exceeded",
-        "A Bedrock service quota was exceeded (for example the number of concurrent code "
-        "interpreter sessions). Close other sessions or wait a few minutes and press Retry; "
-        "ask your administrator for a quota increase if it keeps happening.",
-        True,
-    ),
-    "conflictException": (
-        "conflict",
-        "This session is already busy with another request. Wait for it to finish, or "
-        "start a new session, then press Retry.",
-        True,
-    ),
-    "resourceNotFoundException": (
-        "not_found",
-        "Bedrock could not find the agent or its alias. Check BEDROCK_AGENT_ID and "
-        "BEDROCK_AGENT_ALIAS_ID (and AWS_REGION: an agent lives in one region), and that the "
-        "alias points to a prepared version.",
-        False,
-    ),
-    # Codes seen only before the stream (ClientError), shared with the backends.
-    "expiredTokenException": (
-        "credentials",
-        "Your AWS credentials have expired. Refresh them (for example `aws sso login "
-        "--profile <name>`) and press Retry.",
-        False,
-    ),
-    "unrecognizedClientException": (
-        "credentials",
-        "AWS did not recognise your credentials (the access key or session token is invalid). "
-        "Check AWS_PROFILE or your credentials file, then press Retry.",
-        False,
-    ),
-    "invalidSignatureException": (
-        "credentials",
-        "AWS rejected the request signature: the secret key does not match the access key, "
-        "or the clock of this machine is wrong. Check your credentials and the system time.",
-        False,
-    ),
-    "serviceUnavailableException": (
-        "service_error",
-        "Bedrock is temporarily unavailable. Wait a minute and press Retry.",
-        True,
-    ),
-}
-_ALIASES = {
-    "expiredToken": "expiredTokenException",
-    "invalidClientTokenId": "unrecognizedClientException",
-    "throttling": "throttlingException",
-    "accessDenied": "accessDeniedException",
-}
-
+# --- failures: the one table lives in agent_core.failures ------------------------------
 #: The exception members of ``ResponseStream`` (in-stream errors).
 EXCEPTION_MEMBERS = frozenset({
     "accessDeniedException", "badGatewayException", "conflictException",
@@ -168,94 +94,17 @@ EXCEPTION_MEMBERS = frozenset({
     "resourceNotFoundException", "serviceQuotaExceededException", "throttlingException",
     "validationException",
 })
-assert EXCEPTION_MEMBERS <= set(_FAILURES)
 
 
-# key ids and long key/token-like runs: a service or library message never shows them
-_SECRET_LIKE = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b|[A-Za-z0-9/+=]{40,}")
-
-
-def _clip(text: object) -> str:
-    """One line, secrets masked, at most ``_MAX_MESSAGE`` characters."""
-    text = _SECRET_LIKE.sub("[redacted]", " ".join(str(text).split()))
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
-def failure_for_code(code: str | None, message: str | None = None, *,
-                     source: str | None = "bedrock") -> AgentFailure:
-    """The ``AgentFailure`` for a Bedrock error code (``throttlingException`` or
-    ``ThrottlingException``) and the service's own message (appended for detail)."""
-    raw_code = str(code or "").strip()
-    key = raw_code[:1].lower() + raw_code[1:]
-    key = _ALIASES.get(key, key)
-    said = f" (Bedrock said: {_clip(message)})" if message and str(message).strip() else ""
-    if key in _FAILURES:
-        kind, text, retryable = _FAILURES[key]
-        return AgentFailure(kind=kind, message=text + said, retryable=retryable, source=source)
-    label = raw_code or "unknown error"
-    return AgentFailure(
-        kind="service_error",
-        message=f"Bedrock returned an error ({_clip(label)}){said}. Press Retry; if it keeps "
-                "happening, check the agent's configuration in the AWS console.",
-        retryable=False, source=source,
-    )
+def failure_for_code(code: str | None, message: str | None = None) -> AgentFailure:
+    """The ``AgentFailure`` for a Bedrock Agents error code (``throttlingException`` or
+    ``ThrottlingException``) and the service's own message (kept for detail)."""
+    return failures.failure_for_code(code, message, op=failures.INVOKE_AGENT)
 
 
 def failure_for_exception(exc: BaseException) -> AgentFailure:
     """The ``AgentFailure`` for an exception raised while reading the stream."""
-    try:
-        return _failure_for_exception(exc)
-    except Exception:  # never let classification itself fail
-        return AgentFailure(kind="unexpected", message="The agent's answer broke off for an "
-                            "unknown reason. Press Retry.", retryable=True, source="stream")
-
-
-def _failure_for_exception(exc: BaseException) -> AgentFailure:
-    from botocore import exceptions as bx  # botocore is light; kept out of module import
-
-    if isinstance(exc, bx.ClientError):  # includes EventStreamError
-        err = (getattr(exc, "response", None) or {}).get("Error", {}) or {}
-        return failure_for_code(err.get("Code"), err.get("Message"))
-    if isinstance(exc, (bx.ReadTimeoutError,)) or _is_urllib3(exc, "ReadTimeoutError"):
-        return AgentFailure(
-            kind="timeout",
-            message="Bedrock sent nothing for longer than the read timeout, so the answer was "
-                    "cut off. Long code runs need more time: raise BEDROCK_READ_TIMEOUT "
-                    "(seconds, e.g. 900) and press Retry.",
-            retryable=True, source="stream")
-    if isinstance(exc, (bx.ConnectTimeoutError,)):
-        return AgentFailure(
-            kind="connection",
-            message="Could not reach Bedrock in time. Check your network, proxy and "
-                    "AWS_REGION / BEDROCK_ENDPOINT_URL, then press Retry.",
-            retryable=True, source="stream")
-    if isinstance(exc, (bx.ResponseStreamingError, bx.ConnectionError, bx.HTTPClientError,
-                        ConnectionError)) or \
-            _is_urllib3(exc, "ProtocolError", "HTTPError"):
-        return AgentFailure(
-            kind="connection",
-            message="The connection to Bedrock dropped while the answer was streaming. "
-                    "What arrived so far is kept; check your network and press Retry.",
-            retryable=True, source="stream")
-    if isinstance(exc, TimeoutError):
-        return AgentFailure(
-            kind="timeout",
-            message="Reading the agent's answer timed out. Raise BEDROCK_READ_TIMEOUT "
-                    "(seconds) and press Retry.",
-            retryable=True, source="stream")
-    return AgentFailure(
-        kind="unexpected",
-        message=f"The agent's answer broke off unexpectedly ({type(exc).__name__}: "
-                f"{_clip(exc)}). What arrived so far is kept; press Retry.",
-        retryable=True, source="stream")
-
-
-def _is_urllib3(exc: BaseException, *names: str) -> bool:
-    try:
-        from urllib3 import exceptions as ux
-    except ImportError:  # pragma: no cover - botocore depends on urllib3
-        return False
-    return isinstance(exc, tuple(getattr(ux, n) for n in names))
+    return failures.failure_for_exception(exc, op=failures.INVOKE_AGENT)
 
 
 # --- layer 2: one raw dict -> events ---------------------------------------------
@@ -777,7 +626,7 @@ def parse_stream(raw_events: Iterable[Any]) -> Iterator[AgentEvent]:
     state = StreamState()
     try:
         iterator = iter(raw_events)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - outer edge of the parser: a failure event, never a raise
         yield failure_for_exception(exc)
         return
     while True:
@@ -785,7 +634,7 @@ def parse_stream(raw_events: Iterable[Any]) -> Iterator[AgentEvent]:
             item = next(iterator)
         except StopIteration:
             break
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - outer edge: whatever the wire raises ends the stream
             yield from _flush(state)
             yield failure_for_exception(exc)
             return

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import inspect
 import re
-import textwrap
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
+from string import Template
 from typing import Any
+
+from agent_core.failures import AgentDeskError
 
 EAST_STATES: tuple[str, ...] = (
     "ME", "NH", "MA", "RI", "CT", "NY", "NJ", "DE", "MD", "VA", "NC", "SC", "GA", "FL",
 )
 WEST_STATES: tuple[str, ...] = ("WA", "OR", "CA")
 US_STATES: frozenset[str] = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
+    [
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+        "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND",
+        "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC",
+    ]
 )
 
 
-class SpecError(ValueError):
+class SpecError(AgentDeskError, ValueError):
     """A spec whose rules cannot all hold; the message says which and what to change."""
+
+    kind = "validation"
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ class SyntheticSpec:
             return "west"
         return None
 
-    def validate(self) -> "SyntheticSpec":
+    def validate(self) -> SyntheticSpec:
         """Raise :class:`SpecError` when the rules contradict each other; return self."""
         problems = []
         if not 1 <= self.n_companies <= 100_000:
@@ -205,75 +212,98 @@ def _generator_args(spec: SyntheticSpec) -> dict[str, Any]:
     )
 
 
+# --- the local plan: templates a reader sees whole ------------------------------------
+PLAN_HEAD = Template("""\
+# Synthetic companies dataset: two CSV files sharing the same company IDs.
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+$generator
+
+
+sales, details = make_company_tables(
+$arguments
+)
+sales.to_csv($sales_csv, index=False)
+details.to_csv($details_csv, index=False)
+print(f"Wrote $sales_file and $details_file: {len(sales)} companies each.")
+
+# Which coast each company is on, from its state code.
+EAST_STATES = $east
+WEST_STATES = $west
+merged = sales.merge(details, on=$id_column)
+merged["REGION"] = merged[$state_column].map(
+    lambda s: "east" if s in EAST_STATES else ("west" if s in WEST_STATES else "other"))
+""")
+PLAN_BOX_PLOT = Template("""
+# Box plot of sales per region (the plotted data is saved next to it as CSV).
+plotted = merged[[$id_column, "REGION", $sales_column]]
+plotted.to_csv($box_plot_csv, index=False)
+fig, ax = plt.subplots(figsize=(7, 5))
+order = ["east", "west"]
+ax.boxplot([merged.loc[merged["REGION"] == r, $sales_column] for r in order],
+           tick_labels=[f"{name} coast (n={(merged['REGION'] == r).sum()})"
+                        for name, r in zip(["East", "West"], order)])
+ax.set_ylabel("$sales_name ($$)")
+ax.set_title("$sales_name per region")
+ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+fig.tight_layout()
+fig.savefig($box_plot_file, dpi=110)
+plt.close(fig)
+print("Saved the box plot as $box_plot_name.")
+""")
+PLAN_SELF_TEST = Template("""
+# Test that every rule holds, and print each one.
+import re
+ranges = {"east": $east_range, "west": $west_range}
+checks = {
+    "$n rows in each file": len(sales) == len(details) == $n,
+    "IDs look like $id_example":
+        sales[$id_column].str.fullmatch($id_regex).all(),
+    "IDs are unique":
+        sales[$id_column].is_unique and details[$id_column].is_unique,
+    "same IDs in both files": set(sales[$id_column]) == set(details[$id_column]),
+    "names are unique": sales[$name_column].is_unique,
+    "names are readable words":
+        sales[$name_column].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
+    "states are east or west coast": merged["REGION"].isin(["east", "west"]).all(),
+    "sales within the region's range": all(
+        merged.loc[merged["REGION"] == r, $sales_column].between(lo, hi).all()
+        for r, (lo, hi) in ranges.items()),
+    "no missing values": not (sales.isna().any().any() or details.isna().any().any()),
+}
+for rule, ok in checks.items():
+    print(("PASS" if ok else "FAIL"), rule)
+print("All rules hold." if all(checks.values()) else "Some rules FAILED.")
+""")
+
+
 def plan_code(spec: SyntheticSpec) -> str:
     """The local plan: plain pandas/Faker/matplotlib code a person can read and reuse."""
     spec.validate()
     args = _generator_args(spec)
-    arg_lines = "\n".join(f"    {k}={v!r}," for k, v in args.items())
-    parts = [
-        "# Synthetic companies dataset: two CSV files sharing the same company IDs.",
-        "import matplotlib",
-        'matplotlib.use("Agg")',
-        "import matplotlib.pyplot as plt",
-        "import pandas as pd",
-        "",
-        inspect.getsource(make_company_tables).rstrip(),
-        "",
-        "",
-        f"sales, details = make_company_tables(\n{arg_lines}\n)",
-        f"sales.to_csv({spec.sales_csv!r}, index=False)",
-        f"details.to_csv({spec.details_csv!r}, index=False)",
-        f'print(f"Wrote {spec.sales_csv} and {spec.details_csv}: {{len(sales)}} companies each.")',
-    ]
-    east, west = list(spec.east_states), list(spec.west_states)
-    parts.append(textwrap.dedent(f"""
-        # Which coast each company is on, from its state code.
-        EAST_STATES = {east!r}
-        WEST_STATES = {west!r}
-        merged = sales.merge(details, on={spec.id_column!r})
-        merged["REGION"] = merged[{spec.state_column!r}].map(
-            lambda s: "east" if s in EAST_STATES else ("west" if s in WEST_STATES else "other"))
-    """).rstrip())
+    values = {
+        "generator": inspect.getsource(make_company_tables).rstrip(),
+        "arguments": "\n".join(f"    {k}={v!r}," for k, v in args.items()),
+        "sales_csv": repr(spec.sales_csv), "details_csv": repr(spec.details_csv),
+        "sales_file": spec.sales_csv, "details_file": spec.details_csv,
+        "sales_name": spec.sales_column,  # the box plot's axis and title name the revenue column
+        "east": repr(list(spec.east_states)), "west": repr(list(spec.west_states)),
+        "id_column": repr(spec.id_column), "state_column": repr(spec.state_column),
+        "sales_column": repr(spec.sales_column), "name_column": repr(spec.name_column),
+        "box_plot_csv": repr(spec.box_plot_csv), "box_plot_file": repr(spec.box_plot_file),
+        "box_plot_name": spec.box_plot_file, "n": str(spec.n_companies),
+        "east_range": repr(args["east_range"]), "west_range": repr(args["west_range"]),
+        "id_example": spec.id_example, "id_regex": repr(spec.id_regex),
+    }
+    code = PLAN_HEAD.substitute(values).rstrip("\n")
     if spec.want_box_plot:
-        parts.append(textwrap.dedent(f"""
-            # Box plot of sales per region (the plotted data is saved next to it as CSV).
-            merged[[{spec.id_column!r}, "REGION", {spec.sales_column!r}]].to_csv({spec.box_plot_csv!r}, index=False)
-            fig, ax = plt.subplots(figsize=(7, 5))
-            order = ["east", "west"]
-            ax.boxplot([merged.loc[merged["REGION"] == r, {spec.sales_column!r}] for r in order],
-                       tick_labels=[f"{{name}} coast (n={{(merged['REGION'] == r).sum()}})"
-                                    for name, r in zip(["East", "West"], order)])
-            ax.set_ylabel("{spec.sales_column} ($)")
-            ax.set_title("{spec.sales_column} per region")
-            ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{{x:,.0f}}"))
-            fig.tight_layout()
-            fig.savefig({spec.box_plot_file!r}, dpi=110)
-            plt.close(fig)
-            print("Saved the box plot as {spec.box_plot_file}.")
-        """).rstrip())
+        code += "\n" + PLAN_BOX_PLOT.substitute(values).rstrip("\n")
     if spec.want_self_test:
-        parts.append(textwrap.dedent(f"""
-            # Test that every rule holds, and print each one.
-            import re
-            ranges = {{"east": {args['east_range']!r}, "west": {args['west_range']!r}}}
-            checks = {{
-                "{spec.n_companies} rows in each file": len(sales) == len(details) == {spec.n_companies},
-                "IDs look like {spec.id_example}": sales[{spec.id_column!r}].str.fullmatch({spec.id_regex!r}).all(),
-                "IDs are unique": sales[{spec.id_column!r}].is_unique and details[{spec.id_column!r}].is_unique,
-                "same IDs in both files": set(sales[{spec.id_column!r}]) == set(details[{spec.id_column!r}]),
-                "names are unique": sales[{spec.name_column!r}].is_unique,
-                "names are readable words": sales[{spec.name_column!r}].str.fullmatch(r"[A-Za-z][A-Za-z ,.&'-]*").all(),
-                "states are east or west coast": merged["REGION"].isin(["east", "west"]).all(),
-                "sales within the region's range": all(
-                    merged.loc[merged["REGION"] == r, {spec.sales_column!r}].between(lo, hi).all()
-                    for r, (lo, hi) in ranges.items()),
-                "no missing values": not (sales.isna().any().any() or details.isna().any().any()),
-            }}
-            for rule, ok in checks.items():
-                print(("PASS" if ok else "FAIL"), rule)
-            print("All rules hold." if all(checks.values()) else "Some rules FAILED.")
-        """).rstrip())
-    return "\n".join(parts) + "\n"
+        code += "\n" + PLAN_SELF_TEST.substitute(values).rstrip("\n")
+    return code + "\n"
 
 
 # --- the verifier ----------------------------------------------------------------
@@ -329,7 +359,7 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
             return obj
         try:
             return pd.DataFrame(obj)
-        except Exception:
+        except (TypeError, ValueError):  # not table-shaped: the check reports it as missing
             return None
 
     sales, details = as_frame(sales_df), as_frame(details_df)
@@ -345,7 +375,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         + ("" if details is None else f" (found: {', '.join(map(str, details.columns))})"))
 
     n = spec.n_companies
-    for key, label, df in (("sales_rows", spec.sales_csv, sales), ("details_rows", spec.details_csv, details)):
+    for key, label, df in (("sales_rows", spec.sales_csv, sales),
+                           ("details_rows", spec.details_csv, details)):
         rows = None if df is None else len(df)
         add(key, f"{label} has {n} rows (one per company)", rows == n,
             "not a table" if rows is None else f"{rows} rows")
@@ -392,7 +423,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         lowered = names.astype(str).str.strip().str.lower()
         dups = names[lowered.duplicated(keep=False)]
         add("names_unique", "company names are unique", dups.empty,
-            "no duplicates" if dups.empty else f"{len(dups)} rows share a name, e.g. {_examples(dups.unique())}")
+            "no duplicates" if dups.empty
+            else f"{len(dups)} rows share a name, e.g. {_examples(dups.unique())}")
 
     # States.
     allowed = set(spec.east_states) | set(spec.west_states)
@@ -419,7 +451,7 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
     if numeric is None or s_id is None or d_id is None or states is None:
         add("sales_range", rule, False, no_col)
     else:
-        region = dict(zip(d_id.astype(str), states.astype(str).map(spec.region_of)))
+        region = dict(zip(d_id.astype(str), states.astype(str).map(spec.region_of), strict=True))
         reg = s_id.astype(str).map(region)
         lo = reg.map({"east": spec.east_min, "west": spec.west_min})
         hi = reg.map({"east": spec.east_max, "west": spec.west_max})
@@ -445,6 +477,8 @@ def verify(spec: SyntheticSpec, sales_df: Any, details_df: Any) -> list[RuleChec
         for c in cols:
             if c in df.columns:
                 series = col(df, c)
+                if series is None:
+                    continue
                 count = int(series.isna().sum() + (series.astype(str).str.strip() == "").sum())
                 if count:
                     missing.append(f"{label}.{c}: {count}")
@@ -515,8 +549,9 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     values.update(_files_and_columns(text))
 
     for region in ("east", "west"):
-        states = re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text) \
-            or re.search(rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*(?::|=|\()\s*([A-Z]{{2}})\b(?!\s*[A-Za-z])", text)
+        named = rf"\b{region}(?:ern)?(?:[\s-]+coast)?(?:\s+states)?\s*"
+        states = re.search(rf"{named}(?:are|:|=|\(|of)?\s*{_STATE_LIST}", text) \
+            or re.search(rf"{named}(?::|=|\()\s*([A-Z]{{2}})\b(?!\s*[A-Za-z])", text)
         if states:
             values[f"{region}_states"] = tuple(re.findall(r"[A-Z]{2}", states.group(1)))
         rng = _region_range(text, region)
@@ -526,12 +561,13 @@ def spec_from_text(text: str) -> SyntheticSpec | None:
     m = re.search(r"\bseed\s*(?:=|:|of|is)?\s*(\d+)", low)
     if m:
         values["seed"] = int(m.group(1))
-    m = re.search(r"box[\s-]?plots?[^.;\n]*?\b(?:as|to|in|called|named)\s+[`\"']?([\w\-]+\.(?:png|svg|jpg|jpeg|pdf))",
-                  text, re.I)
+    m = re.search(r"box[\s-]?plots?[^.;\n]*?\b(?:as|to|in|called|named)\s+"
+                  r"[`\"']?([\w\-]+\.(?:png|svg|jpg|jpeg|pdf))", text, re.I)
     if m:
         values["box_plot_file"] = m.group(1)
     values["want_box_plot"] = bool(re.search(r"box[\s-]?plots?|boxplots?", low))
-    values["want_self_test"] = bool(re.search(r"\b(test|check|verify|validate)\w*\b[^.]{0,40}\brules?\b", low))
+    values["want_self_test"] = bool(
+        re.search(r"\b(test|check|verify|validate)\w*\b[^.]{0,40}\brules?\b", low))
     return replace(SyntheticSpec(), **values)
 
 

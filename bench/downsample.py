@@ -1,8 +1,8 @@
 """Reading a big uploaded price file, and drawing big series.
 
 TARGETS:
-1. the upload reader (``agent_core.prices.read_price_file``: detection, checks, one column
-   per ticker) on a long file with a ticker column (200,000 rows: 20 tickers x 10,000
+1. the upload reader (``agent_core.tables.read_table``: the whole profile and tidy frame)
+   on a long file with a ticker column (200,000 rows: 20 tickers x 10,000
    days, OHLCV, 11 MB) <= 3x pyarrow's plain read of the same bytes
    (``pd.read_csv(..., engine="pyarrow")``, no options);
 2. a 1M-point series downsampled to 2,000 points (tsdownsample MinMaxLTTB) and its figure's
@@ -41,12 +41,12 @@ def long_prices_csv(days: int = 10_000, tickers: int = 20) -> bytes:
 
 
 def bench_reader(n: int) -> tuple[Result, str]:
-    from agent_core.prices import read_price_file
+    from agent_core.tables import read_table
 
     data = long_prices_csv()
-    report_ = read_price_file("long.csv", data)
-    assert report_.ok and report_.rows == 200_000, report_.error
-    reader, plain = interleaved_medians(n, lambda: read_price_file("long.csv", data),
+    result = read_table("long.csv", data)
+    assert result.ok and result.profile.rows == 200_000, result.profile.error
+    reader, plain = interleaved_medians(n, lambda: read_table("long.csv", data),
                                         lambda: pd.read_csv(io.BytesIO(data), engine="pyarrow"))
     note = (f"reader on a {len(data) / 1e6:.0f} MB long file with a ticker column: {reader * 1000:.0f} ms; "
             f"pyarrow plain read: {plain * 1000:.0f} ms")

@@ -7,7 +7,8 @@ shape, peaks and troughs); the data passed in is never modified. Each figure's
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -21,7 +22,7 @@ MAX_POINTS = 2000
 OVERVIEW_POINTS = 300  # per series, drawn (as SVG) only in the range slider
 
 
-def downsample_indices(x: "np.ndarray", y: "np.ndarray", n_out: int) -> "np.ndarray":
+def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
     """Indices of at most ``n_out`` points that keep the look of ``y`` over ``x``.
 
     ``x`` must be increasing (dates as int64 are fine); NaNs in ``y`` must be dropped first."""
@@ -39,7 +40,7 @@ def downsample_indices(x: "np.ndarray", y: "np.ndarray", n_out: int) -> "np.ndar
     return MinMaxLTTBDownsampler().downsample(np.ascontiguousarray(xs), ys, n_out=max(3, n_out))
 
 
-def _xy(dates: "pd.Series", values: "pd.Series", max_points: int) -> tuple[Any, Any, int]:
+def _xy(dates: pd.Series, values: pd.Series, max_points: int) -> tuple[Any, Any, int]:
     import numpy as np
 
     mask = values.notna().to_numpy() & dates.notna().to_numpy()
@@ -60,9 +61,9 @@ def _color(colors: Mapping[str, str] | Sequence[str] | None, name: str, kind: st
     return default[i % len(default)]
 
 
-def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
+def price_chart(long_df: pd.DataFrame, *, ma_windows: Iterable[int] = (),
                 colors: Mapping[str, str] | Sequence[str] | None = None,
-                max_points: int = MAX_POINTS, title: str | None = None) -> "go.Figure":
+                max_points: int = MAX_POINTS, title: str | None = None) -> go.Figure:
     """A line chart of ``date, ticker, price`` rows with optional moving averages.
 
     ``colors`` maps a trace name (``"SYNA"``, ``"SYNA MA 20"``) or a kind (``"price"``,
@@ -130,22 +131,18 @@ def price_chart(long_df: "pd.DataFrame", *, ma_windows: Iterable[int] = (),
     return fig
 
 
-def _x_column(df: "pd.DataFrame") -> str | None:
+def _x_column(df: pd.DataFrame) -> str | None:
+    """The date column (dates are parsed by agent_core.tables, never here), else the first."""
     import pandas as pd
 
     for col in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
             return col
-    for col in df.columns:
-        lowered = str(col).lower()
-        if any(k in lowered for k in ("date", "time", "day", "period", "month")):
-            if pd.to_datetime(df[col], errors="coerce", format="mixed").notna().mean() > 0.8:
-                return col
     return df.columns[0] if len(df.columns) else None
 
 
-def numeric_quick_chart(df: "pd.DataFrame", *, max_points: int = MAX_POINTS,
-                        title: str | None = None) -> "go.Figure | None":
+def numeric_quick_chart(df: pd.DataFrame, *, max_points: int = MAX_POINTS,
+                        title: str | None = None) -> go.Figure | None:
     """Lines of a table's numeric columns against its date column (or first column).
 
     Returns None when the table has no numeric column to draw."""
@@ -157,10 +154,6 @@ def numeric_quick_chart(df: "pd.DataFrame", *, max_points: int = MAX_POINTS,
     xcol = _x_column(df)
     x_raw = df[xcol]
     is_date = pd.api.types.is_datetime64_any_dtype(x_raw)
-    if not is_date and not pd.api.types.is_numeric_dtype(x_raw):
-        parsed = pd.to_datetime(x_raw, errors="coerce", format="mixed")
-        if parsed.notna().mean() > 0.8:
-            x_raw, is_date = parsed, True
     ycols = [c for c in df.columns if c != xcol and pd.api.types.is_numeric_dtype(df[c])
              and not pd.api.types.is_bool_dtype(df[c])]
     if not ycols:
@@ -189,8 +182,8 @@ def numeric_quick_chart(df: "pd.DataFrame", *, max_points: int = MAX_POINTS,
     return fig
 
 
-def box_plot(df: "pd.DataFrame", x: str, y: str, *, title: str | None = None,
-             colors: Mapping[str, str] | None = None) -> "go.Figure":
+def box_plot(df: pd.DataFrame, x: str, y: str, *, title: str | None = None,
+             colors: Mapping[str, str] | None = None) -> go.Figure:
     """One box per value of ``x`` showing the spread of ``y`` (all points on hover)."""
     import pandas as pd
     import plotly.graph_objects as go
@@ -214,32 +207,28 @@ MAX_BAR_ROWS = 20
 _COUNT_NAMES = {"count", "n", "observations", "obs", "rows", "n_obs", "days"}
 
 
-def _is_num(s: "pd.Series") -> bool:
+def _is_num(s: pd.Series) -> bool:
     import pandas as pd
 
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def _is_text(s: "pd.Series") -> bool:
+def _is_text(s: pd.Series) -> bool:
     import pandas as pd
 
     return pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s) or \
         isinstance(s.dtype, pd.CategoricalDtype)
 
 
-def _as_dates(s: "pd.Series") -> "pd.Series | None":
-    """``s`` as datetimes when it is a date column (by dtype, or >80% parseable text), else None."""
+def _as_dates(s: pd.Series) -> pd.Series | None:
+    """``s`` when it is a date column. Dates are parsed once, by agent_core.tables (the tables
+    given here come from it), never guessed again here."""
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s
-    if not _is_text(s):
-        return None
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    return parsed if len(s) and parsed.notna().mean() > 0.8 else None
+    return s if pd.api.types.is_datetime64_any_dtype(s) else None
 
 
-def _date_axis(df: "pd.DataFrame") -> "tuple[str, pd.Series] | None":
+def _date_axis(df: pd.DataFrame) -> tuple[str, pd.Series] | None:
     import re
 
     cols = sorted(df.columns, key=lambda c: 0 if re.search(r"date|time|day|period|month",
@@ -251,7 +240,7 @@ def _date_axis(df: "pd.DataFrame") -> "tuple[str, pd.Series] | None":
     return None
 
 
-def _categories(df: "pd.DataFrame", exclude: Sequence[Any] = ()) -> list[str]:
+def _categories(df: pd.DataFrame, exclude: Sequence[Any] = ()) -> list[str]:
     """Text columns with 2..MAX_GROUPS distinct values that repeat (a grouping, not a label)."""
     out = []
     for col in df.columns:
@@ -263,13 +252,13 @@ def _categories(df: "pd.DataFrame", exclude: Sequence[Any] = ()) -> list[str]:
     return out
 
 
-def _layout(fig: "go.Figure", title: str | None, **kw: Any) -> "go.Figure":
+def _layout(fig: go.Figure, title: str | None, **kw: Any) -> go.Figure:
     fig.update_layout(title=title, height=kw.pop("height", 400),
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, **kw)
     return fig
 
 
-def heatmap_chart(df: "pd.DataFrame", *, title: str | None = None) -> "go.Figure | None":
+def heatmap_chart(df: pd.DataFrame, *, title: str | None = None) -> go.Figure | None:
     """A square matrix (first column = row labels, equal to the other columns' names; or no
     label column at all) as a heatmap with a diverging scale; -1..1 for correlations."""
     import numpy as np
@@ -300,8 +289,8 @@ def heatmap_chart(df: "pd.DataFrame", *, title: str | None = None) -> "go.Figure
                    height=max(320, min(700, 60 * len(cols) + 120)))
 
 
-def histogram_chart(df: "pd.DataFrame", value: str, group: str | None = None, *,
-                    title: str | None = None) -> "go.Figure":
+def histogram_chart(df: pd.DataFrame, value: str, group: str | None = None, *,
+                    title: str | None = None) -> go.Figure:
     """Overlaid histograms of ``value``, one per ``group`` value."""
     import pandas as pd
     import plotly.graph_objects as go
@@ -323,9 +312,9 @@ def histogram_chart(df: "pd.DataFrame", value: str, group: str | None = None, *,
                                                      "yanchor": "bottom"})
 
 
-def grouped_lines_chart(df: "pd.DataFrame", x: str, group: str, values: Sequence[str], *,
-                        dates: "pd.Series | None" = None, max_points: int = MAX_POINTS,
-                        title: str | None = None) -> "go.Figure":
+def grouped_lines_chart(df: pd.DataFrame, x: str, group: str, values: Sequence[str], *,
+                        dates: pd.Series | None = None, max_points: int = MAX_POINTS,
+                        title: str | None = None) -> go.Figure:
     """One line per ``group`` value (and per value column when there are several),
     each downsampled for display like :func:`price_chart`."""
     import pandas as pd
@@ -354,8 +343,8 @@ def grouped_lines_chart(df: "pd.DataFrame", x: str, group: str, values: Sequence
                          "downsampled": points_shown < points_in})
 
 
-def grouped_bar_chart(df: "pd.DataFrame", label: str, *,
-                      title: str | None = None) -> "go.Figure | None":
+def grouped_bar_chart(df: pd.DataFrame, label: str, *,
+                      title: str | None = None) -> go.Figure | None:
     """Bars of a few labelled rows (``label`` = text first column), one trace per numeric
     column. Counts are left out; ``*_pct`` columns (one unit, one axis) are preferred when there
     are several; otherwise None when the columns' scales differ too much to share an axis."""
@@ -385,8 +374,8 @@ def grouped_bar_chart(df: "pd.DataFrame", label: str, *,
                    legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
 
 
-def quick_chart(df: "pd.DataFrame", *, name: str | None = None, max_points: int = MAX_POINTS,
-                title: str | None = None) -> "go.Figure | None":
+def quick_chart(df: pd.DataFrame, *, name: str | None = None, max_points: int = MAX_POINTS,
+                title: str | None = None) -> go.Figure | None:
     """The chart that fits a table's shape, or None when unsure (no chart beats a wrong one).
 
     In order: a square matrix labelled by its own columns -> heatmap; a file named
@@ -397,7 +386,6 @@ def quick_chart(df: "pd.DataFrame", *, name: str | None = None, max_points: int 
     first column -> grouped bars."""
     import re
 
-    import pandas as pd
 
     if df is None or df.empty or len(df.columns) < 2:
         return None

@@ -6,19 +6,20 @@ any run: they are shown with the same expanders and file views, and stored as a
 new run linked to the original (``parent_run_id``). For a Bedrock run this
 reproduces the agent's code on this machine against the same attached files.
 
+The run goes through the one run path (``agent_core.run.start``) on the local agent.
 Use: ``code_editor(code, key=..., session_id=..., attachments=..., parent_run_id=...)``.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import streamlit as st
 
-from agent_core.backends.base import AgentRequest
+from agent_core import run as agent_run
 from agent_core.files import AttachedFile
-from agent_core.safe_text import neutralise_markdown
+from agent_core.run import AgentRequest
 
 log = logging.getLogger(__name__)
 
@@ -33,58 +34,11 @@ def rerun_prompt(code: str) -> str:
     return f"{RUN_PHRASE}\n{fence}python\n{code.rstrip()}\n{fence}"
 
 
-def local_backend() -> Any:
-    """The local agent (its kernel pool shared with the app), whatever backend is active."""
-    from components import state  # noqa: PLC0415
-
-    settings = state.get_settings()
-    if settings.backend == "local":
-        return state.get_backend()
-    return state._backend(dataclasses.replace(settings, backend="local"))  # noqa: SLF001
-
-
-def run_edited_code(code: str, *, session_id: str, attachments: Sequence[AttachedFile] = (),
-                    parent_run_id: str | None = None, backend: Any = None, store: Any = None,
-                    settings: Any = None, on_event: Any = None) -> tuple[str | None, list[Any]]:
-    """Run ``code`` through the local agent, store it as a new run linked to the parent.
-
-    Returns ``(new run id or None when there is no store, the events)``. Never raises
-    for a kernel/agent failure: that ends the events as an ``AgentFailure``."""
-    from agent_core.events import AgentFailure  # noqa: PLC0415
-
-    request = AgentRequest(text=rerun_prompt(code), session_id=session_id,
-                           files=tuple(attachments), enable_trace=True)
-    run_id = None
-    if store is not None:
-        run_id = store.start_run(session_id, request.text, "local", settings, attachments,
-                                 parent_run_id=parent_run_id)
-    events: list[Any] = []
-    failed = False
-    finished = False
-    try:
-        try:
-            for event in backend.invoke(request):
-                events.append(event)
-                failed = failed or isinstance(event, AgentFailure)
-                if run_id is not None:
-                    store.append_event(run_id, event)
-                if on_event is not None:
-                    on_event(event)
-        except Exception as exc:  # noqa: BLE001 - shown as a failure, partial output kept
-            event = AgentFailure(kind="unexpected", retryable=True, message=(
-                f"The local run stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]})."))
-            events.append(event)
-            failed = True
-            if run_id is not None:
-                store.append_event(run_id, event)
-            if on_event is not None:
-                on_event(event)
-        finished = True
-    finally:
-        if run_id is not None:
-            store.finish_run(run_id, "interrupted" if not finished
-                             else "failed" if failed else "completed")
-    return run_id, events
+def edited_code_request(code: str, *, session_id: str,
+                        attachments: Sequence[AttachedFile] = ()) -> AgentRequest:
+    """The request that makes the local agent run ``code`` as is, with the run's files."""
+    return AgentRequest(text=rerun_prompt(code), session_id=session_id,
+                        files=tuple(attachments), enable_trace=True)
 
 
 def code_blocks(events: Iterable[Any]) -> list[str]:
@@ -100,7 +54,7 @@ def code_editor(code: str, *, key: str, session_id: str,
     """A toggle that opens an editor for ``code`` with a "Run locally" button.
 
     Returns the id of the newest re-run made from this editor (kept across reruns)."""
-    from components import state  # noqa: PLC0415
+    from components import resources  # noqa: PLC0415
     from components.event_view import EventRouter, replay  # noqa: PLC0415
 
     last_key = f"{key}_last_run"
@@ -117,26 +71,23 @@ def code_editor(code: str, *, key: str, session_id: str,
         if not edited.strip():
             st.warning("The code is empty: type some Python, then press Run locally.")
             return st.session_state.get(last_key)
-        try:
-            backend = local_backend()
-        except Exception as exc:  # noqa: BLE001 - a message, never a traceback
-            st.error(neutralise_markdown(f"The local kernel could not start ({exc}). ") + "Check the sidebar settings "
-                     "and try again.")
-            return st.session_state.get(last_key)
-        settings = state.get_settings()
+        # the one run path, on the local agent: recorded as a new run linked to the parent
+        run = agent_run.start(
+            edited_code_request(edited, session_id=session_id, attachments=attachments),
+            resources.get_local_backend, parent_run_id=parent_run_id,
+            **resources.run_options(resources.local_settings()))
         router = EventRouter(st.container(), key=f"{key}_live", title="Running your code")
-        run_id, _ = run_edited_code(
-            edited, session_id=session_id, attachments=attachments, parent_run_id=parent_run_id,
-            backend=backend, store=state.get_run_store(),
-            settings=dataclasses.replace(settings, backend="local"), on_event=router.add)
+        for event in run:
+            router.add(event)
         router.finish()
+        run_id = run.run_id
         if run_id:
             st.session_state[last_key] = run_id
             st.caption(f"Stored as run `{run_id}`" + (f", a re-run of `{parent_run_id}`."
                                                        if parent_run_id else "."))
         return run_id
     last = st.session_state.get(last_key)
-    store = state.get_run_store()
+    store = resources.get_run_store()
     if last and store is not None:
         try:
             events = store.run_events(last)

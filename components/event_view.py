@@ -17,14 +17,27 @@ It feeds an :class:`agent_core.run.RunCollector` and :meth:`finish` returns the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import streamlit as st
 
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FailureTrace,
-    FileReturned, FilesGenerated, FinalResponse, Rationale, TextChunk, Usage, event_to_dict,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FailureTrace,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    Rationale,
+    TextChunk,
+    Usage,
+    event_to_dict,
 )
 from agent_core.run import RunCollector, RunResult
 from agent_core.safe_text import code_fence, code_span, neutralise_markdown
@@ -229,7 +242,7 @@ def describe(event: AgentEvent) -> str:
     """A compact, readable line for a trace kind without its own expander."""
     data = event_to_dict(event)
     name = data.pop("event")
-    step = data.pop("step_id", None)
+    data.pop("step_id", None)
     source = data.pop("source", None)
     body = {k: v for k, v in data.items() if v not in (None, "", [], {})}
     text = json.dumps(body, ensure_ascii=False, default=str)
@@ -248,22 +261,3 @@ def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
                          max_visible_steps=max_visible_steps, live=False, key=key,
                          show_files=show_files)
     return router.add_all(events)
-
-
-def stream_into(router: EventRouter, events: Iterable[AgentEvent], *,
-                on_event: Any = None) -> RunResult:
-    """Route a live stream; an unexpected error becomes an ``AgentFailure`` (the partial
-    output stays on screen). ``on_event`` sees every event too (e.g. the run store)."""
-    def _emit(event: AgentEvent) -> None:
-        if on_event is not None:
-            on_event(event)
-        router.add(event)
-
-    try:
-        for event in events:
-            _emit(event)
-    except Exception as exc:  # noqa: BLE001 - Streamlit's stop/rerun are BaseException, not caught
-        _emit(AgentFailure(kind="internal", retryable=True, message=(
-            f"The run stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
-            "What arrived so far is kept above. Press Retry, or start a new session if it repeats.")))
-    return router.finish()

@@ -10,9 +10,9 @@ beside the PNG with its own controls (moving-average window, series).
 """
 from __future__ import annotations
 
-import io
+from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -33,20 +33,18 @@ def _size(n: int) -> str:
 
 
 def read_table(f: ReturnedFile):
-    """A DataFrame from a table file (CSV/TSV/XLSX/Parquet by its bytes), or raise ValueError."""
-    import pandas as pd  # noqa: PLC0415
+    """Every column of a returned table (dates parsed where the reader found them), read by
+    the one reader (:func:`agent_core.tables.read_table`); ValueError when it is no table."""
+    result = _read(f)
+    if result.raw is None:
+        raise ValueError(f"{f.name} could not be read as a table. {result.profile.error or ''}".strip())
+    return result.raw
 
-    mt = f.media_type
-    buf = io.BytesIO(f.data)
-    try:
-        if mt == "application/vnd.apache.parquet":
-            return pd.read_parquet(buf)
-        if mt.startswith("application/vnd.openxmlformats"):
-            return pd.read_excel(buf)
-        sep = "\t" if mt == "text/tab-separated-values" or f.name.lower().endswith(".tsv") else None
-        return pd.read_csv(buf, sep=sep, engine="python" if sep is None else "c")
-    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a readable table"
-        raise ValueError(f"{f.name} could not be read as a table ({type(exc).__name__}).") from None
+
+def _read(f: ReturnedFile):
+    from agent_core.tables import read_table as read  # noqa: PLC0415
+
+    return read(f.name, f.data)
 
 
 def _mismatch_note(f: ReturnedFile) -> None:
@@ -168,13 +166,13 @@ def render_files(files: Sequence[ReturnedFile], *, key: str) -> None:
 def render_interactive(table: ReturnedFile, *, key: str) -> None:
     """The data behind a chart, as an interactive price chart with its own controls."""
     st.markdown(f"**Interactive:** {code_span(table.name)}")
-    try:
-        df = read_table(table)
-    except ValueError as exc:
-        st.info(neutralise_markdown(str(exc)))
+    result = _read(table)
+    df = result.raw
+    if df is None:
+        st.info(f"{code_span(table.name)} could not be read as a table.")
         _download(table, key)
         return
-    long = to_long_prices(df)
+    long = to_long_prices(result)
     if long is None:
         st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)))
         _quick_chart(df, key, table.name)
@@ -209,45 +207,18 @@ def guess_window(df) -> int:
     return 20
 
 
-def to_long_prices(df) -> Any:
-    """``date, ticker, price`` from a chart's data table (a date column plus one or more
-    numeric columns; moving-average columns are dropped: the chart recomputes them). A long
-    table (``date, ticker, <close|price|value|normalised>``) is taken as is; a long table of
-    returns, drawdown or volatility gives None: it is not a price to average."""
-    import re  # noqa: PLC0415
+def to_long_prices(result) -> Any:
+    """``date, ticker, price`` from a chart's data table, as the one reader sees it (a
+    :class:`agent_core.tables.TableRead`): the value column per ticker; moving averages,
+    returns, drawdowns and volatility are not prices (None when nothing else is left)."""
+    from agent_core.tables import to_long  # noqa: PLC0415
 
-    import pandas as pd  # noqa: PLC0415
-
-    if df is None or df.empty:
+    if not result.ok:
         return None
-    date_col = None
-    for col in df.columns:
-        if re.search(r"date|time|day", str(col), re.I):
-            date_col = col
-            break
-    if date_col is None:
-        return None
-    dates = pd.to_datetime(df[date_col], errors="coerce")
-    if dates.notna().mean() < 0.8:
-        return None
-    cols = [c for c in df.columns if c != date_col]
-    if "ticker" in [str(c).lower() for c in cols]:
-        tcol = next(c for c in cols if str(c).lower() == "ticker")
-        pcol = next((c for c in cols if re.search(r"close|price|value|normali[sz]", str(c), re.I)
-                     and pd.api.types.is_numeric_dtype(df[c])), None)
-        if pcol is None:
-            return None
-        out = pd.DataFrame({"date": dates, "ticker": df[tcol].astype(str), "price": df[pcol]})
-    else:
-        num = [c for c in cols if pd.api.types.is_numeric_dtype(df[c])
-               and not re.search(r"(^|_|\b)(ma|sma|ema|mean|avg|rolling|moving)", str(c), re.I)]
-        if not num:
-            return None
-        wide = df[num].copy()
-        wide.insert(0, "date", dates)
-        out = wide.melt(id_vars="date", var_name="ticker", value_name="price")
-        out["ticker"] = out["ticker"].astype(str)
-    return out.dropna(subset=["date", "price"]).sort_values(["ticker", "date"])
+    long = to_long(result.profile, result.frame)
+    if result.profile.tickers_from == "file name":  # a returned file is named by the agent, not the
+        long["ticker"] = str(result.profile.value_column)  # instrument: the column names the series
+    return None if long.empty else long.sort_values(["ticker", "date"], kind="stable")
 
 
 _BLUES = ("#1f4e9c", "#4f8fd6", "#0b2a5b", "#7fb2e5", "#2c6e9e")

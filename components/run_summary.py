@@ -44,7 +44,7 @@ def render_run_summary(run: Any) -> None:
     """One row of metrics; tokens are '—' when the backend reported no usage."""
     values = summary_values(run)
     cols = st.columns(len(values))
-    for col, (label, value) in zip(cols, values.items()):
+    for col, (label, value) in zip(cols, values.items(), strict=True):
         col.metric(label, value)
     if run.input_tokens is None and run.output_tokens is None:
         st.caption("No token usage was reported for this run (the local agent uses no model; "

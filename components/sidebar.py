@@ -8,15 +8,15 @@ import streamlit as st
 from agent_core.config import runs_code_here
 from agent_core.files import human_size
 from agent_core.safe_text import neutralise_markdown
-from components import state
+from components import resources, state
 
 ROOT = Path(__file__).resolve().parent.parent
 # (file, title, icon, default); a page file that is not there is left out.
 PAGES = [
-    ("pages/upload.py", "Upload", ":material/upload_file:", False),
-    ("pages/analysis.py", "Analysis", ":material/query_stats:", True),
-    ("pages/synthetic_data.py", "Synthetic data", ":material/dataset:", False),
-    ("pages/history.py", "History", ":material/history:", False),
+    ("app_pages/upload.py", "Upload", ":material/upload_file:", False),
+    ("app_pages/analysis.py", "Analysis", ":material/query_stats:", True),
+    ("app_pages/synthetic_data.py", "Synthetic data", ":material/dataset:", False),
+    ("app_pages/history.py", "History", ":material/history:", False),
 ]
 
 _BACKEND_LABELS = {
@@ -72,10 +72,10 @@ def render_backend() -> None:
         st.caption("\n".join(rows))
     if err := state.settings_error():
         st.error(err)
-    if err := state.backend_error():
+    if err := resources.backend_error():
         st.warning(err)
     if runs_code_here(s):
-        pool = state.kernel_pool_if_started()
+        pool = resources.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
         text = described or _isolation_status(s.sandbox)
         head = text.split(":")[0].split("(")[0].strip()
@@ -177,7 +177,7 @@ _SWITCH_HINT = {
 }
 
 
-def render_welcome(*, analysis_page: str | None = "pages/analysis.py") -> None:
+def render_welcome(*, analysis_page: str | None = "app_pages/analysis.py") -> None:
     """A short first-visit welcome: which backend is active, how to switch, a sample to try.
     "Try it with sample data" attaches the synthetic sample and opens ``analysis_page``."""
     if st.session_state.get(state.K_WELCOMED) or state.get_chat():
@@ -217,5 +217,5 @@ def build_frame():
              for path, title, icon, default in PAGES if (ROOT / path).exists()]
     nav = st.navigation(pages)
     render_sidebar()
-    render_welcome(analysis_page="pages/analysis.py")
+    render_welcome(analysis_page="app_pages/analysis.py")
     return nav

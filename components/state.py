@@ -1,23 +1,21 @@
-"""The one place per-browser-session state is initialised and read.
+"""Per-browser-session state: its keys (one spelling, here) and their accessors.
 
-``init_state()`` runs on every script run (``streamlit_app.py`` calls it). Slow
-things live in ``st.cache_resource``: the backend (one per settings, shared), the
-local kernel pool (shared; kernels inside it are keyed by the agent session id),
-and a per-browser-session *lease* (``scope="session"``) whose release stops that
-session's kernel when the browser tab goes away.
+``init_state()`` runs on every script run (the frame calls it). Slow, shared things
+(backend, kernel pool, run store) are built in :mod:`components.resources`; runs are
+started and recorded by :mod:`agent_core.run`.
 """
 from __future__ import annotations
 
-import inspect
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from agent_core.config import Settings, SettingsError, load_settings, runs_code_here
+from agent_core.config import Settings, SettingsError, load_settings
 from agent_core.files import AttachedFile
+from agent_core.run import RunResult
 from agent_core.session import AgentSession
 
 log = logging.getLogger(__name__)
@@ -42,7 +40,7 @@ class Turn:
     """One chat turn: what was asked and everything the run gave back."""
 
     prompt: str
-    result: Any  # agent_core.run.RunResult (kept loose so a partial result fits too)
+    result: RunResult  # complete, or what arrived before the run was stopped
     run_id: str | None = None
     backend: str | None = None
 
@@ -68,30 +66,8 @@ def _load() -> tuple[Settings, str | None]:
             f"{exc} Until that is fixed the app runs on the local backend.")
 
 
-def use_navigation_only() -> bool:
-    """Make Streamlit use the app's ``st.navigation`` and never its legacy ``pages/`` folder
-    mode; True when a page was just run *on its own* (legacy mode), without the frame.
-
-    Streamlit 1.67 starts in the legacy mode when a ``pages/`` folder exists, until some run
-    calls ``st.navigation``: the first visit after a server start straight to ``/history``
-    (a bookmark) would run that page without the sidebar, settings or welcome."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager  # noqa: PLC0415
-    except ImportError:  # a future Streamlit without it: nothing to work around
-        return False
-    legacy = bool(PagesManager.uses_pages_directory)
-    PagesManager.uses_pages_directory = False
-    return legacy
-
-
 def init_state() -> None:
-    """Initialise every per-browser-session key once; later runs keep what is there.
-
-    Called by the entry script first. A page run on its own (legacy pages/ mode, see
-    :func:`use_navigation_only`; only the very first run after a server start, before any
-    widget was touched) is rerun at once through the entry script, so it gets its frame."""
-    if use_navigation_only():
-        st.rerun()
+    """Initialise every per-browser-session key once; later runs keep what is there."""
     ss = st.session_state
     if K_SETTINGS not in ss:
         ss[K_SETTINGS], ss[K_SETTINGS_ERROR] = _load()
@@ -178,159 +154,14 @@ def show_code() -> bool:
     return bool(st.session_state[K_SHOW_CODE])
 
 
-# --- backend -----------------------------------------------------------------------------
-def _needs_kernel_pool(settings: Settings) -> bool:
-    return runs_code_here(settings)
-
-
-def _kernel_pool(settings: Settings):
-    """The process-wide pool for these settings (kernels inside are per agent session):
-    built by the launcher (app_server.py) at server start, so its warm kernel is ready
-    before the first request; built here on first use when the app was started otherwise."""
-    from agent_core.interpreter.shared import shared_pool  # noqa: PLC0415
-
-    return shared_pool(settings)
-
-
-def kernel_pool_if_started() -> Any:
-    """The local kernel pool of the current settings if it is already running, else None
-    (the sidebar asks this without starting kernels)."""
-    from agent_core.interpreter.shared import started_pool  # noqa: PLC0415
-
-    return started_pool(get_settings())
-
-
-@st.cache_resource(show_spinner="Starting the agent backend...")
-def _backend(settings: Settings):
-    from agent_core.backends.factory import make_backend  # noqa: PLC0415
-
-    params = inspect.signature(make_backend).parameters
-    kwargs: dict[str, Any] = {}
-    if _needs_kernel_pool(settings):
-        for name in ("pool", "kernel_pool"):
-            if name in params:
-                kwargs[name] = _kernel_pool(settings)
-                break
-    backend = make_backend(settings, **kwargs)
-    _BUILT_BACKENDS[settings] = backend
-    return backend
-
-
-_BUILT_BACKENDS: dict[Settings, Any] = {}
-
-
-class _Lease:
-    """Held per browser session; releasing it stops that session's kernel."""
-
-    def __init__(self, backend: Any, session_id: str) -> None:
-        self.backend, self.session_id = backend, session_id
-
-    def release(self) -> None:
-        try:
-            self.backend.reset_session(self.session_id)
-        except Exception:  # noqa: BLE001 - cleanup must never break a disconnect
-            log.warning("could not reset session %s on release", self.session_id)
-
-
-@st.cache_resource(scope="session", on_release=lambda lease: lease.release(), show_spinner=False)
-def _lease(_backend_obj: Any, session_id: str) -> _Lease:
-    return _Lease(_backend_obj, session_id)
-
-
-def get_backend():
-    """The backend for the current settings (built once), with this browser session leased."""
-    settings = get_settings()
-    backend = _backend(settings)
-    try:
-        _lease(backend, get_agent_session().session_id)
-    except Exception:  # noqa: BLE001 - no session context (e.g. a bare script); nothing to lease
-        pass
-    return backend
-
-
-def backend_error() -> str | None:
-    """Why the backend cannot be built, in words, or None when it can."""
-    from agent_core.config import missing_for_backend  # noqa: PLC0415
-
-    missing = missing_for_backend(get_settings())
-    if missing:
-        return ("The backend needs these settings: " + "; ".join(missing)
-                + ". Set them as environment variables or in .streamlit/secrets.toml under [agent].")
-    return None
-
-
 def new_session() -> AgentSession:
     """A fresh agent session: new id, old kernel/interpreter session reset, attachments
     and chat cleared. Returns the new session."""
+    from components.resources import reset_started_session  # noqa: PLC0415 - resources uses state
+
     old = get_agent_session()
-    try:
-        backend = _BUILT_BACKENDS.get(get_settings())  # none built: nothing ran, nothing to stop
-        if backend is not None:
-            backend.reset_session(old.session_id)
-    except Exception:  # noqa: BLE001 - the backend may not be buildable; a new id still helps
-        log.info("reset_session failed for the old session", exc_info=False)
+    reset_started_session(old.session_id)
     fresh = AgentSession.new(memory_id=old.memory_id)
     set_agent_session(fresh)
     st.session_state[K_CHAT] = []
     return fresh
-
-
-# --- run store (optional: the app works without it) ----------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _run_store(home: str):
-    from agent_core.store import RunStore  # noqa: PLC0415
-
-    return RunStore(home)
-
-
-def get_run_store():
-    """The run store for the current home, or None when it is unavailable."""
-    try:
-        return _run_store(str(get_settings().home))
-    except Exception:  # noqa: BLE001 - history is a bonus; a run must not depend on it
-        log.warning("run store unavailable", exc_info=False)
-        return None
-
-
-class RunLog:
-    """Writes one run's events to the store as they arrive; never breaks the run."""
-
-    def __init__(self, prompt: str, *, attachments: tuple[AttachedFile, ...] = (),
-                 parent_run_id: str | None = None) -> None:
-        self.run_id: str | None = None
-        self._store = get_run_store()
-        self._failed = False
-        if self._store is None:
-            return
-        s = get_settings()
-        try:
-            self.run_id = self._store.start_run(get_agent_session().session_id, prompt, s.backend,
-                                                s, attachments, parent_run_id=parent_run_id)
-        except Exception:  # noqa: BLE001
-            self._store = None
-
-    def add(self, event: Any) -> None:
-        if self._store is None or self.run_id is None:
-            return
-        from agent_core.events import AgentFailure  # noqa: PLC0415
-
-        self._failed = self._failed or isinstance(event, AgentFailure)
-        try:
-            self._store.append_event(self.run_id, event)
-        except Exception:  # noqa: BLE001
-            log.warning("could not store an event of run %s", self.run_id)
-
-    def close(self, *, interrupted: bool = False) -> None:
-        if self._store is None or self.run_id is None:
-            return
-        try:
-            self._store.finish_run(self.run_id, "interrupted" if interrupted
-                                   else "failed" if self._failed else "completed")
-            # keep the store within AGENT_DESK_RETENTION_MB after every run (oldest go first,
-            # never this run nor the newest of each session)
-            settings = get_settings()
-            self._store.enforce_retention(settings.retention_mb * 1024 * 1024,
-                                          keep_per_session=settings.retention_keep_runs,
-                                          current_run=self.run_id)
-        except Exception:  # noqa: BLE001
-            log.warning("could not finish run %s in the store", self.run_id)

@@ -1,8 +1,9 @@
 """The one protocol every backend implements, and the request it takes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Protocol, runtime_checkable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from agent_core.events import AgentEvent
 from agent_core.files import AttachedFile
@@ -18,6 +19,9 @@ class AgentRequest:
     files: tuple[AttachedFile, ...] = ()
     enable_trace: bool = True
     end_session: bool = False
+    # A typed task for the local agent (e.g. the Synthetic page's SyntheticSpec), planned as
+    # it is; ``text`` is what model backends read. Backends that do not know it ignore it.
+    task: object | None = None
 
 
 @runtime_checkable

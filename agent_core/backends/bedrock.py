@@ -9,14 +9,17 @@ ends in an ``AgentFailure``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import threading
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from agent_core.backends.aws import failure_from_exception, make_client
 from agent_core.backends.base import AgentRequest
 from agent_core.config import Settings
 from agent_core.events import AgentEvent, AgentFailure
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile, AttachmentLimitError, check_attachment_limits
 from agent_core.session import is_valid_session_id
 
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 SERVICE = "bedrock-agent-runtime"
 
 
-class BedrockCallError(RuntimeError):
+class BedrockCallError(AgentDeskError, RuntimeError):
     """Raised by ``raw_events`` when the call fails before the stream; carries the failure."""
 
     def __init__(self, failure: AgentFailure) -> None:
@@ -44,10 +47,8 @@ def session_files(files: Iterable[AttachedFile]) -> list[dict[str, Any]]:
 def _close(stream: Any) -> None:
     close = getattr(stream, "close", None)
     if close is not None:
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - closing a broken stream must not hide what happened
             close()
-        except Exception:  # closing a broken stream must not hide what happened
-            pass
 
 
 class _BedrockAgentsBackend(abc.ABC):

@@ -12,14 +12,19 @@ blocks, and the mapping of Bedrock's errors and stop reasons.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
+from agent_core import failures
 from agent_core.backends.converse_stream import SOURCE, parse_converse_stream
 from agent_core.backends.executors import CodeExecutor, _make_client
 from agent_core.backends.loop import AgentLoop, system_prompt
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ToolOutcome, TurnEnd,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ToolOutcome,
+    TurnEnd,
 )
 from agent_core.config import Settings
 from agent_core.events import AgentEvent, AgentFailure
@@ -159,65 +164,9 @@ def _stop_reason_failure(stop_reason: str | None, step_id: str) -> AgentFailure 
     return None
 
 
-_CODES: dict[str, tuple[str, bool, str]] = {
-    "throttlingexception": ("throttling", True, "Bedrock is throttling requests to {model} "
-                            "(too many requests or tokens per minute). Wait a minute and retry, "
-                            "or ask for a quota increase."),
-    "modelnotreadyexception": ("model_not_ready", True, "The model {model} is not ready yet "
-                               "(it may be loading). Wait a moment and retry."),
-    "accessdeniedexception": ("access_denied", False, "Access denied to the model {model}. Enable "
-                              "model access for it in the Bedrock console (Model access) and allow "
-                              "bedrock:InvokeModelWithResponseStream for your AWS identity."),
-    "validationexception": ("validation", False, "Bedrock rejected the request for {model}: "
-                            "{detail}. If the conversation is too long for the model, start a new "
-                            "session; check that BEDROCK_MODEL_ID is a model that supports tool use "
-                            "in streaming."),
-    "resourcenotfoundexception": ("not_found", False, "The model {model} was not found in this "
-                                  "region. Check BEDROCK_MODEL_ID and AWS_REGION (some models need "
-                                  "an inference profile id such as us.<model-id>)."),
-    "modeltimeoutexception": ("timeout", True, "The model {model} took too long to answer. Retry."),
-    "modelerrorexception": ("model_error", True, "The model {model} returned an error: {detail}. "
-                            "Retry."),
-    "modelstreamerrorexception": ("broken_stream", True, "The model's response stream broke: "
-                                  "{detail}. What arrived is shown above; retry."),
-    "serviceunavailableexception": ("service_unavailable", True, "Bedrock is unavailable right "
-                                    "now. Retry in a minute."),
-    "internalserverexception": ("internal_server", True, "Bedrock had an internal error. Retry."),
-}
-
-
 def converse_failure(exc: BaseException, *, model_id: str | None = None,
                      step_id: str | None = None) -> AgentFailure:
-    """Any exception from ``converse_stream`` (before or during the stream) -> AgentFailure."""
-    response = getattr(exc, "response", None)
-    code = detail = None
-    if isinstance(response, Mapping):
-        err = response.get("Error") or {}
-        code, detail = err.get("Code"), err.get("Message")
-    if code and code.lower() in _CODES:
-        from agent_core.backends.aws import scrub
-
-        kind, retryable, text = _CODES[code.lower()]
-        return AgentFailure(kind=kind, retryable=retryable, step_id=step_id, source=SOURCE,
-                            message=text.format(model=model_id or "(no model id)",
-                                                detail=scrub(detail or code)[:500]))
-    if _is_broken_stream(exc):
-        return AgentFailure(kind="broken_stream", retryable=True, step_id=step_id, source=SOURCE,
-                            message="The connection broke while the model was answering. What "
-                                    "arrived is shown above; retry the request.")
-    from agent_core.backends.aws import failure_from_exception
-
-    failure = failure_from_exception(exc, action="ConverseStream")
-    return AgentFailure(kind=failure.kind, message=failure.message, retryable=failure.retryable,
-                        step_id=step_id, source=SOURCE)
-
-
-def _is_broken_stream(exc: BaseException) -> bool:
-    """A connection that died mid-stream (urllib3 / http.client errors surface raw there)."""
-    import http.client
-
-    from botocore.exceptions import ResponseStreamingError
-    from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3ReadTimeout
-
-    return isinstance(exc, (ProtocolError, http.client.IncompleteRead, ResponseStreamingError,
-                            ConnectionResetError)) and not isinstance(exc, Urllib3ReadTimeout)
+    """Any exception from ``converse_stream`` (before or during the stream) -> AgentFailure,
+    through the one mapping of wire errors (:mod:`agent_core.failures`)."""
+    return failures.failure_for_exception(exc, op=failures.CONVERSE_STREAM.for_model(model_id),
+                                          step_id=step_id)

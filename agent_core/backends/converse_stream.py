@@ -23,7 +23,13 @@ from typing import Any
 
 from agent_core.backends.model_adapter import ToolCall, TurnEnd
 from agent_core.events import (
-    AgentEvent, FinalResponse, Rationale, Reasoning, TextChunk, UnknownEvent, Usage,
+    AgentEvent,
+    FinalResponse,
+    Rationale,
+    Reasoning,
+    TextChunk,
+    UnknownEvent,
+    Usage,
 )
 
 SOURCE = "converse"

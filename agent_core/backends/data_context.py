@@ -1,13 +1,16 @@
-"""Describes the attached files for the Converse agent's system prompt.
+"""Describes the attached files for a chat model's system prompt (Converse, OpenAI-compatible).
 
-For each table: file name, columns with dtypes, row count, date range and a
-few rows — never the whole file. Other files are listed by name, type and size.
+Every table goes through :func:`agent_core.tables.read_table`, the reader the Upload page
+uses. For a price table the model gets the profile in words (layout, tickers, frequency,
+the role of each column, what was set aside and why), the pandas code that reads the file
+exactly as the Upload page did, and the first rows of the tidy frame; for any other table
+its columns, the code that reads it and a few rows; never the whole file. Other files are
+listed by name, type and size.
 """
 from __future__ import annotations
 
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from agent_core.files import AttachedFile
 
@@ -22,11 +25,10 @@ _TABLE_EXT = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet", ".json")
 class TableSummary:
     name: str
     rows: int
-    columns: tuple[tuple[str, str], ...]  # (name, dtype)
-    date_column: str | None
-    date_start: str | None
-    date_end: str | None
-    sample: str  # a few rows as CSV text
+    columns: tuple[tuple[str, str], ...]  # (name, dtype) of the frame the read code gives
+    read_code: str
+    sample: str                            # a few rows as CSV text
+    profile_text: str = ""                 # the price profile in words ("" for other tables)
 
 
 def describe_files(files: Sequence[AttachedFile]) -> str:
@@ -43,89 +45,47 @@ def describe_files(files: Sequence[AttachedFile]) -> str:
         if len(summary.columns) > MAX_COLUMNS:
             cols += f", ... ({len(summary.columns) - MAX_COLUMNS} more)"
         lines = [f"- `{summary.name}`: {summary.rows:,} rows; columns: {cols}."]
-        if summary.date_column:
-            lines.append(f"  Dates in `{summary.date_column}` from {summary.date_start} "
-                         f"to {summary.date_end}.")
-        lines.append(f"  First rows:\n```\n{summary.sample.rstrip()}\n```")
+        if summary.profile_text:
+            lines.append(summary.profile_text)
+        lines.append("  Read it with exactly this code (it gives `df` as shown):\n```python\n"
+                     f"{summary.read_code.rstrip()}\n```")
+        lines.append(f"  First rows of `df`:\n```\n{summary.sample.rstrip()}\n```")
         parts.append("\n".join(lines))
     return "\n".join(parts)
 
 
 def summarize_table(f: AttachedFile) -> TableSummary | None:
     """A :class:`TableSummary` when the file reads as a table, else None."""
+    from agent_core.tables import read_table
+
     name = f.name.lower()
     if not name.endswith(_TABLE_EXT) and f.media_type not in ("text/csv", "text/tab-separated-values"):
         return None
-    try:
-        df = _read(f)
-    except Exception:  # noqa: BLE001 - a file that does not parse is described by name only
+    result = read_table(f.name, f.data, sheet=f.sheet)
+    df = result.frame if result.ok else result.raw
+    if df is None or df.shape[1] == 0 or not result.profile.read_code:
         return None
-    if df is None or df.shape[1] == 0:
-        return None
-    import pandas as pd
-
-    date_col, start, end = _date_range(df)
-    sample = df.head(SAMPLE_ROWS).copy()
+    sample = df.head(SAMPLE_ROWS).iloc[:, :MAX_COLUMNS].copy()
     for col in sample.columns:
-        if _is_text(sample[col]):
+        if sample[col].dtype == object or str(sample[col].dtype) in ("str", "string"):
             sample[col] = sample[col].astype(str).str.slice(0, MAX_CELL)
-    sample = sample.iloc[:, :MAX_COLUMNS]
-    with pd.option_context("display.width", 200):
-        sample_text = sample.to_csv(index=False)
     return TableSummary(
-        name=f.name, rows=int(len(df)),
-        columns=tuple((str(c), str(t)) for c, t in df.dtypes.items()),
-        date_column=date_col, date_start=start, date_end=end, sample=sample_text,
-    )
+        name=f.name, rows=int(len(df)), columns=tuple((str(c), str(t)) for c, t in df.dtypes.items()),
+        read_code=result.profile.read_code, sample=sample.to_csv(index=False),
+        profile_text=_profile_words(result.profile) if result.ok else "")
 
 
-def _read(f: AttachedFile):
-    import pandas as pd
-
-    name = f.name.lower()
-    buf = io.BytesIO(f.data)
-    if name.endswith(".parquet"):
-        return pd.read_parquet(buf)
-    if name.endswith((".xlsx", ".xls")):
-        return pd.read_excel(buf)
-    if name.endswith(".json"):
-        return pd.read_json(buf)
-    return pd.read_csv(buf, sep=_delimiter(f.data, name))
-
-
-def _delimiter(data: bytes, name: str) -> str:
-    """The CSV delimiter from the first lines (so pandas' fast C parser can read the file)."""
-    import csv
-
-    if name.endswith(".tsv"):
-        return "\t"
-    head = data[:65536].decode("utf-8", errors="ignore")
-    try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
-def _date_range(df) -> tuple[str | None, str | None, str | None]:
-    import warnings
-
-    import pandas as pd
-
-    candidates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
-    candidates += [c for c in df.columns if c not in candidates and _is_text(df[c])
-                   and any(k in str(c).lower() for k in ("date", "time", "day"))]
-    candidates += [c for c in df.columns if c not in candidates and _is_text(df[c])]
-    for col in candidates[:6]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(df[col], errors="coerce", format="mixed")
-        valid = parsed.dropna()
-        if len(valid) and len(valid) >= 0.8 * df[col].notna().sum():
-            return str(col), valid.min().date().isoformat(), valid.max().date().isoformat()
-    return None, None, None
-
-
-def _is_text(series) -> bool:
-    import pandas as pd
-
-    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+def _profile_words(p) -> str:
+    roles = "; ".join(f"{c.name}: {c.role}" + (f" ({c.unit})" if c.unit else "")
+                      for c in p.columns if c.kept)
+    lines = [f"  {p.summary()}.",
+             f"  Frequency: {p.frequency.words()}"
+             + (f", {p.periods_per_year:g} periods a year (use it to annualise)." if p.periods_per_year
+                else "."),
+             f"  Value column: {p.value_column or 'one column per ticker'}; column roles: {roles}."]
+    if p.dropped_columns:
+        aside = "; ".join(f"{d.name} ({d.reason})" for d in p.dropped_columns)
+        lines.append(f"  Set aside by the reader: {aside}.")
+    if p.problems:
+        lines.append("  Noted when reading: " + " ".join(p.problems))
+    return "\n".join(lines)

@@ -12,32 +12,21 @@ raise :class:`ExecutorError` with a message that says what to do.
 """
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent_core.config import Settings
+from agent_core.failures import ExecutorError, executor_error
 from agent_core.files import MAX_RETURNED_FILE_BYTES, AttachedFile, safe_name, sniff_type
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
 
 AGENTCORE_INTERPRETER_ID = "aws.codeinterpreter.v1"
-
-
-class ExecutorError(RuntimeError):
-    """The executor could not run the code (service failure, lost session).
-
-    ``kind`` / ``retryable`` feed the ``AgentFailure`` the loop reports;
-    ``cause`` keeps the original exception (never shown raw)."""
-
-    def __init__(self, message: str, *, kind: str = "executor", retryable: bool = False,
-                 cause: BaseException | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.retryable = retryable
-        self.cause = cause
 
 
 @runtime_checkable
@@ -152,11 +141,9 @@ class AgentCoreExecutor:
             self._files.pop(session_id, None)
         if interpreter_session is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - a session that is already gone is fine
             self.client.stop_code_interpreter_session(
                 codeInterpreterIdentifier=self.interpreter_id, sessionId=interpreter_session)
-        except Exception:  # noqa: BLE001 - a session that is already gone is fine
-            pass
 
     def close(self) -> None:
         for session_id in list(self._sessions):
@@ -352,35 +339,4 @@ def _make_client(service: str, settings: Settings) -> Any:
 
 
 def _executor_error(exc: BaseException, action: str) -> ExecutorError:
-    code, message = _error_code(exc)
-    lowered = (code or "").lower()
-    if "throttl" in lowered or "quota" in lowered:
-        return ExecutorError(
-            f"AgentCore Code Interpreter is busy or at its session quota while trying to {action} "
-            f"({code}). Wait a moment and retry, or stop unused interpreter sessions.",
-            kind="throttling", retryable=True, cause=exc)
-    if "accessdenied" in lowered:
-        return ExecutorError(
-            f"Access denied by AgentCore Code Interpreter while trying to {action}. Give your AWS "
-            "identity the bedrock-agentcore:StartCodeInterpreterSession, InvokeCodeInterpreter and "
-            "StopCodeInterpreterSession permissions, or set CODE_EXECUTOR=local.",
-            kind="access_denied", cause=exc)
-    if "resourcenotfound" in lowered:
-        return ExecutorError(
-            f"The AgentCore interpreter session was not found while trying to {action} (it may "
-            "have timed out). Start a new session and ask again.", kind="session_expired", cause=exc)
-    if code:
-        return ExecutorError(f"AgentCore Code Interpreter failed to {action}: {code}: {message}",
-                             kind="executor", cause=exc)
-    return ExecutorError(
-        f"Could not reach AgentCore Code Interpreter to {action} ({type(exc).__name__}). Check "
-        "the network, AWS_REGION and the endpoint, then retry.", kind="connection", retryable=True,
-        cause=exc)
-
-
-def _error_code(exc: BaseException) -> tuple[str | None, str]:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        err = response.get("Error") or {}
-        return err.get("Code"), str(err.get("Message") or "")
-    return None, str(exc)
+    return executor_error(exc, action)  # the one mapping of wire errors: agent_core.failures

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.execution_events import CODE_INTERPRETER as _CODE
@@ -40,7 +41,7 @@ class LocalAgent:
 
     name = "local"
 
-    def __init__(self, settings: Settings, pool: "KernelPool | None" = None) -> None:
+    def __init__(self, settings: Settings, pool: KernelPool | None = None) -> None:
         self.settings = settings
         self._pool = pool
         self._own_pool = pool is None
@@ -63,7 +64,7 @@ class LocalAgent:
             self._pool = None
 
     @property
-    def pool(self) -> "KernelPool":
+    def pool(self) -> KernelPool:
         with self._lock:
             if self._pool is None:
                 from agent_core.interpreter.pool import KernelPool
@@ -72,10 +73,11 @@ class LocalAgent:
             return self._pool
 
     # --- the raw stream ---------------------------------------------------------------------
-    def raw_events(self, request: AgentRequest, plan: "Plan | Answer | None" = None) -> Iterator[dict[str, Any]]:
-        """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests, the app's
-        "run my code" editor)."""
-        from agent_core.planner import Answer, plan_request
+    def raw_events(self, request: AgentRequest,
+                   plan: Plan | Answer | None = None) -> Iterator[dict[str, Any]]:
+        """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests); a typed
+        ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose."""
+        from agent_core.planner import Answer, plan_request, plan_task
 
         run = uuid.uuid4().hex[:12]
         sid = request.session_id
@@ -83,6 +85,8 @@ class LocalAgent:
         if request.files:
             attached = self.pool.put_files(sid, request.files)
             self.pool.prestart(sid)  # the kernel starts (or the spare comes) while the planner reads
+        if plan is None and request.task is not None:
+            plan = plan_task(request.task)
         if plan is None:
             try:
                 plan = plan_request(request.text, request.files)
@@ -141,7 +145,7 @@ class LocalAgent:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def _short_error(execution: "Execution") -> str:
+def _short_error(execution: Execution) -> str:
     """The error in one line, quoted as code: its text comes from the code or the data."""
     if execution.timed_out:
         return execution.notice or "the code ran past the time limit and was stopped"
@@ -178,7 +182,8 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
     parts: list[str] = []
     if execution.ok:
         if len(attempts) > 1:
-            parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); the fallback plan worked.")
+            parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); "
+                         "the fallback plan worked.")
         parts.append(plan.summary)
         if plan.title == "synthetic companies dataset":
             parts.append(_synthetic_check(request.text, returned))

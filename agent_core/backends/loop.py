@@ -27,19 +27,41 @@ from typing import Any
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.data_context import describe_files
 from agent_core.backends.execution_events import (
-    error_text, execution_events, output_text, returnable,
+    error_text,
+    execution_events,
+    output_text,
+    returnable,
 )
 from agent_core.backends.executors import (
-    AgentCoreExecutor, CodeExecutor, ExecutorError, LocalKernelExecutor,
+    AgentCoreExecutor,
+    CodeExecutor,
+    ExecutorError,
+    LocalKernelExecutor,
 )
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ImagePart, ModelAdapter, ToolCall, ToolOutcome,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ImagePart,
+    ModelAdapter,
+    ToolCall,
+    ToolOutcome,
     TurnEnd,
 )
 from agent_core.config import Settings
 from agent_core.events import (
-    AgentEvent, AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned,
-    FilesGenerated, FinalResponse, Rationale, Reasoning, TextChunk,
+    AgentEvent,
+    AgentFailure,
+    CodeError,
+    CodeInvocation,
+    CodeOutput,
+    CodeTimeout,
+    FileReturned,
+    FilesGenerated,
+    FinalResponse,
+    Rationale,
+    Reasoning,
+    TextChunk,
 )
 from agent_core.files import AttachedFile, sniff_type
 from agent_core.interpreter.models import Execution
@@ -68,8 +90,9 @@ def system_prompt(files_description: str, *, fenced: bool = False) -> str:
     parts = [
         "You are a data analyst working for the user inside Agent Desk. " + how,
         "How to work:\n"
-        "- The working directory of the code holds the attached files; read them by file name "
-        "(for example `pd.read_csv(\"prices.csv\")`).\n"
+        "- The working directory of the code holds the attached files; read each table with the "
+        "code given for it below (it reads the file exactly as the user's Upload page did: "
+        "delimiter, header rows, dates, numbers), then work on its `df`.\n"
         "- Save every chart as a PNG file (`plt.savefig(\"name.png\", dpi=110, "
         "bbox_inches=\"tight\")`) and every table you produce as a CSV file in the working "
         "directory; they are returned to the user. Do not call plt.show().\n"
@@ -362,7 +385,7 @@ class AgentLoop:
     def _describe(self, sid: str) -> str:
         parts = []
         for name, (digest, f) in sorted(self._session_files.get(sid, {}).items()):
-            key = f"{name}:{digest}"
+            key = f"{name}:{digest}:{f.sheet}"
             if key not in self._descriptions:
                 self._descriptions[key] = describe_files([f])
             parts.append(self._descriptions[key])

@@ -19,14 +19,22 @@ from typing import Any
 from agent_core.backends.executors import CodeExecutor
 from agent_core.backends.loop import AgentLoop
 from agent_core.backends.model_adapter import (
-    TOOL_DESCRIPTION, TOOL_INPUT_SCHEMA, TOOL_NAME, ImagePart, ToolOutcome, TurnEnd,
-)
-from agent_core.backends.openai_errors import (
-    ServerInfo, images_refused, openai_failure, tools_refused,
+    TOOL_DESCRIPTION,
+    TOOL_INPUT_SCHEMA,
+    TOOL_NAME,
+    ImagePart,
+    ToolOutcome,
+    TurnEnd,
 )
 from agent_core.backends.openai_stream import SOURCE, StreamCut, parse_chat_stream
 from agent_core.config import Settings, openai_api_key, url_without_credentials
 from agent_core.events import AgentEvent, AgentFailure
+from agent_core.failures import (
+    ServerInfo,
+    images_refused,
+    openai_failure,
+    tools_refused,
+)
 
 TOOL = {"type": "function", "function": {
     "name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": TOOL_INPUT_SCHEMA}}

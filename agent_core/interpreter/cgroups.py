@@ -157,9 +157,11 @@ def _v2(marker: str, memory_bytes: int, max_pids: int) -> KernelCgroup | None:
     return None
 
 
-def make(marker: str, memory_bytes: int, max_pids: int) -> tuple[KernelCgroup | None, str]:
-    """A cgroup for one kernel, or None and why not (in words)."""
-    if os.environ.get("AGENT_DESK_CGROUPS", "auto") == "off":
+def make(marker: str, memory_bytes: int, max_pids: int, *,
+         mode: str = "auto") -> tuple[KernelCgroup | None, str]:
+    """A cgroup for one kernel, or None and why not (in words). ``mode``: the
+    AGENT_DESK_CGROUPS setting (``auto`` or ``off``)."""
+    if mode == "off":
         return None, "cgroups turned off (AGENT_DESK_CGROUPS=off)"
     for attempt in (_v2, _v1):
         cg = attempt(marker, memory_bytes, max_pids)

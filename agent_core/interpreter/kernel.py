@@ -6,6 +6,7 @@ inside bubblewrap there is no working loopback network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import queue
 import re
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_core.files import MAX_RETURNED_FILE_BYTES, NameDeduper, clean_name, guess_declared_type, sniff_type
+from agent_core.failures import AgentDeskError
+from agent_core.files import NameDeduper, clean_name, guess_declared_type, sniff_type
+from agent_core.interpreter import cgroups, reap, seccomp
 from agent_core.interpreter import sandbox as sb
-from agent_core.interpreter import cgroups, seccomp
 from agent_core.interpreter.caps import Budget, OutputCaps, StreamBuffer
 from agent_core.interpreter.models import Execution, ExecutionError, OutputFile
-from agent_core.interpreter import reap
 from agent_core.interpreter.reap import stop_process_tree
 from agent_core.interpreter.scratch import new_scratch, remove_scratch
 from agent_core.interpreter.walk import MAX_FILES, Walk, walk_files
@@ -36,8 +37,10 @@ MAX_STREAM_CHARS = OutputCaps.max_output_chars  # per stream and run (AGENT_DESK
 INTERRUPT_GRACE_SECONDS = 3.0
 
 
-class KernelStartError(RuntimeError):
+class KernelStartError(AgentDeskError, RuntimeError):
     """The kernel did not start; the message says why."""
+
+    kind = "kernel"
 
 
 def strip_ansi(text: str) -> str:
@@ -58,7 +61,7 @@ def _manager_class():
 
         prefix_factory: Any = None
 
-        def format_kernel_cmd(self, extra_arguments=None):  # type: ignore[override]
+        def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
             return list(self.prefix_factory()) + cmd if self.prefix_factory else cmd
 
@@ -71,7 +74,7 @@ class LocalKernel:
     def __init__(self, *, workdir: Path, plan: sb.SandboxPlan, limits: sb.Limits, marker: str,
                  uid: int | None = None, hide: tuple[Path, ...] = (), mpl_cache: Path | None = None,
                  start_timeout: float = 60.0, first_draw: bool = True, caps: OutputCaps | None = None,
-                 on_shutdown: Any = None) -> None:
+                 on_shutdown: Any = None, cgroups_mode: str = "auto") -> None:
         self.workdir = Path(workdir)
         self.plan = plan
         self.limits = limits
@@ -89,6 +92,7 @@ class LocalKernel:
         self.stop_reason: str | None = None
         self.cgroup: cgroups.KernelCgroup | None = None
         self.budget_mechanism = "watchdog"
+        self._cgroups_mode = cgroups_mode  # AGENT_DESK_CGROUPS
         self._first_draw = first_draw  # warm the first chart's path too (for a kept-warm kernel)
         self._km: Any = None
         self._kc: Any = None
@@ -96,7 +100,7 @@ class LocalKernel:
         self.started_at = 0.0
 
     # --- lifecycle ----------------------------------------------------------
-    def start(self) -> "LocalKernel":
+    def start(self) -> LocalKernel:
         t0 = time.perf_counter()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._base = new_scratch(self.marker)
@@ -130,7 +134,8 @@ class LocalKernel:
                 sb.chown_tree(p, self.uid)
             sb.chown_tree(self.workdir, self.uid)
 
-        self.cgroup, why_not = cgroups.make(self.marker, self.memory_budget_bytes, self.limits.tasks)
+        self.cgroup, why_not = cgroups.make(self.marker, self.memory_budget_bytes, self.limits.tasks,
+                                            mode=self._cgroups_mode)
         self.budget_mechanism = (f"{self.cgroup.mechanism} + watchdog" if self.cgroup
                                  else f"watchdog only ({why_not})")
 
@@ -159,7 +164,8 @@ class LocalKernel:
             WATCHDOG.watch(self)
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
-            raise KernelStartError(f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
+            raise KernelStartError(
+                f"The Python kernel did not start ({exc.__class__.__name__}: {exc}).") from None
         warmup = (WARMUP_CODE + (FIRST_DRAW_CODE if self._first_draw else "")
                   + output_cap_code(self.caps.max_output_chars))
         outcome = self.run(warmup, timeout=self._start_timeout, snapshot=False)
@@ -185,10 +191,8 @@ class LocalKernel:
 
     def interrupt(self) -> None:
         if self._km is not None and self.is_alive():
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001 - a failed interrupt is handled by the restart
                 self._km.interrupt_kernel()
-            except Exception:  # noqa: BLE001 - a failed interrupt is handled by the restart
-                pass
 
     def kill(self) -> None:
         """Kill the kernel's processes only: safe from any thread, even while another thread
@@ -249,18 +253,14 @@ class LocalKernel:
         WATCHDOG.forget(self)
         kc, self._kc = self._kc, None
         if kc is not None:
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001
                 kc.stop_channels()
-            except Exception:  # noqa: BLE001
-                pass
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
         if proc is not None:
             stop_process_tree(proc, sandboxed=self.plan.sandboxed)
         if self._km is not None:
-            try:
+            with contextlib.suppress(Exception):  # noqa: BLE001
                 self._km.cleanup_resources(restart=False)
-            except Exception:  # noqa: BLE001
-                pass
         if self.cgroup is not None:
             self.cgroup.remove()  # empty now: every process of the kernel is gone
         if self._base is not None:
@@ -295,7 +295,7 @@ class LocalKernel:
         # the kernel caps its own output; this is the second line (room for the kernel's note)
         out = StreamBuffer(caps.max_output_chars + 200)
         err = StreamBuffer(caps.max_output_chars + 200)
-        images: list = []
+        images: list[tuple[Any, Any]] = []
         images_dropped = 0
         error: ExecutionError | None = None
         deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import re
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_core.config import Settings
+from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile, safe_name
 from agent_core.interpreter import sandbox as sb
 from agent_core.interpreter import uids
@@ -49,8 +51,10 @@ _SESSION_ID = re.compile(r"^[0-9A-Za-z._:-]{2,100}$")  # Bedrock's rule for sess
 KERNEL_WAIT_SECONDS = 120.0  # a request waits this long for a free interpreter
 
 
-class InvalidSessionId(ValueError):
+class InvalidSessionId(AgentDeskError, ValueError):
     """A session id that cannot name a folder."""
+
+    kind = "validation"
 
 
 @dataclass
@@ -146,7 +150,8 @@ class KernelPool:
         sess = self._session(session_id)
         with sess.lock:
             if self._closed:
-                return Execution(error=ExecutionError("PoolClosed", "The code interpreter was shut down.", ""))
+                return Execution(error=ExecutionError(
+                    "PoolClosed", "The code interpreter was shut down.", ""))
             notice = None
             if sess.kernel is not None and not sess.kernel.is_alive():
                 code_ = sess.kernel.exit_code()
@@ -167,8 +172,9 @@ class KernelPool:
                 outcome = sess.kernel.run(code, timeout=timeout)
             except Exception as exc:  # noqa: BLE001 - never a raw traceback for the UI
                 outcome = RunOutcome(Execution(
-                    error=ExecutionError("InterpreterError", f"Talking to the kernel failed ({exc.__class__.__name__}); "
-                                         "it was restarted. Run the code again.", ""),
+                    error=ExecutionError(
+                        "InterpreterError", f"Talking to the kernel failed ({exc.__class__.__name__}); "
+                        "it was restarted. Run the code again.", ""),
                     kernel_restarted=True, notice="The Python kernel was restarted: variables in memory "
                     "were lost (files in the working folder are kept)."), True)
             sess.last_used = time.monotonic()
@@ -308,7 +314,8 @@ class KernelPool:
         self._ensure_mpl_cache()
         kernel = LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
                              uid=uid, hide=self._hide, mpl_cache=self._mpl_cache, first_draw=self._first_draw,
-                             caps=OutputCaps.from_settings(self.settings), on_shutdown=gone)
+                             caps=OutputCaps.from_settings(self.settings), on_shutdown=gone,
+                             cgroups_mode=self.settings.kernel_cgroups)
         with self._lock:
             closed = self._closed
             if not closed:
@@ -392,7 +399,7 @@ class KernelPool:
         if spare is not None:
             _discard_spare(spare)
             return True
-        for _, sid, s in sorted((s.last_used, sid, s) for sid, s in live if sid != session_id):
+        for _, _sid, s in sorted((s.last_used, sid, s) for sid, s in live if sid != session_id):
             if s.lock.acquire(blocking=False):
                 try:
                     if s.kernel is not None:
@@ -441,7 +448,7 @@ class KernelPool:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return self._make_kernel(folder)
-        except Exception:
+        except Exception:  # cleanup, then re-raised: a kernel that did not start leaves no folder
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
@@ -452,11 +459,9 @@ class KernelPool:
         self._mpl_cache.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(self._mpl_cache),
                "HOME": str(self._mpl_cache)}
-        try:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
                            capture_output=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
 
     def _reap_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -464,7 +469,7 @@ class KernelPool:
             now = time.monotonic()
             with self._lock:
                 items = list(self._sessions.items())
-            for sid, s in items:
+            for _sid, s in items:
                 if s.kernel is None or now - s.last_used < idle:
                     continue
                 if not s.lock.acquire(blocking=False):
@@ -499,7 +504,7 @@ def _discard_spare(spare: Future, *, remove_folder: bool = True) -> None:
     spare.add_done_callback(done)
 
 
-def _shutdown_ref(ref: "weakref.ref[KernelPool]") -> None:
+def _shutdown_ref(ref: weakref.ref[KernelPool]) -> None:
     pool = ref()
     if pool is not None:
         pool.shutdown()

@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_core.failures import AgentDeskError
+
 INSIDE_WORKDIR = "/home/sandbox/work"
 # Hidden behind empty tmpfs mounts inside the sandbox (plus the app folder and home).
 HIDDEN_DIRS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
@@ -32,8 +34,10 @@ _NEVER_HIDE = ("/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
                "/proc", "/dev", "/sys", "/var")
 
 
-class SandboxError(RuntimeError):
+class SandboxError(AgentDeskError, RuntimeError):
     """The requested sandbox cannot be used here; the message says what to do."""
+
+    kind = "sandbox"
 
 
 @dataclass(frozen=True)

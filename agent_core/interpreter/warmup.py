@@ -5,6 +5,9 @@ inline backend (figures left open at the end of a cell come back as PNG images),
 closes figures the cell already saved with ``savefig`` so the same chart does not come
 back twice (once as the saved file, once as an inline image).
 """
+from __future__ import annotations
+
+from string import Template
 
 WARMUP_CODE = r"""
 import os, sys, warnings
@@ -88,21 +91,15 @@ del _adk_first_draw
 """
 
 
-def output_cap_code(limit: int) -> str:
-    """Code that caps what one execution may print, inside the kernel, as it is written:
-    past ``limit`` characters per stream the rest is counted, not sent (a run printing
-    200 MB would otherwise arrive at the app as one 200 MB message). ``write`` becomes a
-    data descriptor on the stream class, so IPython's per-cell history tee (which swaps
-    ``stream.write`` on the instance) always ends in the capped write; subprocess output
-    captured by ipykernel goes through it too. A note says what was dropped."""
-    return f"""
-def _adk_cap_output(limit={int(limit)}):
+# Caps what one execution may print, inside the kernel (see output_cap_code).
+OUTPUT_CAP_CODE = Template("""
+def _adk_cap_output(limit=$limit):
     import sys
     cls = type(sys.stdout)
     if getattr(cls, "_adk_capped", False):
         return
     orig = cls.write
-    kept, dropped = {{}}, {{}}
+    kept, dropped = {}, {}
 
     def capped(self, text, *args, **kwargs):
         key = getattr(self, "name", "stdout")
@@ -128,7 +125,7 @@ def _adk_cap_output(limit={int(limit)}):
 
     cls.write = property(get, put)
     cls._adk_capped = True
-    streams = {{"stdout": sys.stdout, "stderr": sys.stderr}}
+    streams = {"stdout": sys.stdout, "stderr": sys.stderr}
     for stream in streams.values():
         stream.__dict__.pop("write", None)
 
@@ -138,7 +135,8 @@ def _adk_cap_output(limit={int(limit)}):
 
     def post_execute(*args):
         for key, n in list(dropped.items()):
-            orig(streams.get(key, sys.stdout), f"\\n[... output truncated in the kernel: {{n:,}} more characters]\\n")
+            note = f"\\n[... output truncated in the kernel: {n:,} more characters]\\n"
+            orig(streams.get(key, sys.stdout), note)
         dropped.clear()
 
     get_ipython().events.register("pre_execute", pre_execute)
@@ -147,3 +145,14 @@ def _adk_cap_output(limit={int(limit)}):
 _adk_cap_output()
 del _adk_cap_output
 """
+)
+
+
+def output_cap_code(limit: int) -> str:
+    """Code that caps what one execution may print, inside the kernel, as it is written:
+    past ``limit`` characters per stream the rest is counted, not sent (a run printing
+    200 MB would otherwise arrive at the app as one 200 MB message). ``write`` becomes a
+    data descriptor on the stream class, so IPython's per-cell history tee (which swaps
+    ``stream.write`` on the instance) always ends in the capped write; subprocess output
+    captured by ipykernel goes through it too. A note says what was dropped."""
+    return OUTPUT_CAP_CODE.substitute(limit=int(limit))

@@ -10,7 +10,6 @@ the same budget as well; the watchdog is the mechanism everywhere else.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import weakref

@@ -5,12 +5,30 @@ it cannot map). It never guesses code for a request it does not understand.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
-from agent_core.planner.inspect import NotAPriceTable, TableInfo, inspect_file
-from agent_core.planner.intent import PRICE_KINDS, Intent, parse_intent
-from agent_core.planner.recipes import Answer, Plan, build_price_plan
+from agent_core.planner.intent import Intent, parse_intent
+from agent_core.planner.recipes import Answer, Plan, TableInfo, build_price_plan
+
+
+class NotAPriceTable(ValueError):
+    """The file cannot be read as prices; the message says why and what to do."""
+
+
+def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
+    """The profile of an attached file (:func:`agent_core.tables.read_table`, as on the Upload
+    page), or :class:`NotAPriceTable` with the reader's reason."""
+    from agent_core.tables import read_table
+
+    result = read_table(name, data, sheet=sheet)
+    if not result.ok:
+        raise NotAPriceTable(result.profile.error or f"{name} could not be read as a price table.")
+    return result.profile
+
+if TYPE_CHECKING:
+    from agent_core.synthetic import SyntheticSpec
 
 __all__ = ["Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
            "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
@@ -56,10 +74,10 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     unreadable: list[str] = []
     for f in files:
         try:
-            tables.append(inspect_file(f.name, f.data))
+            tables.append(inspect_file(f.name, f.data, f.sheet))
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
-    table = _named_table(text, tables)
+    table, named = _chosen_table(text, tables)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),
@@ -121,14 +139,17 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     if intent.kind == "candlestick" and not table.has_ohlc:
         return Answer(
             text=f"A candlestick chart needs open, high, low and close columns, and {table.name} has "
-                 f"{', '.join(table.columns)}. Ask for a price chart instead (\"chart with a 20-day "
+                 f"{', '.join(c.name for c in table.columns)}. Ask for a price chart instead "
+                 "(\"chart with a 20-day "
                  "moving average\"), or attach a file with open/high/low/close columns.",
             rationale="The file has no OHLC columns, so a candlestick chart is not possible.")
     plan = build_price_plan(table, intent)
     notes = []
     if len(tables) > 1:
-        notes.append(f"Several price files are attached; I use {table.name} (name another file in "
-                     "the request to use it instead).")
+        others = ", ".join(t.name for t in tables if t is not table)
+        why = "the request names it" if named else "it is the most recently attached price file"
+        notes.append(f"I used {table.name} ({why}); also attached: {others}. Name another file or one of "
+                     "its tickers in the request to use it instead.")
     if intent.unknown_tickers:
         notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
     if notes:
@@ -157,21 +178,46 @@ def _outside(intent: Intent, table: TableInfo) -> str | None:
             "Ask for dates inside that span, or attach a file that covers them. No code was run.")
 
 
-def _named_table(text: str, tables: list[TableInfo]) -> TableInfo | None:
-    """The table the request names (by file name or stem), else the first one."""
+def _chosen_table(text: str, tables: list[TableInfo]) -> tuple[TableInfo | None, bool]:
+    """The table the request names (by file name or stem, then by a ticker only it holds), else
+    the most recently attached one; and whether the request named it."""
     low = (text or "").lower()
-    for t in tables:
+    for t in reversed(tables):
         stem = t.name.rsplit(".", 1)[0].lower()
-        if t.name.lower() in low or (len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
-            return t
-    return tables[0] if tables else None
+        if t.name.lower() in low or (
+                len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
+            return t, True
+    words = set(re.findall(r"[A-Za-z0-9^][A-Za-z0-9.\-^]*", text or ""))
+    for t in reversed(tables):
+        if any(tk in words for tk in t.tickers if len(tk) >= 2 and tk.upper() == tk):
+            return t, True
+    return (tables[-1], False) if tables else (None, False)
 
 
 def _synthetic_plan(text: str) -> Plan | Answer:
-    from agent_core.synthetic import SpecError, plan_code, spec_from_text
+    from agent_core.synthetic import spec_from_text
 
     spec = spec_from_text(text)
     assert spec is not None
+    return synthetic_plan(spec)
+
+
+def plan_task(task: object) -> Plan | Answer | None:
+    """The plan for a typed task (``AgentRequest.task``): a ``SyntheticSpec`` from the form,
+    or a ready ``Plan`` / ``Answer``; None for a task the local agent does not know."""
+    from agent_core.synthetic import SyntheticSpec
+
+    if isinstance(task, (Plan, Answer)):
+        return task
+    if isinstance(task, SyntheticSpec):
+        return synthetic_plan(task)
+    return None
+
+
+def synthetic_plan(spec: SyntheticSpec) -> Plan | Answer:
+    """The plan that generates the dataset ``spec`` describes (an Answer when its rules clash)."""
+    from agent_core.synthetic import SpecError, plan_code
+
     try:
         code = plan_code(spec)
     except SpecError as exc:
@@ -183,11 +229,13 @@ def _synthetic_plan(text: str) -> Plan | Answer:
         title="synthetic companies dataset",
         rationale=(f"The request asks for a synthetic dataset of {spec.n_companies} companies "
                    f"({spec.sales_csv} and {spec.details_csv}, IDs like {spec.id_example}, east revenue "
-                   f"{spec.east_min:,.0f}-{spec.east_max:,.0f}, west {spec.west_min:,.0f}-{spec.west_max:,.0f}). "
+                   f"{spec.east_min:,.0f}-{spec.east_max:,.0f}, "
+                   f"west {spec.west_min:,.0f}-{spec.west_max:,.0f}). "
                    "I will generate it with pandas and Faker"
                    + (", draw the box plot of sales per region" if spec.want_box_plot else "")
                    + " and test every rule."),
         code=code, outputs=outputs,
         summary=f"Here is the synthetic dataset: {spec.sales_csv} and {spec.details_csv} with "
-                f"{spec.n_companies} companies" + (", and the box plot of sales per region." if spec.want_box_plot else "."),
+                f"{spec.n_companies} companies"
+                + (", and the box plot of sales per region." if spec.want_box_plot else "."),
     )

@@ -9,8 +9,8 @@ image format. Pure text processing: no pandas, no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 KINDS = ("run_code", "synthetic", "correlation", "candlestick", "drawdown", "volatility",
          "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
@@ -142,8 +142,8 @@ def extract_code(text: str) -> str | None:
             code = m.group(2).strip("\n")
             return code if code.strip() else None
         return None
-    m = re.match(r"\s*(?:please\s+)?(?:run|execute)\s+(?:this|the following|my)\s+(?:python\s+)?code\s*:\s*\n(.+)",
-                 text, re.S | re.I)
+    m = re.match(r"\s*(?:please\s+)?(?:run|execute)\s+(?:this|the following|my)\s+"
+                 r"(?:python\s+)?code\s*:\s*\n(.+)", text, re.S | re.I)
     if m and m.group(1).strip():
         return m.group(1).strip("\n")
     return None
@@ -178,7 +178,8 @@ def extract_dates(text: str) -> tuple[str, str | None, str | None, tuple[int, st
     last = None
     rest = text
     patterns = (
-        (rf"\b(?:from|between)\s+({_DATE_RE})\s+(?:to|until|till|through|thru|and|-|–)\s+({_DATE_RE})", "range"),
+        (rf"\b(?:from|between)\s+({_DATE_RE})\s+(?:to|until|till|through|thru|and|-|–)"
+         rf"\s+({_DATE_RE})", "range"),
         (rf"\b(?:since|after|starting(?:\s+(?:from|in|on))?|from|beginning)\s+({_DATE_RE})", "from"),
         (rf"\b(?:until|till|up\s+to|before|through|to|ending(?:\s+in)?)\s+({_DATE_RE})", "to"),
         (rf"\b(?:in|for|during|of)\s+((?:19|20)\d{{2}}|{_MONTH_RE},?\s+\d{{4}})\b", "in"),
@@ -226,13 +227,13 @@ def extract_windows(text: str) -> tuple[int, ...]:
         add(m.start(), m.group(1), 5 if m.group(2).lower() in ("week", "wk") else 1)
     for m in re.finditer(r"\b[se]?ma\s*[-_ ]?(\d{1,3})\b", text, re.I):
         add(m.start(), m.group(1))
-    for m in re.finditer(rf"\b(?:windows?|periods?|lookback|span|length)\s*(?:of|=|:|is|are|sizes?)?\s*({_NUMS})\b",
-                         text, re.I):
+    for m in re.finditer(rf"\b(?:windows?|periods?|lookback|span|length)\s*"
+                         rf"(?:of|=|:|is|are|sizes?)?\s*({_NUMS})\b", text, re.I):
         add(m.start(), m.group(1))
     for m in re.finditer(rf"({_NUMS})\s*[-\s]?\s*(?:moving|rolling)", text, re.I):
         add(m.start(), m.group(1))
-    for m in re.finditer(rf"(?:moving|rolling)\s+(?:averages?|means?|volatility)\s+(?:of|over|with)\s+({_NUMS})",
-                         text, re.I):
+    for m in re.finditer(rf"(?:moving|rolling)\s+(?:averages?|means?|volatility)\s+"
+                         rf"(?:of|over|with)\s+({_NUMS})", text, re.I):
         add(m.start(), m.group(1))
     seen: list[int] = []
     for _, w in sorted(found):

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from string import Template
 
-from agent_core.planner.inspect import TableInfo
 from agent_core.planner.intent import Intent
+from agent_core.tables import TableProfile
+
+TableInfo = TableProfile  # the recipes' name for the table they read (agent_core.tables)
 
 DEFAULT_PRICE_COLOUR = "tab:blue"
 DEFAULT_MA_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown")
@@ -32,7 +35,7 @@ class Plan:
     code: str
     outputs: tuple[str, ...]
     summary: str
-    fallback: "Plan | None" = None
+    fallback: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -53,109 +56,54 @@ def _lit(value) -> str:
     return repr(value)
 
 
-def _kw(pairs) -> str:
-    return "".join(f", {k}={_lit(v)}" for k, v in pairs)
-
-
-def _read_call(t: TableInfo) -> str:
-    if t.file_format == "xlsx":
-        return f"pd.read_excel({_lit(t.name)})"
-    if t.file_format == "parquet":
-        return f"pd.read_parquet({_lit(t.name)})"
-    if t.file_format == "json":
-        return f"pd.DataFrame(json.load(open({_lit(t.name)}, encoding=\"utf-8\")))"
-    return f"pd.read_csv({_lit(t.name)}{_kw(t.read_kwargs)})"
-
-
 def _layout_words(t: TableInfo) -> str:
     return {"long": f"long layout: one row per {t.ticker_column} and {t.date_column}",
             "wide": "wide layout: one column per ticker",
-            "ohlc": "OHLC layout: open/high/low/close" + ("/volume" if t.has_volume else "") + " of one instrument",
-            "single": "one price column"}[t.layout]
+            "ohlc": "OHLC layout: open/high/low/close" + ("/volume" if t.has_volume else "")
+                    + " of one instrument",
+            "single": "one price column"}[t.layout or "single"]
 
 
 def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool = False) -> str:
     """Code that leaves ``prices`` (date index, one column per ticker, sorted, one row per
-    date) and, with ``want_ohlc``, ``ohlc`` (open, high, low, close[, volume]) of one ticker."""
-    d = "date" if t.date_unnamed else t.date_column
+    date) and, with ``want_ohlc``, ``ohlc`` (open, high, low, close[, volume]) of one ticker.
+
+    It starts with the profile's own read code: the file is read exactly as the Upload page
+    read it (``df``: tidy, sorted, one row per (ticker and) date)."""
+    d = t.date_column or "date"
     value = intent.column if intent.column in t.numeric_columns else t.value_column
+    read = t.read_code.replace("import pandas as pd\n", "", 1).strip("\n")
     lines = [
         "import matplotlib",
         'matplotlib.use("Agg")',
         "import matplotlib.pyplot as plt",
         "import numpy as np",
         "import pandas as pd",
+        "",
+        f"# --- Load {t.name} ({_layout_words(t)}, {t.frequency.words()}), as the Upload page read it ---",
+        read,
     ]
-    if t.file_format == "json":
-        lines.insert(0, "import json")
-    lines += ["", f"# --- Load {t.name} ({_layout_words(t)}) ---", f"raw = {_read_call(t)}"]
-    if t.file_format in ("parquet", "json"):
-        lines.append("if not isinstance(raw.index, pd.RangeIndex):\n"
-                     "    raw = raw.rename_axis(raw.index.name or \"date\").reset_index()  # dates in the index")
-    lines.append("raw.columns = [str(c).strip() for c in raw.columns]")
-    if t.date_unnamed:
-        lines.append('raw = raw.rename(columns={raw.columns[0]: "date"})  # the unnamed first column holds the dates')
-    date_kw = _kw(t.date_kwargs)
-    note = f"  # dates written like {t.date_example!r}" if t.text_dates and t.date_example else ""
     if lenient:
-        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}, errors=\"coerce\"){note}")
-    else:
-        lines.append(f"raw[{_lit(d)}] = pd.to_datetime(raw[{_lit(d)}]{date_kw}){note}")
-
-    if t.layout == "long":
-        numeric = [value] + ([c for _, c in t.ohlc if c != value] if want_ohlc and t.has_ohlc else [])
-    elif t.layout == "wide":
-        numeric = list(t.price_columns)
-    elif t.layout == "ohlc":
-        numeric = [c for _, c in t.ohlc] if t.has_ohlc else [value]
-        if value not in numeric:
-            numeric.append(value)
-    else:
-        numeric = [value]
-    numeric = [c for c in dict.fromkeys(numeric) if c]
-
-    if lenient:
+        numeric = [c for c in dict.fromkeys([value, *t.price_columns]) if c]
         lines += [
             "",
-            "# Read every value column as numbers; cells that are not numbers become missing.",
-            "def to_number(column):",
-            "    text = column.astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", regex=True)",
-            "    return pd.to_numeric(text, errors=\"coerce\")",
-            "",
-            f"value_columns = {_lit(numeric)}",
-            "for col in value_columns:",
-            "    raw[col] = to_number(raw[col])",
-            "rows_before = len(raw)",
-            f"raw = raw.dropna(subset=[{_lit(d)}]).dropna(subset=value_columns, how=\"all\")",
-            "if len(raw) < rows_before:",
-            "    print(f\"Left out {rows_before - len(raw)} row(s) whose date or price could not be read.\")",
+            "# Lenient: every value column as numbers; cells that are not numbers become missing.",
+            f"for col in {_lit(numeric)}:",
+            "    df[col] = pd.to_numeric(df[col], errors=\"coerce\")",
         ]
-    else:
-        for c in numeric:
-            if c in t.text_columns:
-                lines.append(f"raw[{_lit(c)}] = pd.to_numeric(raw[{_lit(c)}].astype(str).str.replace(r\"[$€£¥,%\\s]\", \"\", "
-                             f"regex=True))  # numbers written with symbols")
-            else:
-                lines.append(f"raw[{_lit(c)}] = raw[{_lit(c)}].astype(float)")
-
     lines.append("")
     if t.layout == "long":
         tk = t.ticker_column
         lines += [
-            f"raw[{_lit(tk)}] = raw[{_lit(tk)}].astype(str).str.strip()",
-            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\")",
-            "# One column per ticker; when a date appears twice, the last row wins.",
-            f"prices = raw.pivot_table(index={_lit(d)}, columns={_lit(tk)}, values={_lit(value)}, aggfunc=\"last\")",
+            "# One column per ticker.",
+            f"prices = df.pivot_table(index={_lit(d)}, columns={_lit(tk)}, values={_lit(value)}, "
+            "aggfunc=\"last\")",
         ]
+    elif t.layout == "wide":
+        lines.append(f"prices = df.set_index({_lit(d)})[{_lit(list(t.price_columns))}]")
     else:
-        lines += [
-            "# Sort by date; when a date appears twice, keep the last row.",
-            f"raw = raw.sort_values({_lit(d)}, kind=\"stable\").drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
-        ]
-        if t.layout == "wide":
-            lines.append(f"prices = raw[{_lit(list(t.price_columns))}]")
-        else:
-            lines.append(f"prices = raw[[{_lit(value)}]].rename(columns={{{_lit(value)}: {_lit(t.tickers[0])}}})")
+        lines.append(f"prices = df.set_index({_lit(d)})[[{_lit(value)}]].rename(columns={{{_lit(value)}: "
+                     f"{_lit(t.tickers[0])}}})")
     lines += ["prices.index.name = \"date\"", "prices.columns = [str(c) for c in prices.columns]",
               "prices.columns.name = None"]
 
@@ -167,21 +115,17 @@ def loader_code(t: TableInfo, intent: Intent, *, lenient: bool, want_ohlc: bool 
                  "    raise ValueError(\"No prices are left for the tickers and dates asked for.\")")
 
     if want_ohlc and t.has_ohlc:
-        roles = dict(t.ohlc)
-        close = roles.get("close") or roles.get("adj_close")
-        cols = {"open": roles["open"], "high": roles["high"], "low": roles["low"], "close": close}
-        if "volume" in roles:
-            cols["volume"] = roles["volume"]
-        lines += ["", "# The open/high/low/close" + ("/volume" if "volume" in cols else "") + " columns, renamed."]
+        cols = dict(t.ohlc)
+        lines += ["", "# The open/high/low/close" + ("/volume" if "volume" in cols else "")
+                  + " columns, renamed."]
         if t.layout == "long":
             ticker = _candle_ticker(t, intent)
             lines += [
-                f"one = raw[raw[{_lit(t.ticker_column)}] == {_lit(ticker)}]"
-                f".drop_duplicates({_lit(d)}, keep=\"last\").set_index({_lit(d)})",
+                f"one = df[df[{_lit(t.ticker_column)}] == {_lit(ticker)}].set_index({_lit(d)})",
                 f"ohlc = one[{_lit(list(cols.values()))}].copy()",
             ]
         else:
-            lines.append(f"ohlc = raw[{_lit(list(cols.values()))}].copy()")
+            lines.append(f"ohlc = df.set_index({_lit(d)})[{_lit(list(cols.values()))}].copy()")
         lines += [f"ohlc.columns = {_lit(list(cols))}", "ohlc.index.name = \"date\""]
         lines += _date_filter_lines("ohlc", intent)
         lines.append("ohlc = ohlc.dropna(subset=[\"open\", \"high\", \"low\", \"close\"])")
@@ -198,137 +142,141 @@ def _date_filter_lines(var: str, intent: Intent) -> list[str]:
         out.append(f"{var} = {var}.loc[{a}:{b}]  # only {words.strip()}")
     if intent.last:
         n, unit = intent.last
-        out.append(f"{var} = {var}.loc[{var}.index.max() - pd.DateOffset({unit}={n}):]  # the last {n} {unit}")
+        out.append(f"{var} = {var}.loc[{var}.index.max() - pd.DateOffset({unit}={n}):]"
+                   f"  # the last {n} {unit}")
     return out
 
 
-def _save_fig(stem: str, fmt: str) -> list[str]:
-    return ["fig.tight_layout()", f"fig.savefig(\"{stem}.{fmt}\", dpi=110)", "plt.close(fig)"]
+def _fill(template: Template, **values: object) -> str:
+    """A code template with its ``$names`` filled in (a leading blank line, no trailing one)."""
+    return "\n" + template.substitute({k: str(v) for k, v in values.items()}).strip("\n")
 
 
-def _save_fixed_fig(stem: str, fmt: str) -> list[str]:
-    """Save a figure whose layout is already fixed, at screen resolution (a PNG with light
-    compression: the same pixels, encoded faster)."""
-    fast = ", pil_kwargs={\"compress_level\": 1}" if fmt == "png" else ""
-    return [f"fig.savefig(\"{stem}.{fmt}\", dpi=100{fast})", "plt.close(fig)"]
+# --- recipes: each one's code is a template a reader sees whole --------------------------------
+PRICE_CHART = Template("""
+# --- Chart: price$with_ma ---
+windows = $windows  # moving-average windows, in rows (trading days)
+price_colour = $price_colour
+ma_colours = $ma_colours
+tickers = list(prices.columns)[:$max_panels]
+# Sized for a screen (900 px wide, about 215 px per ticker) with a fixed layout: no
+# tight_layout pass, which draws the whole figure once more just to measure it.
+height = 1.25 + 2.15 * len(tickers)  # inches: margins + one panel per ticker
+fig, axes = plt.subplots(len(tickers), 1, figsize=(9, height), sharex=True, squeeze=False)
+tables = []
+for ax, ticker in zip(axes[:, 0], tickers):
+    series = prices[ticker].dropna()
+    table = pd.DataFrame({"price": series})
+    ax.plot(series.index, series, color=price_colour, linewidth=1.2, label=f"{ticker} price")
+    for window, colour in zip(windows, ma_colours):
+        ma = series.rolling(window).mean()
+        table[f"ma_{window}"] = ma
+        ax.plot(ma.index, ma, color=colour, linewidth=1.6, label=f"{window}-day moving average")
+    ax.set_title(f"{ticker}: price" + "".join(f", {w}-day moving average" for w in windows))
+    ax.set_ylabel("Price")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    table.insert(0, "ticker", ticker)
+    tables.append(table)
+axes[-1, 0].set_xlabel("Date")
+fig.autofmt_xdate(bottom=0.75 / height)
+fig.subplots_adjust(left=0.095, right=0.985, top=1 - 0.35 / height, hspace=0.5 / 1.7)
+fig.savefig("$stem.$fmt", dpi=100$fast_png)  # the layout is fixed: saved at screen resolution
+plt.close(fig)
+
+# The plotted data, for an interactive chart.
+plotted = pd.concat(tables).reset_index()
+if prices.shape[1] > len(tickers):
+    print(f"Note: plotted the first {len(tickers)} of {prices.shape[1]} tickers; "
+          "name the ones you want to see others.")
+if len(tickers) == 1:
+    plotted = plotted.drop(columns="ticker")
+plotted.to_csv("$stem.csv", index=False)
+print(f"{len(prices)} dates from {prices.index.min():%Y-%m-%d} to {prices.index.max():%Y-%m-%d}.")
+print(f"Saved $stem.$fmt and $stem.csv ({len(plotted)} rows) for: {', '.join(tickers)}.")
+""")
+PRICE_CHART_LAST_VALUES = Template("""
+for ticker in tickers:
+    last = prices[ticker].dropna()
+    parts = [f"last price {last.iloc[-1]:,.2f}"] + [
+        f"{w}-day MA {last.rolling(w).mean().iloc[-1]:,.2f}" for w in windows]
+    print(f"{ticker}: " + ", ".join(parts))
+""")
 
 
-def _span(var: str = "prices") -> str:
-    return (f"print(f\"{{len({var})}} dates from {{{var}.index.min():%Y-%m-%d}} to "
-            f"{{{var}.index.max():%Y-%m-%d}}.\")")
-
-
-# --- recipes -----------------------------------------------------------------------------------
 def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, tuple[str, ...], str]:
     windows = list(intent.windows)
     price_colour = intent.price_color or DEFAULT_PRICE_COLOUR
     ma_colours = list(intent.ma_colors) + [c for c in DEFAULT_MA_COLOURS if c not in intent.ma_colors]
     stem = "moving_average" if windows else "price_chart"
     fmt = intent.image_format
-    body = [
-        "",
-        "# --- Chart: price" + (" with moving averages" if windows else "") + " ---",
-        f"windows = {_lit(windows)}  # moving-average windows, in rows (trading days)",
-        f"price_colour = {_lit(price_colour)}",
-        f"ma_colours = {_lit(ma_colours[: max(1, len(windows))])}",
-        f"tickers = list(prices.columns)[:{MAX_PANELS}]",
-        "# Sized for a screen (900 px wide, about 215 px per ticker) with a fixed layout: no",
-        "# tight_layout pass, which draws the whole figure once more just to measure it.",
-        "height = 1.25 + 2.15 * len(tickers)  # inches: margins + one panel per ticker",
-        "fig, axes = plt.subplots(len(tickers), 1, figsize=(9, height), sharex=True, squeeze=False)",
-        "tables = []",
-        "for ax, ticker in zip(axes[:, 0], tickers):",
-        "    series = prices[ticker].dropna()",
-        "    table = pd.DataFrame({\"price\": series})",
-        "    ax.plot(series.index, series, color=price_colour, linewidth=1.2, label=f\"{ticker} price\")",
-        "    for window, colour in zip(windows, ma_colours):",
-        "        ma = series.rolling(window).mean()",
-        "        table[f\"ma_{window}\"] = ma",
-        "        ax.plot(ma.index, ma, color=colour, linewidth=1.6, label=f\"{window}-day moving average\")",
-        "    ax.set_title(f\"{ticker}: price\" + \"\".join(f\", {w}-day moving average\" for w in windows))",
-        "    ax.set_ylabel(\"Price\")",
-        "    ax.grid(alpha=0.3)",
-        "    ax.legend(loc=\"upper left\")",
-        "    table.insert(0, \"ticker\", ticker)",
-        "    tables.append(table)",
-        "axes[-1, 0].set_xlabel(\"Date\")",
-        "fig.autofmt_xdate(bottom=0.75 / height)",
-        "fig.subplots_adjust(left=0.095, right=0.985, top=1 - 0.35 / height, hspace=0.5 / 1.7)",
-        *_save_fixed_fig(stem, fmt),
-        "",
-        "# The plotted data, for an interactive chart.",
-        "plotted = pd.concat(tables).reset_index()",
-        f"if prices.shape[1] > len(tickers):",
-        f"    print(f\"Note: plotted the first {{len(tickers)}} of {{prices.shape[1]}} tickers; name the ones you want to see others.\")",
-        "if len(tickers) == 1:",
-        "    plotted = plotted.drop(columns=\"ticker\")",
-        f"plotted.to_csv(\"{stem}.csv\", index=False)",
-        _span(),
-        f"print(f\"Saved {stem}.{fmt} and {stem}.csv ({{len(plotted)}} rows) for: {{', '.join(tickers)}}.\")",
-    ]
+    body = _fill(PRICE_CHART, with_ma=" with moving averages" if windows else "", windows=_lit(windows),
+                 price_colour=_lit(price_colour), ma_colours=_lit(ma_colours[: max(1, len(windows))]),
+                 max_panels=MAX_PANELS, stem=stem, fmt=fmt,
+                 # a PNG with light compression: the same pixels, encoded faster
+                 fast_png=', pil_kwargs={"compress_level": 1}' if fmt == "png" else "")
     if windows:
-        body += [
-            "for ticker in tickers:",
-            "    last = prices[ticker].dropna()",
-            "    parts = [f\"last price {last.iloc[-1]:,.2f}\"] + [",
-            "        f\"{w}-day MA {last.rolling(w).mean().iloc[-1]:,.2f}\" for w in windows]",
-            "    print(f\"{ticker}: \" + \", \".join(parts))",
-        ]
+        body += _fill(PRICE_CHART_LAST_VALUES)
     wtxt = " and ".join(f"{w}-day" for w in windows)
-    title = f"price chart with {wtxt} moving average{'s' if len(windows) > 1 else ''}" if windows else "price chart"
+    title = (f"price chart with {wtxt} moving average{'s' if len(windows) > 1 else ''}" if windows
+             else "price chart")
     colours = f"price in {intent.price_color or 'blue'}"
     if windows:
         colours += ", moving average" + ("s" if len(windows) > 1 else "") + " in " + " and ".join(
             ma_colours[: len(windows)]).replace("tab:", "")
     summary = f"Here is the {title} ({colours})."
-    return title, "\n".join(body), (f"{stem}.{fmt}", f"{stem}.csv"), summary
+    return title, body, (f"{stem}.{fmt}", f"{stem}.csv"), summary
+
+
+CANDLESTICK = Template("""
+# --- Candlestick chart$with_volume ---
+candles = ohlc.tail($max_candles)  # at most $max_candles candles stay readable
+up = candles["close"] >= candles["open"]
+colours = np.where(up, "tab:green", "tab:red")
+x = np.arange(len(candles))  # one slot per trading day, no gaps at weekends
+$figure
+ax.vlines(x, candles["low"], candles["high"], color=colours, linewidth=0.8)  # wicks
+body_low = candles[["open", "close"]].min(axis=1)
+body_height = (candles["close"] - candles["open"]).abs().clip(lower=1e-9)
+ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies
+ax.set_title($title)
+ax.set_ylabel("Price")
+ax.grid(alpha=0.3)
+$volume_panel
+ticks = np.linspace(0, len(candles) - 1, num=min(8, len(candles))).astype(int)
+bottom_ax.set_xticks(ticks)
+bottom_ax.set_xticklabels([candles.index[i].strftime("%Y-%m-%d") for i in ticks], rotation=30,
+                          ha="right")
+fig.tight_layout()
+fig.savefig("candlestick.$fmt", dpi=110)
+plt.close(fig)
+candles.reset_index().to_csv("candlestick.csv", index=False)
+print(f"{len(candles)} dates from {candles.index.min():%Y-%m-%d} to {candles.index.max():%Y-%m-%d}.")
+print(f"Saved candlestick.$fmt and candlestick.csv ({len(candles)} candles).")
+""")
+CANDLE_FIGURE = 'fig, ax = plt.subplots(figsize=(12, 6))'
+CANDLE_FIGURE_WITH_VOLUME = ('fig, (ax, ax_vol) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, '
+                             'gridspec_kw={"height_ratios": [3, 1]})')
+CANDLE_NO_VOLUME = "bottom_ax = ax"
+CANDLE_VOLUME = """ax_vol.bar(x, candles["volume"], width=0.7, color=colours)
+ax_vol.set_ylabel("Volume")
+ax_vol.grid(alpha=0.3)
+bottom_ax = ax_vol"""
 
 
 def candlestick(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
     vol = t.has_volume
-    body = [
-        "",
-        "# --- Candlestick chart" + (" with volume" if vol else "") + " ---",
-        f"candles = ohlc.tail({MAX_CANDLES})  # at most {MAX_CANDLES} candles stay readable",
-        "up = candles[\"close\"] >= candles[\"open\"]",
-        "colours = np.where(up, \"tab:green\", \"tab:red\")",
-        "x = np.arange(len(candles))  # one slot per trading day, no gaps at weekends",
-    ]
-    if vol:
-        body.append("fig, (ax, ax_vol) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, "
-                    "gridspec_kw={\"height_ratios\": [3, 1]})")
-    else:
-        body.append("fig, ax = plt.subplots(figsize=(12, 6))")
-    body += [
-        "ax.vlines(x, candles[\"low\"], candles[\"high\"], color=colours, linewidth=0.8)  # wicks",
-        "body_low = candles[[\"open\", \"close\"]].min(axis=1)",
-        "body_height = (candles[\"close\"] - candles[\"open\"]).abs().clip(lower=1e-9)",
-        "ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies",
-        f"ax.set_title({_lit(_candle_ticker(t, intent) + ' candlestick')})",
-        "ax.set_ylabel(\"Price\")",
-        "ax.grid(alpha=0.3)",
-    ]
-    if vol:
-        body += ["ax_vol.bar(x, candles[\"volume\"], width=0.7, color=colours)",
-                 "ax_vol.set_ylabel(\"Volume\")", "ax_vol.grid(alpha=0.3)", "bottom_ax = ax_vol"]
-    else:
-        body.append("bottom_ax = ax")
-    body += [
-        "ticks = np.linspace(0, len(candles) - 1, num=min(8, len(candles))).astype(int)",
-        "bottom_ax.set_xticks(ticks)",
-        "bottom_ax.set_xticklabels([candles.index[i].strftime(\"%Y-%m-%d\") for i in ticks], rotation=30, ha=\"right\")",
-        *_save_fig("candlestick", fmt),
-        "candles.reset_index().to_csv(\"candlestick.csv\", index=False)",
-        _span("candles"),
-        f"print(f\"Saved candlestick.{fmt} and candlestick.csv ({{len(candles)}} candles).\")",
-    ]
     ticker = _candle_ticker(t, intent)
+    body = _fill(CANDLESTICK, with_volume=" with volume" if vol else "", max_candles=MAX_CANDLES,
+                 figure=CANDLE_FIGURE_WITH_VOLUME if vol else CANDLE_FIGURE,
+                 title=_lit(ticker + " candlestick"),
+                 volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt)
     others = [x for x in t.tickers if x != ticker] if t.layout == "long" else []
     summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker} (at most the last "
                f"{MAX_CANDLES} trading days)."
                + (f" Name another ticker ({', '.join(others[:5])}) to chart it instead." if others else ""))
-    return "candlestick chart", "\n".join(body), (f"candlestick.{fmt}", "candlestick.csv"), summary
+    return "candlestick chart", body, (f"candlestick.{fmt}", "candlestick.csv"), summary
 
 
 def _candle_ticker(t: TableInfo, intent: Intent) -> str:
@@ -336,209 +284,235 @@ def _candle_ticker(t: TableInfo, intent: Intent) -> str:
     return (chosen or list(t.tickers) or ["price"])[0]
 
 
-def _resample_lines(intent: Intent) -> list[str]:
-    if not intent.freq:
-        return []
-    return [f"prices = prices.resample({_lit(intent.freq)}).last()  # one price per period (its last)"]
+RESAMPLE_FIRST = Template("""
+prices = prices.resample($freq).last()  # one price per period (its last)""")
+
+
+def _resample_lines(intent: Intent) -> str:
+    """The resampling step (a line of code), or nothing for daily data."""
+    return RESAMPLE_FIRST.substitute(freq=_lit(intent.freq)) if intent.freq else ""
+
+
+RETURNS = Template("""
+# --- $Period returns: histogram and summary table ---$resample
+rets = prices.pct_change(fill_method=None).iloc[1:]
+fig, ax = plt.subplots(figsize=(10, 5.5))
+for ticker in rets.columns:
+    ax.hist(rets[ticker].dropna() * 100, bins=60, alpha=0.55, label=ticker)
+ax.set_xlabel("$Period return (%)")
+ax.set_ylabel("Count")
+ax.set_title("Distribution of $period returns")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+fig.savefig("returns_histogram.$fmt", dpi=110)
+plt.close(fig)
+
+long_rets = rets.reset_index().melt(id_vars="date", var_name="ticker", value_name="return").dropna()
+long_rets.to_csv("returns_histogram.csv", index=False)
+summary = pd.DataFrame({
+    "observations": rets.count(),
+    "mean_pct": rets.mean() * 100,
+    "std_pct": rets.std() * 100,
+    "min_pct": rets.min() * 100,
+    "max_pct": rets.max() * 100,
+    "skew": rets.skew(),
+    "positive_share_pct": (rets > 0).sum() / rets.count() * 100,
+}).round(4)
+summary.index.name = "ticker"
+summary.to_csv("returns_summary.csv")
+print(summary.to_string())
+""")
+PERIOD_WORDS = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}
 
 
 def returns(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    period = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}.get(intent.freq, "daily")
-    body = [
-        "",
-        f"# --- {period.capitalize()} returns: histogram and summary table ---",
-        *_resample_lines(intent),
-        "rets = prices.pct_change(fill_method=None).iloc[1:]",
-        "fig, ax = plt.subplots(figsize=(10, 5.5))",
-        "for ticker in rets.columns:",
-        "    ax.hist(rets[ticker].dropna() * 100, bins=60, alpha=0.55, label=ticker)",
-        f"ax.set_xlabel(\"{period.capitalize()} return (%)\")",
-        "ax.set_ylabel(\"Count\")",
-        f"ax.set_title(\"Distribution of {period} returns\")",
-        "ax.grid(alpha=0.3)",
-        "ax.legend()",
-        *_save_fig("returns_histogram", fmt),
-        "",
-        "long_rets = rets.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"return\").dropna()",
-        "long_rets.to_csv(\"returns_histogram.csv\", index=False)",
-        "summary = pd.DataFrame({",
-        "    \"observations\": rets.count(),",
-        "    \"mean_pct\": rets.mean() * 100,",
-        "    \"std_pct\": rets.std() * 100,",
-        "    \"min_pct\": rets.min() * 100,",
-        "    \"max_pct\": rets.max() * 100,",
-        "    \"skew\": rets.skew(),",
-        "    \"positive_share_pct\": (rets > 0).sum() / rets.count() * 100,",
-        "}).round(4)",
-        "summary.index.name = \"ticker\"",
-        "summary.to_csv(\"returns_summary.csv\")",
-        "print(summary.to_string())",
-    ]
-    return (f"{period} returns histogram and summary", "\n".join(body),
+    period = PERIOD_WORDS.get(intent.freq or "", "daily")
+    body = _fill(RETURNS, Period=period.capitalize(), period=period, resample=_resample_lines(intent),
+                 fmt=fmt)
+    return (f"{period} returns histogram and summary", body,
             (f"returns_histogram.{fmt}", "returns_histogram.csv", "returns_summary.csv"),
             f"Here is the distribution of {period} returns with a summary table (mean, spread, extremes).")
+
+
+VOLATILITY = Template("""
+# --- Rolling volatility: $window-day standard deviation of daily returns, annualised ---
+window = $window
+rets = prices.pct_change(fill_method=None)
+vol = rets.rolling(window).std() * np.sqrt(252) * 100  # percent per year
+fig, ax = plt.subplots(figsize=(11, 5))
+for ticker in vol.columns:
+    ax.plot(vol.index, vol[ticker], linewidth=1.2, label=ticker)
+ax.set_ylabel("Annualised volatility (%)")
+ax.set_title(f"{window}-day rolling volatility")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.autofmt_xdate()
+fig.tight_layout()
+fig.savefig("rolling_volatility.$fmt", dpi=110)
+plt.close(fig)
+vol.reset_index().melt(id_vars="date", var_name="ticker", value_name=f"volatility_{window}").dropna().to_csv(
+    "rolling_volatility.csv", index=False)
+latest = vol.ffill().iloc[-1].round(2)
+print("Latest annualised volatility (%):", latest.to_dict())
+""")
 
 
 def volatility(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
     w = intent.windows[0] if intent.windows else 20
-    body = [
-        "",
-        f"# --- Rolling volatility: {w}-day standard deviation of daily returns, annualised ---",
-        f"window = {w}",
-        "rets = prices.pct_change(fill_method=None)",
-        "vol = rets.rolling(window).std() * np.sqrt(252) * 100  # percent per year",
-        "fig, ax = plt.subplots(figsize=(11, 5))",
-        "for ticker in vol.columns:",
-        "    ax.plot(vol.index, vol[ticker], linewidth=1.2, label=ticker)",
-        "ax.set_ylabel(\"Annualised volatility (%)\")",
-        "ax.set_title(f\"{window}-day rolling volatility\")",
-        "ax.grid(alpha=0.3)",
-        "ax.legend()",
-        "fig.autofmt_xdate()",
-        *_save_fig("rolling_volatility", fmt),
-        "vol.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=f\"volatility_{window}\")"
-        ".dropna().to_csv(\"rolling_volatility.csv\", index=False)",
-        "latest = vol.ffill().iloc[-1].round(2)",
-        "print(\"Latest annualised volatility (%):\", latest.to_dict())",
-    ]
-    return (f"{w}-day rolling volatility", "\n".join(body), (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
+    return (f"{w}-day rolling volatility", _fill(VOLATILITY, window=w, fmt=fmt),
+            (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
             f"Here is the {w}-day rolling volatility (annualised standard deviation of daily returns).")
+
+
+DRAWDOWN = Template("""
+# --- Drawdown: how far each price is below its running peak ---
+peak = prices.cummax()
+dd = (prices / peak - 1) * 100
+fig, ax = plt.subplots(figsize=(11, 5))
+for ticker in dd.columns:
+    ax.fill_between(dd.index, dd[ticker], 0, alpha=0.35, label=ticker)
+ax.set_ylabel("Drawdown from peak (%)")
+ax.set_title("Drawdown")
+ax.grid(alpha=0.3)
+ax.legend(loc="lower left")
+fig.autofmt_xdate()
+fig.tight_layout()
+fig.savefig("drawdown.$fmt", dpi=110)
+plt.close(fig)
+dd.reset_index().melt(id_vars="date", var_name="ticker", value_name="drawdown_pct").dropna().to_csv(
+    "drawdown.csv", index=False)
+for ticker in dd.columns:
+    worst = dd[ticker].idxmin()
+    print(f"{ticker}: maximum drawdown {dd[ticker].min():.2f}% on {worst:%Y-%m-%d}")
+""")
 
 
 def drawdown(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    body = [
-        "",
-        "# --- Drawdown: how far each price is below its running peak ---",
-        "peak = prices.cummax()",
-        "dd = (prices / peak - 1) * 100",
-        "fig, ax = plt.subplots(figsize=(11, 5))",
-        "for ticker in dd.columns:",
-        "    ax.fill_between(dd.index, dd[ticker], 0, alpha=0.35, label=ticker)",
-        "ax.set_ylabel(\"Drawdown from peak (%)\")",
-        "ax.set_title(\"Drawdown\")",
-        "ax.grid(alpha=0.3)",
-        "ax.legend(loc=\"lower left\")",
-        "fig.autofmt_xdate()",
-        *_save_fig("drawdown", fmt),
-        "dd.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"drawdown_pct\")"
-        ".dropna().to_csv(\"drawdown.csv\", index=False)",
-        "for ticker in dd.columns:",
-        "    worst = dd[ticker].idxmin()",
-        "    print(f\"{ticker}: maximum drawdown {dd[ticker].min():.2f}% on {worst:%Y-%m-%d}\")",
-    ]
-    return ("drawdown chart", "\n".join(body), (f"drawdown.{fmt}", "drawdown.csv"),
-            "Here is the drawdown chart (percent below the running peak) with each ticker's maximum drawdown.")
+    return ("drawdown chart", _fill(DRAWDOWN, fmt=fmt), (f"drawdown.{fmt}", "drawdown.csv"),
+            "Here is the drawdown chart (percent below the running peak) with each ticker's "
+            "maximum drawdown.")
+
+
+NORMALISED = Template("""
+# --- Normalised comparison: every ticker starts at 100 ---
+first = prices.apply(lambda s: s.dropna().iloc[0])
+norm = prices / first * 100
+fig, ax = plt.subplots(figsize=(11, 5.5))
+for ticker in norm.columns:
+    ax.plot(norm.index, norm[ticker], linewidth=1.3, label=ticker)
+ax.axhline(100, color="grey", linewidth=0.8, linestyle="--")
+ax.set_ylabel("Value of 100 invested")
+ax.set_title("Normalised prices (start = 100)")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.autofmt_xdate()
+fig.tight_layout()
+fig.savefig("normalised_prices.$fmt", dpi=110)
+plt.close(fig)
+norm.reset_index().melt(id_vars="date", var_name="ticker", value_name="normalised").dropna().to_csv(
+    "normalised_prices.csv", index=False)
+print("Value of 100 at the end:", norm.ffill().iloc[-1].round(2).to_dict())
+""")
 
 
 def normalised(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    body = [
-        "",
-        "# --- Normalised comparison: every ticker starts at 100 ---",
-        "first = prices.apply(lambda s: s.dropna().iloc[0])",
-        "norm = prices / first * 100",
-        "fig, ax = plt.subplots(figsize=(11, 5.5))",
-        "for ticker in norm.columns:",
-        "    ax.plot(norm.index, norm[ticker], linewidth=1.3, label=ticker)",
-        "ax.axhline(100, color=\"grey\", linewidth=0.8, linestyle=\"--\")",
-        "ax.set_ylabel(\"Value of 100 invested\")",
-        "ax.set_title(\"Normalised prices (start = 100)\")",
-        "ax.grid(alpha=0.3)",
-        "ax.legend()",
-        "fig.autofmt_xdate()",
-        *_save_fig("normalised_prices", fmt),
-        "norm.reset_index().melt(id_vars=\"date\", var_name=\"ticker\", value_name=\"normalised\")"
-        ".dropna().to_csv(\"normalised_prices.csv\", index=False)",
-        "print(\"Value of 100 at the end:\", norm.ffill().iloc[-1].round(2).to_dict())",
-    ]
-    return ("normalised comparison", "\n".join(body), (f"normalised_prices.{fmt}", "normalised_prices.csv"),
+    return ("normalised comparison", _fill(NORMALISED, fmt=fmt),
+            (f"normalised_prices.{fmt}", "normalised_prices.csv"),
             "Here is the normalised comparison: each ticker rebased to 100 on its first date.")
+
+
+CORRELATION = Template("""
+# --- Correlation of daily returns: table and heatmap ---$resample
+rets = prices.pct_change(fill_method=None)
+corr = rets.corr()
+corr.index.name = "ticker"
+corr.round(4).to_csv("correlation.csv")
+n = len(corr)
+fig, ax = plt.subplots(figsize=(2.2 + 0.9 * n, 1.6 + 0.8 * n))
+image = ax.imshow(corr.values, cmap="RdBu_r", vmin=-1, vmax=1)
+ax.set_xticks(range(n), corr.columns, rotation=45, ha="right")
+ax.set_yticks(range(n), corr.index)
+for i in range(n):
+    for j in range(n):
+        value = corr.iloc[i, j]
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
+                color="white" if abs(value) > 0.6 else "black")
+fig.colorbar(image, ax=ax, label="correlation")
+ax.set_title("Correlation of daily returns")
+fig.tight_layout()
+fig.savefig("correlation.$fmt", dpi=110)
+plt.close(fig)
+print(corr.round(3).to_string())
+""")
 
 
 def correlation(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    body = [
-        "",
-        "# --- Correlation of daily returns: table and heatmap ---",
-        *_resample_lines(intent),
-        "rets = prices.pct_change(fill_method=None)",
-        "corr = rets.corr()",
-        "corr.index.name = \"ticker\"",
-        "corr.round(4).to_csv(\"correlation.csv\")",
-        "n = len(corr)",
-        "fig, ax = plt.subplots(figsize=(2.2 + 0.9 * n, 1.6 + 0.8 * n))",
-        "image = ax.imshow(corr.values, cmap=\"RdBu_r\", vmin=-1, vmax=1)",
-        "ax.set_xticks(range(n), corr.columns, rotation=45, ha=\"right\")",
-        "ax.set_yticks(range(n), corr.index)",
-        "for i in range(n):",
-        "    for j in range(n):",
-        "        value = corr.iloc[i, j]",
-        "        ax.text(j, i, f\"{value:.2f}\", ha=\"center\", va=\"center\", fontsize=9,",
-        "                color=\"white\" if abs(value) > 0.6 else \"black\")",
-        "fig.colorbar(image, ax=ax, label=\"correlation\")",
-        "ax.set_title(\"Correlation of daily returns\")",
-        *_save_fig("correlation", fmt),
-        "print(corr.round(3).to_string())",
-    ]
-    return ("correlation matrix of returns", "\n".join(body), (f"correlation.{fmt}", "correlation.csv"),
+    return ("correlation matrix of returns", _fill(CORRELATION, resample=_resample_lines(intent), fmt=fmt),
+            (f"correlation.{fmt}", "correlation.csv"),
             "Here is the correlation matrix of daily returns, as a table and a heatmap.")
+
+
+RESAMPLE_BARS = Template("""
+# --- $Word bars: first open, highest high, lowest low, last close ---
+rules = {"open": "first", "high": "max", "low": "min", "close": "last"$volume}
+bars = ohlc.resample($freq).agg(rules).dropna(subset=["close"])
+bars.reset_index().to_csv("prices_$word.csv", index=False)
+print(f"Saved prices_$word.csv: {len(bars)} $word bars.")
+print(bars.tail().round(4).to_string())
+""")
+RESAMPLE_PRICES = Template("""
+# --- $Word prices: the last price of each period ---
+periodic = prices.resample($freq).last().dropna(how="all")
+periodic.reset_index().to_csv("prices_$word.csv", index=False)
+print(f"Saved prices_$word.csv: {len(periodic)} $word rows.")
+print(periodic.tail().round(4).to_string())
+""")
 
 
 def resample(t: TableInfo, intent: Intent, lenient: bool):
     freq = intent.freq or "W"
-    word = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}[freq]
+    word = PERIOD_WORDS[freq]
     if t.has_ohlc and t.layout in ("ohlc",):
-        body = [
-            "",
-            f"# --- {word.capitalize()} bars: first open, highest high, lowest low, last close ---",
-            "rules = {\"open\": \"first\", \"high\": \"max\", \"low\": \"min\", \"close\": \"last\""
-            + (", \"volume\": \"sum\"" if t.has_volume else "") + "}",
-            f"bars = ohlc.resample({_lit(freq)}).agg(rules).dropna(subset=[\"close\"])",
-            f"bars.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
-            f"print(f\"Saved prices_{word}.csv: {{len(bars)}} {word} bars.\")",
-            "print(bars.tail().round(4).to_string())",
-        ]
+        body = _fill(RESAMPLE_BARS, Word=word.capitalize(), word=word, freq=_lit(freq),
+                     volume=', "volume": "sum"' if t.has_volume else "")
     else:
-        body = [
-            "",
-            f"# --- {word.capitalize()} prices: the last price of each period ---",
-            f"periodic = prices.resample({_lit(freq)}).last().dropna(how=\"all\")",
-            f"periodic.reset_index().to_csv(\"prices_{word}.csv\", index=False)",
-            f"print(f\"Saved prices_{word}.csv: {{len(periodic)}} {word} rows.\")",
-            "print(periodic.tail().round(4).to_string())",
-        ]
-    return (f"{word} resampling", "\n".join(body), (f"prices_{word}.csv",),
+        body = _fill(RESAMPLE_PRICES, Word=word.capitalize(), word=word, freq=_lit(freq))
+    return (f"{word} resampling", body, (f"prices_{word}.csv",),
             f"Here are the prices resampled to {word} periods, as CSV.")
 
 
+SUMMARY_STATS = Template("""
+# --- Summary statistics per ticker ---
+rets = prices.pct_change(fill_method=None)
+stats = pd.DataFrame({
+    "first_date": prices.apply(lambda s: s.first_valid_index()),
+    "last_date": prices.apply(lambda s: s.last_valid_index()),
+    "observations": prices.count(),
+    "first_price": prices.apply(lambda s: s.dropna().iloc[0]),
+    "last_price": prices.apply(lambda s: s.dropna().iloc[-1]),
+    "min_price": prices.min(),
+    "max_price": prices.max(),
+    "mean_price": prices.mean(),
+    "total_return_pct": (prices.apply(lambda s: s.dropna().iloc[-1] / s.dropna().iloc[0]) - 1) * 100,
+    "annualised_volatility_pct": rets.std() * np.sqrt(252) * 100,
+    "max_drawdown_pct": ((prices / prices.cummax()) - 1).min() * 100,
+})
+stats.index.name = "ticker"
+numbers = stats.select_dtypes("number").columns
+stats[numbers] = stats[numbers].round(4)
+stats.to_csv("summary_statistics.csv")
+print(stats.to_string())
+""")
+
+
 def summary_stats(t: TableInfo, intent: Intent, lenient: bool):
-    body = [
-        "",
-        "# --- Summary statistics per ticker ---",
-        "rets = prices.pct_change(fill_method=None)",
-        "stats = pd.DataFrame({",
-        "    \"first_date\": prices.apply(lambda s: s.first_valid_index()),",
-        "    \"last_date\": prices.apply(lambda s: s.last_valid_index()),",
-        "    \"observations\": prices.count(),",
-        "    \"first_price\": prices.apply(lambda s: s.dropna().iloc[0]),",
-        "    \"last_price\": prices.apply(lambda s: s.dropna().iloc[-1]),",
-        "    \"min_price\": prices.min(),",
-        "    \"max_price\": prices.max(),",
-        "    \"mean_price\": prices.mean(),",
-        "    \"total_return_pct\": (prices.apply(lambda s: s.dropna().iloc[-1] / s.dropna().iloc[0]) - 1) * 100,",
-        "    \"annualised_volatility_pct\": rets.std() * np.sqrt(252) * 100,",
-        "    \"max_drawdown_pct\": ((prices / prices.cummax()) - 1).min() * 100,",
-        "})",
-        "stats.index.name = \"ticker\"",
-        "numbers = stats.select_dtypes(\"number\").columns",
-        "stats[numbers] = stats[numbers].round(4)",
-        "stats.to_csv(\"summary_statistics.csv\")",
-        "print(stats.to_string())",
-    ]
-    return ("summary statistics", "\n".join(body), ("summary_statistics.csv",),
+    return ("summary statistics", _fill(SUMMARY_STATS), ("summary_statistics.csv",),
             "Here are the summary statistics per ticker (dates, prices, total return, volatility, drawdown).")
 
 
@@ -555,13 +529,15 @@ def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
         raise ValueError("no ohlc")  # the caller answers instead of running code
 
     def make(lenient: bool) -> Plan:
-        want_ohlc = intent.kind == "candlestick" or (intent.kind == "resample" and t.layout == "ohlc" and t.has_ohlc)
+        want_ohlc = intent.kind == "candlestick" or (
+            intent.kind == "resample" and t.layout == "ohlc" and t.has_ohlc)
         title, body, outputs, summary = RECIPES[intent.kind](t, intent, lenient)
         header = f"# {title[0].upper() + title[1:]} from {t.name}."
         if lenient:
             header += "\n# Lenient reading: values that are not dates or numbers are left out."
-        code = header + "\n" + loader_code(t, intent, lenient=lenient, want_ohlc=want_ohlc) + "\n" + body + "\n"
-        rationale = (f"The request asks for a {title}. {t.describe()}. I will load it with pandas, "
+        loader = loader_code(t, intent, lenient=lenient, want_ohlc=want_ohlc)
+        code = header + "\n" + loader + "\n" + body + "\n"
+        rationale = (f"The request asks for a {title}. {t.summary()}. I will load it with pandas, "
                      f"{'drop the values that cannot be read, ' if lenient else ''}"
                      f"compute the {title} and save {', '.join(outputs)}.")
         if lenient:

@@ -54,23 +54,6 @@ def rendered_text(at: AppTest) -> str:
     return "\n".join(out)
 
 
-@pytest.fixture(autouse=True)
-def _navigation_mode(monkeypatch):
-    """Run AppTest the way a live server runs after its first script run: in st.navigation
-    mode. AppTest re-detects the legacy ``pages/`` mode before every run, which a server
-    does once (and the app leaves it on its first run: components.state.use_navigation_only;
-    the browser tests cover that first visit)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 @pytest.fixture
 def bedrock_env(bedrock_server, monkeypatch, tmp_path):  # noqa: F811
     """The app's settings point at the fake Bedrock endpoint (dummy credentials, no user

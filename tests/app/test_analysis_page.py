@@ -24,7 +24,7 @@ def ask(at, text: str):
 @pytest.mark.timeout(120)
 def test_bedrock_chart_run_lands_in_expanders_and_survives_rerun(bedrock_env):
     bedrock_env.use("chart")
-    at = ask(new_app("pages/analysis.py"), "Chart my prices")
+    at = ask(new_app("app_pages/analysis.py"), "Chart my prices")
     labels = expander_labels(at)
     for title in ("Rationale", "Generated code", "Code output", "Files generated"):
         assert f"Step 1 · {title}" in labels
@@ -55,7 +55,7 @@ def test_bedrock_throttling_shows_error_keeps_partial_output_and_retry_works(bed
     from tests.fakes.bedrock_server import scenario_chart, scenario_throttle
 
     bedrock_env.queue(scenario_throttle(), scenario_chart())
-    at = ask(new_app("pages/analysis.py"), "Plot it")
+    at = ask(new_app("app_pages/analysis.py"), "Plot it")
     assert at.error, "the failure must show"
     assert "throttling" in at.error[0].value.lower()
     assert "Retry" in at.error[0].value
@@ -78,7 +78,7 @@ def test_bedrock_access_denied_and_dropped_stream_say_what_to_do(bedrock_env):
     from tests.fakes.bedrock_server import scenario_denied, scenario_drop
 
     bedrock_env.queue(scenario_denied(), scenario_drop())
-    at = ask(new_app("pages/analysis.py"), "first")
+    at = ask(new_app("app_pages/analysis.py"), "first")
     assert "bedrock:InvokeAgent" in at.error[0].value  # says which permission is missing
     at = ask(at, "second")
     assert len(at.error) == 2
@@ -91,7 +91,7 @@ def test_bedrock_code_timeout_and_errors_are_expanded(bedrock_env):
     from tests.fakes.bedrock_server import scenario_retry
 
     bedrock_env.queue(scenario_retry())
-    at = ask(new_app("pages/analysis.py"), "mean close")
+    at = ask(new_app("app_pages/analysis.py"), "mean close")
     errors = expander(at, "Errors")
     assert errors.label == "Step 1 · Errors"
     assert "NameError" in errors.code[0].value
@@ -108,7 +108,7 @@ def test_bedrock_code_timeout_and_errors_are_expanded(bedrock_env):
 
 @pytest.mark.timeout(120)
 def test_attached_file_goes_with_the_request(bedrock_env):
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.button(key="analysis_sample").click().run()
     assert at.session_state["agent_session"].attachments[0].name == "sample_prices.csv"
     at = ask(at, SEED)
@@ -122,7 +122,7 @@ def test_attached_file_goes_with_the_request(bedrock_env):
 # --- the local agent (a real Jupyter kernel) ---------------------------------------------------
 @pytest.mark.timeout(180)
 def test_local_seed_prompt_gives_png_interactive_chart_and_code(local_shared):
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.button(key="analysis_sample").click().run()
     at = ask(at, SEED)
     assert not at.error, [e.value for e in at.error]
@@ -147,7 +147,7 @@ def test_local_seed_prompt_gives_png_interactive_chart_and_code(local_shared):
 
 @pytest.mark.timeout(180)
 def test_local_code_error_is_shown_expanded(local_shared):
-    at = ask(new_app("pages/analysis.py"), "run this code: ```\nprint('before')\n1/0\n```")
+    at = ask(new_app("app_pages/analysis.py"), "run this code: ```\nprint('before')\n1/0\n```")
     errors = expander(at, "Errors")
     assert errors.proto.expanded is True
     assert "ZeroDivisionError" in errors.code[0].value
@@ -157,7 +157,7 @@ def test_local_code_error_is_shown_expanded(local_shared):
 @pytest.mark.timeout(120)
 def test_hostile_file_names_and_a_fake_png_are_handled(bedrock_env):
     bedrock_env.use("hostile")
-    at = ask(new_app("pages/analysis.py"), "files please")
+    at = ask(new_app("app_pages/analysis.py"), "files please")
     names = [f.name for f in at.session_state["chat"][0].result.files]
     assert all("/" not in n and "\\" not in n and "\x00" not in n for n in names), names
     assert len(at.image) == 1  # only the real PNG; 'report.png' is text and is not drawn
@@ -167,7 +167,7 @@ def test_hostile_file_names_and_a_fake_png_are_handled(bedrock_env):
 
 @pytest.mark.timeout(120)
 def test_trace_toggle_and_memory_id_reach_the_request(bedrock_env):
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.sidebar.toggle(key="enable_trace").set_value(False).run()
     at.sidebar.text_input(key="sidebar_memory_id").set_value("mem-42").run()
     at = ask(at, "hello")
@@ -180,7 +180,7 @@ def test_trace_toggle_and_memory_id_reach_the_request(bedrock_env):
 def test_code_of_a_turn_can_be_edited_and_rerun_locally_as_a_linked_run(local_shared):
     from agent_core.events import CodeOutput
 
-    at = ask(new_app("pages/analysis.py"), "run this code: ```\nx = 20\nprint('x is', x)\n```")
+    at = ask(new_app("app_pages/analysis.py"), "run this code: ```\nx = 20\nprint('x is', x)\n```")
     toggle = next(t for t in at.toggle if t.label.startswith("Edit and re-run"))
     toggle.set_value(True).run()
     src = next(a for a in at.text_area if a.label == "Code")

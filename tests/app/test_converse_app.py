@@ -103,7 +103,7 @@ def test_seed_chart_request_lands_in_the_usual_expanders(converse_env):
     fakes = converse_env
     asked_before = len(fakes.converse.requests)
     runs_before = len(fakes.agentcore.calls("executeCode"))
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
 
     # the sidebar: this backend, its model id and executor; never a credential
     sidebar = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
@@ -167,7 +167,7 @@ def test_seed_chart_request_lands_in_the_usual_expanders(converse_env):
 def test_throttling_shows_the_failure_with_a_retry_that_recovers(converse_env):
     fakes = converse_env
     fakes.model.name = "throttle"
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.button(key="analysis_sample").click().run()
     at = ask(at, SEED)
     assert at.error, "the failure must show"
@@ -195,7 +195,7 @@ def test_synthetic_request_gives_both_tables_and_every_rule_passes(converse_env)
     fakes = converse_env
     spec = SyntheticSpec()
     asked_before = len(fakes.converse.requests)
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     at.get("form_submit_button")[0].click().run()
     assert not at.exception, at.exception
     prompt = at.text_area(key="synthetic_prompt").value

@@ -31,7 +31,7 @@ def test_entry_script_shows_welcome_navigation_and_sidebar_on_first_run(local_en
 
 
 def test_welcome_names_the_backend_and_sample_button_attaches_synthetic_prices(local_env):
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     text = all_text(at)
     assert "Welcome to Agent Desk" in text
     assert "Local agent" in text and "AGENT_BACKEND=bedrock" in text  # how to switch
@@ -53,16 +53,16 @@ def test_session_id_is_kept_across_reruns_and_pages(local_env):
     sid = at.session_state["session_id"]
     assert sid.startswith("desk-")
     at.run()
-    at.switch_page("pages/synthetic_data.py").run()
+    at.switch_page("app_pages/synthetic_data.py").run()
     assert not at.exception
-    at.switch_page("pages/analysis.py").run()
+    at.switch_page("app_pages/analysis.py").run()
     assert at.session_state["session_id"] == sid
     assert at.session_state["agent_session"].session_id == sid
 
 
 @pytest.mark.timeout(120)
 def test_new_session_gives_a_new_id_clears_chat_and_files_and_ends_the_old_one(bedrock_env):
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.button(key="analysis_sample").click().run()
     old = at.session_state["session_id"]
     at.chat_input[0].set_value("chart").run(timeout=RUN_TIMEOUT)
@@ -83,7 +83,7 @@ def test_new_session_gives_a_new_id_clears_chat_and_files_and_ends_the_old_one(b
 def test_sidebar_shows_settings_never_credentials(bedrock_env, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", SECRET + "TOKEN")
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     text = all_text(at)
     assert "Amazon Bedrock Agent" in text and "AGENT123" in text and "ALIAS123" in text
     assert SECRET not in text and "testing" not in text
@@ -114,5 +114,5 @@ def test_bad_setting_is_explained_and_the_app_still_starts(monkeypatch):
 
 def test_missing_bedrock_ids_are_named(monkeypatch):
     monkeypatch.setenv("AGENT_BACKEND", "bedrock")
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     assert any("BEDROCK_AGENT_ID" in w.value for w in at.warning)

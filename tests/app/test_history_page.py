@@ -17,7 +17,7 @@ from tests.app.conftest import RUN_TIMEOUT, expander, expander_labels, new_app
 from tests.fakes.bedrock_server import CHART_ANSWER, CHART_CODE, make_png
 
 ROOT = Path(__file__).resolve().parents[2]
-HISTORY = "pages/history.py"
+HISTORY = "app_pages/history.py"
 
 
 def history_page() -> AppTest:
@@ -37,7 +37,7 @@ def by_label(elements, label: str):
 @pytest.mark.timeout(180)
 def test_run_made_on_analysis_is_on_history_after_refresh_with_its_files(bedrock_env):
     bedrock_env.use("chart")
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.chat_input[0].set_value("Chart my prices").run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     sid = at.session_state["session_id"]
@@ -219,7 +219,7 @@ def test_retention_is_enforced_after_every_run(bedrock_env, _isolated_home, monk
     monkeypatch.setenv("AGENT_DESK_RETENTION_MB", "1")
     monkeypatch.setenv("AGENT_DESK_RETENTION_KEEP_RUNS", "2")
     bedrock_env.use("chart")
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at.chat_input[0].set_value("Plot it").run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     remaining = [r.prompt for r in RunStore(_isolated_home).list_runs()]

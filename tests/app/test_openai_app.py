@@ -69,7 +69,7 @@ def assert_no_key_anywhere(env, at) -> None:
 def test_seed_chart_request_lands_in_the_usual_expanders(openai_env):
     fake = openai_env.fake
     asked = len(fake.requests)
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     sidebar = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
     assert "**Backend:** OpenAI-compatible model server + code executor" in sidebar
     caption = next(c for c in sidebar if "Model: " in c)
@@ -98,7 +98,7 @@ def test_seed_chart_request_lands_in_the_usual_expanders(openai_env):
 
 @pytest.mark.timeout(180)
 def test_books_request_returns_a_csv_with_ten_rows(openai_env):
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     at = ask(at, BOOKS)
     result = at.session_state["chat"][0].result
     assert result.failure is None
@@ -115,7 +115,7 @@ def test_books_request_returns_a_csv_with_ten_rows(openai_env):
 @pytest.mark.timeout(180)
 def test_synthetic_request_gives_both_tables_and_every_rule_passes(openai_env):
     spec = SyntheticSpec()
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     at.get("form_submit_button")[0].click().run()
     at.button(key="synthetic_send").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
@@ -135,7 +135,7 @@ def test_the_store_and_every_export_hold_no_key(openai_env):
     from agent_core.export import notebook_bytes, run_to_notebook, run_to_zip
     from agent_core.store import RunStore
 
-    at = new_app("pages/analysis.py")
+    at = new_app("app_pages/analysis.py")
     ask(at, BOOKS)
     with RunStore(openai_env.home) as store:
         runs = store.list_runs(backend="openai")

@@ -42,7 +42,7 @@ def fill_form(at, *, n: int, prefix: str, width: int):
 def test_bedrock_form_prompt_tables_box_plot_and_every_rule_passing(bedrock_env):
     spec = SyntheticSpec(n_companies=30, id_prefix="CO", id_width=4)
     bedrock_env.script = synthetic_script(spec)
-    at = fill_form(new_app("pages/synthetic_data.py"), n=30, prefix="CO", width=4)
+    at = fill_form(new_app("app_pages/synthetic_data.py"), n=30, prefix="CO", width=4)
     at.get("form_submit_button")[0].click().run()
     assert not at.exception, at.exception
     at.text_area(key="synthetic_prompt").set_value("an edit that a new spec replaces").run()
@@ -77,7 +77,7 @@ def test_bedrock_form_prompt_tables_box_plot_and_every_rule_passing(bedrock_env)
 def test_a_broken_rule_is_reported_with_details(bedrock_env):
     spec = SyntheticSpec(n_companies=25)
     bedrock_env.script = synthetic_script(spec, break_rule=True)
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     at.number_input(key="syn_n").set_value(25)
     at.get("form_submit_button")[0].click().run()
     at.button(key="synthetic_send").click().run(timeout=RUN_TIMEOUT)
@@ -89,7 +89,7 @@ def test_a_broken_rule_is_reported_with_details(bedrock_env):
 
 
 def test_contradictory_rules_are_refused_with_advice(bedrock_env):
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     at.number_input(key="syn_n").set_value(5000)
     at.number_input(key="syn_width").set_value(3)  # 5000 companies do not fit 3 digits
     at.get("form_submit_button")[0].click().run()
@@ -101,7 +101,7 @@ def test_contradictory_rules_are_refused_with_advice(bedrock_env):
 
 @pytest.mark.timeout(180)
 def test_local_plan_runs_on_generate_and_every_rule_passes(local_shared):
-    at = new_app("pages/synthetic_data.py")
+    at = new_app("app_pages/synthetic_data.py")
     at.number_input(key="syn_n").set_value(30)
     at.get("form_submit_button")[0].click().run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent_core.sample_data import sample_bytes
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "upload.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
 WIDE = b"Date,AAA,BBB\n2020-01-01,1.5,2.5\n2020-01-02,1.6,\n2020-01-03,1.7,2.7\n"
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,7 +40,7 @@ def test_upload_shows_verdict_preview_and_chart_then_attach_and_detach():
     at = upload(page(), ("prices.csv", sample_bytes()))
     assert "prices.csv: long layout, 3 tickers (SYNA, SYNB, SYNC)" in at.success[0].value
     table = at.table[0].value
-    assert list(table.iloc[:, 1])[:2] == ["long (one row per ticker and date)", "date"]
+    assert list(table.iloc[:, 1])[:2] == ["long (one row per ticker and date)", "date (ISO)"]
     df = at.dataframe[0].value
     assert list(df.columns) == ["date", "ticker", "open", "high", "low", "close", "volume"]
     assert len(at.get("plotly_chart")) == 1
@@ -64,7 +64,7 @@ def test_problems_are_listed_as_a_warning():
     at = upload(page(), ("wide.csv", WIDE))
     assert not at.success
     warning = at.warning[0].value
-    assert "1 missing value in column 'BBB'" in warning and "wide layout" in warning
+    assert "1 missing value in 'BBB'" in warning and "wide layout" in warning
 
 
 def test_garbage_file_gets_an_error_and_no_exception():
@@ -156,12 +156,12 @@ def test_on_bedrock_a_file_attached_here_reaches_invoke_agent(bedrock_env):
     from tests.app.conftest import RUN_TIMEOUT, new_app
 
     bedrock_env.use("chart")
-    at = new_app("pages/upload.py")
+    at = new_app("app_pages/upload.py")
     at.file_uploader(key="price_uploads").set_value([("wide.csv", WIDE, "text/csv")]).run()
     assert not at.exception, at.exception
     buttons(at, "Attach")[0].click().run()
     assert attachments(at) == ["wide.csv"]
-    at.switch_page("pages/analysis.py").run()
+    at.switch_page("app_pages/analysis.py").run()
     at.chat_input[0].set_value("Plot it").run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     sent = [r.body for r in bedrock_env.requests if not r.body.get("endSession")][-1]

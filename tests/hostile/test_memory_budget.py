@@ -42,11 +42,11 @@ print('survived', sum(os.fstat(fd).st_size for fd in fds) >> 20, 'MB')
 
 
 @pytest.fixture(params=["cgroup", "watchdog-only"])
-def pool(request, tmp_path, monkeypatch):
+def pool(request, tmp_path):
     require_tool("bwrap", "the kernel sandbox")
-    if request.param == "watchdog-only":
-        monkeypatch.setenv("AGENT_DESK_CGROUPS", "off")
+    cgroups = "off" if request.param == "watchdog-only" else "auto"
     p = KernelPool(settings_for(tmp_path / "home", AGENT_DESK_KERNEL_MEMORY_MB=str(BUDGET_MB),
+                                AGENT_DESK_CGROUPS=cgroups,
                                 AGENT_DESK_MAX_KERNELS="2", AGENT_DESK_EXEC_TIMEOUT="60"), warm_spare=False)
     p.execute("budget", "1")
     kernel = p._sessions["budget"].kernel

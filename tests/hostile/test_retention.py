@@ -63,7 +63,7 @@ def test_history_says_what_retention_removed_and_why(tmp_path, monkeypatch):
     big = _run(store, "analyst", "big", 4 * MB)
     store.close()
 
-    at = AppTest.from_file(str(ROOT / "pages/history.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "app_pages/history.py"), default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     runs = [o for sb in at.selectbox if sb.label == "Open a run" for o in sb.options]

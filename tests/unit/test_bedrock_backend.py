@@ -226,7 +226,7 @@ def test_dropped_connection_keeps_what_arrived(bedrock_server):
     bedrock_server.use("drop")
     events = run(BedrockAgent(settings_for(bedrock_server)), req())
     assert types(events)[:2] == ["Rationale", "TextChunk"]
-    assert isinstance(events[-1], AgentFailure) and events[-1].kind == "connection"
+    assert isinstance(events[-1], AgentFailure) and events[-1].kind == "broken_stream"
     assert events[-1].retryable
 
 
@@ -419,3 +419,24 @@ def test_bad_endpoint_or_region_is_a_configuration_failure(bedrock_server):
     [failure] = run(BedrockAgent(settings_for(bedrock_server, region="us east 1")), req())
     assert failure.kind == "configuration" and "AWS_REGION" in failure.message
     assert bedrock_server.requests == []
+
+
+@pytest.mark.timeout(60)
+def test_aws_max_attempts_counts_attempts_in_all_as_botocore_reads_it(bedrock_server, monkeypatch):
+    """AWS_MAX_ATTEMPTS=2 means two requests in all (botocore resolves the variable itself;
+    passing it as Config's max_attempts, which counts retries, made three)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    clear_client_cache()
+    bedrock_server.script = [("http_error", 503, "ServiceUnavailableException", "busy")]
+    [failure] = run(BedrockAgent(settings_for(bedrock_server)), req())
+    assert failure.kind == "service_error" and failure.retryable
+    assert len(bedrock_server.requests) == 2
+    clear_client_cache()
+
+
+def test_without_aws_max_attempts_the_default_is_four_attempts_in_all(bedrock_server, monkeypatch):
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    clear_client_cache()
+    client = make_client("bedrock-agent-runtime", settings_for(bedrock_server))
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    clear_client_cache()

@@ -1,6 +1,6 @@
 """The interactive twin of a returned chart keeps the agent's colours (price blue,
 moving average red) and still tells several tickers apart."""
-from agent_core.prices import read_price_file, to_long
+from agent_core.tables import read_table, to_long
 from components.charts import price_chart
 from components.file_view import _blue_red_colours
 
@@ -11,8 +11,9 @@ def _hue_is(colour: str, channel: int) -> bool:
 
 
 def test_several_tickers_get_distinct_blue_prices_and_red_averages():
-    report = read_price_file("sample.csv", open("assets/sample_prices.csv", "rb").read())
-    long = to_long(report)
+    with open("assets/sample_prices.csv", "rb") as fh:
+        result = read_table("sample.csv", fh.read())
+    long = to_long(result.profile, result.frame)
     tickers = sorted(long["ticker"].unique())
     fig = price_chart(long, ma_windows=(20,), colors=_blue_red_colours(tickers, 20))
     shown = {t.name: t.line.color for t in fig.data if t.name and t.showlegend is not False}

@@ -75,6 +75,11 @@ def test_failure_exits_1_with_events_kept(bedrock_server, tmp_path):
     lines = json_lines(proc.stdout)
     assert [d["event"] for d in lines] == ["Rationale", "CodeInvocation", "AgentFailure"]
     assert lines[-1]["kind"] == "throttling" and lines[-1]["retryable"] is True
+    # the one run path recorded it: History shows CLI runs with the same outcome
+    from agent_core.store import RunStore
+
+    [run] = RunStore(tmp_path / "agent-desk-home").list_runs()
+    assert (run.prompt, run.backend, run.outcome) == ("x", "bedrock", "failed")
 
 
 def test_access_denied_transcript_names_permission(bedrock_server, tmp_path):
@@ -93,7 +98,8 @@ def test_hostile_names_never_escape_out_dir(bedrock_server, tmp_path):
     assert proc.returncode == 0, proc.stderr
     saved = sorted(p.name for p in out.iterdir())
     assert len(saved) == 4 and "report.png" in saved
-    every_file = {p.resolve() for p in tmp_path.rglob("*") if p.is_file()}
+    home = tmp_path / "agent-desk-home"  # the run store records the run there (History)
+    every_file = {p.resolve() for p in tmp_path.rglob("*") if p.is_file() and home not in p.parents}
     assert all(p.parent == out.resolve() for p in every_file if p.name not in
                ("no-aws-config", "no-aws-credentials"))
     assert not (tmp_path / "etc").exists() and not (tmp_path / "deep" / "etc").exists()

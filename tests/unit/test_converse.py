@@ -319,9 +319,15 @@ def test_a_connection_cut_mid_stream_is_a_retryable_broken_stream(pool):
 def test_data_description_reads_semicolon_tables_and_never_the_whole_file():
     from agent_core.backends.data_context import describe_files
 
-    rows = "\n".join(f"03.01.2024;{i};{100 + i * 0.25}" for i in range(400))
+    import datetime as dt
+
+    days = [dt.date(2024, 1, 3) + dt.timedelta(days=i) for i in range(400)]
+    rows = "\n".join(f"{d:%d.%m.%Y};{i};{str(100 + i * 0.25).replace('.', ',')}" for i, d in enumerate(days))
     big = AttachedFile.from_bytes("eu.csv", ("Datum;Nr;Kurs\n" + rows).encode())
     text = describe_files([big, AttachedFile.from_bytes("notes.pdf", b"%PDF-1.4 ...")])
-    assert "`eu.csv`: 400 rows; columns: Datum (str), Nr (int64), Kurs (float64)." in text
-    assert ";399;" not in text and "03.01.2024,4," in text  # five rows, not four hundred
+    assert "`eu.csv`: 400 rows; columns: Datum (datetime64[us]), Kurs (float64)." in text
+    assert 'pd.read_csv("eu.csv", sep=";", decimal=","' in text  # the read code the Upload page used
+    assert 'pd.to_datetime(df["Datum"], format="%d.%m.%Y"' in text
+    assert "calendar-daily, 365 periods a year" in text and "Nr (not a price or volume)" in text
+    assert "04.02.2025" not in text and "2024-01-04,100.25" in text  # five rows, not four hundred
     assert "`notes.pdf` (application/pdf" in text and "not read as a table" in text

@@ -167,10 +167,11 @@ def test_inspect_details(tables):
     assert ohlc.has_ohlc and ohlc.has_volume
     assert dict(ohlc.ohlc)["close"] == "Close"
     text = inspect_file("text_dates.csv", tables["text_dates.csv"])
-    assert text.text_dates and dict(text.date_kwargs)["format"] == "mixed"
+    assert "format=\"%b %d %Y\"" in text.read_code and text.date_format.startswith("text like")
     semi = inspect_file("semicolon.csv", tables["semicolon.csv"])
-    assert dict(semi.read_kwargs) == {"sep": ";", "decimal": ","}
-    assert inspect_file("indexed.csv", tables["indexed.csv"]).date_unnamed
+    assert {"sep": ";", "decimal": ","}.items() <= dict(semi.read.kwargs).items()
+    indexed = inspect_file("indexed.csv", tables["indexed.csv"])
+    assert "the unnamed first column holds the dates" in indexed.read_code
 
 
 # --- plans and honest answers ----------------------------------------------------------------
@@ -239,10 +240,14 @@ def test_synthetic_request_plans_the_dataset():
 
 def test_several_files_the_named_one_is_used(tables):
     files = _attach(tables, "long.csv") + _attach(tables, "wide.csv")
-    first = plan_request("summary statistics", files)
-    assert 'pd.read_csv("long.csv")' in first.code and "Several price files" in first.summary
-    named = plan_request("summary statistics of wide.csv", files)
-    assert 'pd.read_csv("wide.csv")' in named.code
+    latest = plan_request("summary statistics", files)
+    assert 'pd.read_csv("wide.csv"' in latest.code
+    assert "most recently attached" in latest.summary and "also attached: long.csv" in latest.summary
+    named = plan_request("summary statistics of long.csv", files)
+    assert 'pd.read_csv("long.csv"' in named.code and "the request names it" in named.summary
+    both = files + _attach(tables, "ohlcv.csv")
+    by_ticker = plan_request("summary statistics of MSFT", [both[0], both[2]])
+    assert 'pd.read_csv("long.csv"' in by_ticker.code
 
 
 @pytest.mark.parametrize("text,words", [

@@ -2,8 +2,6 @@
 agent really returns for assets/sample_prices.csv (tickers SYNA/SYNB/SYNC)."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,8 +20,14 @@ def _long(value: str, n: int = 60, start: float = 100.0) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _csv(df: pd.DataFrame) -> pd.DataFrame:  # as read back from the returned file
-    return pd.read_csv(io.StringIO(df.to_csv(index=False)))
+def _read(df: pd.DataFrame):  # the returned file, read back by the one reader
+    from agent_core.tables import read_table
+
+    return read_table("returned.csv", df.to_csv(index=False).encode())
+
+
+def _csv(df: pd.DataFrame) -> pd.DataFrame:  # every column, dates parsed by the reader
+    return _read(df).raw
 
 
 def _types(fig) -> list[str]:
@@ -132,12 +136,12 @@ def test_unsure_tables_get_no_chart():
 
 
 def test_to_long_prices_takes_a_normalised_column_but_not_returns():
-    norm = to_long_prices(_csv(_long("normalised")))
+    norm = to_long_prices(_read(_long("normalised")))
     assert list(norm.columns) == ["date", "ticker", "price"] and norm["ticker"].nunique() == 3
-    assert to_long_prices(_csv(_long("return", start=0.0))) is None
-    assert to_long_prices(_csv(_long("drawdown_pct"))) is None
+    assert to_long_prices(_read(_long("return", start=0.0))) is None
+    assert to_long_prices(_read(_long("drawdown_pct"))) is None
     # the moving_average.csv twin: price column kept, the ma_20 column dropped
     ma = _long("price")
     ma["ma_20"] = ma.groupby("ticker")["price"].transform(lambda s: s.rolling(20).mean())
-    long = to_long_prices(_csv(ma))
+    long = to_long_prices(_read(ma))
     assert list(long.columns) == ["date", "ticker", "price"] and len(long) == len(ma)

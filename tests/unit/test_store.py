@@ -219,7 +219,7 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 3
+    assert store.schema_version == LATEST == 4
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
     assert not old.over_cap and store.retention_log() == []
@@ -227,6 +227,12 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     new = store.start_run("s-old", "new", "bedrock")
     store.append_event(new, Usage(input_tokens=5, output_tokens=7))
     assert (store.get_run(new).input_tokens, store.get_run(new).output_tokens) == (5, 7)
+    # v3: the runs table was rebuilt for the six outcomes; events still cascade with their run
+    for outcome in ("completed with problems", "refused", "stopped"):
+        store.finish_run(new, outcome)
+        assert store.get_run(new).outcome == outcome
+    store.delete_run("run-old")
+    assert store._read("SELECT COUNT(*) AS n FROM events WHERE run_id = 'run-old'")[0]["n"] == 0
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):

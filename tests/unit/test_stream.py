@@ -419,11 +419,11 @@ def _raising(items: list[Any], exc: BaseException) -> Iterator[Any]:
     (_stream_error("resourceNotFoundException"), "not_found", False, "BEDROCK_AGENT_ID"),
     (ReadTimeoutError(endpoint_url="https://bedrock-agent-runtime"), "timeout", True,
      "BEDROCK_READ_TIMEOUT"),
-    (ResponseStreamingError(error="Connection broken"), "connection", True, "network"),
-    (ConnectionClosedError(endpoint_url="https://x"), "connection", True, "network"),
+    (ResponseStreamingError(error="Connection broken"), "broken_stream", True, "network"),
+    (ConnectionClosedError(endpoint_url="https://x"), "broken_stream", True, "network"),
     (EndpointConnectionError(endpoint_url="https://x"), "connection", True, "network"),
-    (ConnectionResetError("reset by peer"), "connection", True, "network"),
-    (__import__("urllib3").exceptions.ProtocolError("broken"), "connection", True, "network"),
+    (ConnectionResetError("reset by peer"), "broken_stream", True, "network"),
+    (__import__("urllib3").exceptions.ProtocolError("broken"), "broken_stream", True, "network"),
     (RuntimeError("weird"), "unexpected", True, "RuntimeError"),
 ])
 def test_failure_after_events_comes_last_and_keeps_earlier_events(exc, kind, retryable, hint):

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from agent_core.backends.base import AgentRequest
+from agent_core import run as agent_run
+from agent_core.run import AgentRequest, RunResult
 from agent_core.safe_text import neutralise_markdown
 from agent_core.synthetic import (
-    EAST_STATES, US_STATES, WEST_STATES, SpecError, SyntheticSpec, plan_code,
+    US_STATES,
+    SpecError,
+    SyntheticSpec,
+    plan_code,
 )
-from components import state
-from components.event_view import EventRouter, replay, stream_into
+from components import resources, state
+from components.event_view import EventRouter, replay
 
 K_SPEC = "synthetic_spec"
 K_RUN = "synthetic_run"
@@ -24,7 +28,7 @@ STATES = sorted(US_STATES)
 class SyntheticRun:
     spec: SyntheticSpec
     prompt: str
-    result: object  # RunResult
+    result: RunResult
     run_id: str | None = None
 
 
@@ -83,25 +87,17 @@ def _form(default: SyntheticSpec) -> SyntheticSpec | None:
 
 
 def _run(spec: SyntheticSpec, prompt: str) -> None:
-    try:
-        backend = state.get_backend()
-    except Exception as exc:  # noqa: BLE001
-        st.error(f"The agent backend could not start: {exc}. Check the settings in the sidebar.")
-        return
+    """Send the prompt through the one run path (agent_core.run); render what it yields."""
     session = state.get_agent_session()
-    request = AgentRequest(text=prompt, session_id=session.session_id,
+    request = AgentRequest(text=prompt, session_id=session.session_id, task=spec,
                            memory_id=session.memory_id, enable_trace=state.enable_trace())
     router = EventRouter(st.container(), show_code=state.show_code(),
                          show_trace=state.enable_trace(), key="synthetic", show_files=False,
                          title="Generating")
-    runlog = state.RunLog(prompt)
-    try:
-        result = stream_into(router, backend.invoke(request), on_event=runlog.add)
-    except BaseException:
-        runlog.close(interrupted=True)
-        raise
-    runlog.close()
-    st.session_state[K_RUN] = SyntheticRun(spec, prompt, result, runlog.run_id)
+    run = agent_run.start(request, resources.get_backend, **resources.run_options())
+    for event in run:
+        router.add(event)
+    st.session_state[K_RUN] = SyntheticRun(spec, prompt, router.finish(), run.run_id)
     st.rerun()
 
 
@@ -202,7 +198,7 @@ def _interactive_box(spec: SyntheticSpec, sales, details, key: str) -> None:
 st.title("Synthetic data")
 st.caption("Describe the companies dataset you need; the agent generates SALES and DETAILS, "
            "and every rule is checked independently on what comes back.")
-if err := state.backend_error():
+if err := resources.backend_error():
     st.warning(err)
 
 spec_default = st.session_state.get(K_SPEC) or SyntheticSpec()

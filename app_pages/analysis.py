@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from agent_core.backends.base import AgentRequest
-from agent_core.files import AttachmentLimitError, check_attachment_limits
+from agent_core import run as agent_run
+from agent_core.run import AgentRequest
 from agent_core.safe_text import code_span, neutralise_markdown
-from components import state
+from components import resources, state
 from components.code_editor import code_blocks, code_editor
-from components.event_view import EventRouter, replay, stream_into
+from components.event_view import EventRouter, replay
 
 SEED_PROMPT = ("Given the attached price data file, please make me a chart with moving "
                "average in red and actual data in blue")
@@ -66,47 +66,35 @@ def _retry_button(prompt: str, i: int, run_id: str | None) -> None:
 
 
 def _run(prompt: str, parent_run_id: str | None = None) -> None:
+    """Ask the agent through the one run path (agent_core.run); render what it yields."""
     session = state.get_agent_session()
     index = len(state.get_chat())
     with st.chat_message("user"):
         st.markdown(neutralise_markdown(prompt))
     with st.chat_message("assistant"):
-        try:
-            check_attachment_limits(session.attachments)
-        except AttachmentLimitError as exc:
-            st.error(neutralise_markdown(str(exc)))
-            return
-        try:
-            backend = state.get_backend()
-        except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
-            st.error(neutralise_markdown(f"The agent backend could not start: {exc}. ")
-                     + "Check the settings shown in the sidebar, then try again.")
-            return
         request = AgentRequest(text=prompt, session_id=session.session_id,
                                memory_id=session.memory_id, files=session.attachments,
                                enable_trace=state.enable_trace())
         router = EventRouter(st.container(), show_code=state.show_code(),
                              show_trace=state.enable_trace(), key=_turn_key(index))
-        runlog = state.RunLog(prompt, attachments=session.attachments, parent_run_id=parent_run_id)
+        run = agent_run.start(request, resources.get_backend, parent_run_id=parent_run_id,
+                              **resources.run_options())
         try:
-            result = stream_into(router, backend.invoke(request), on_event=runlog.add)
-        except BaseException:
-            runlog.close(interrupted=True)
-            state.add_turn(state.Turn(prompt, router.result, runlog.run_id, backend.name))
-            raise
-        runlog.close()
-        turn = state.Turn(prompt, result, runlog.run_id, getattr(backend, "name", None))
-        state.add_turn(turn)
+            for event in run:
+                router.add(event)
+        finally:  # stopped or rerun mid-run too: what arrived stays in the chat
+            state.add_turn(state.Turn(prompt, run.result(), run.run_id, run.backend_name))
+        result = router.finish()
         if result.failure is not None:
-            _retry_button(prompt, index, runlog.run_id)
-        _edit_and_rerun(turn, index)
+            _retry_button(prompt, index, run.run_id)
+        _edit_and_rerun(state.get_chat()[-1], index)
 
 
 def _presets() -> str | None:
     """One button per common job (all drawn every run); the prompt of the one clicked."""
     chosen = None
     cols = st.columns(len(PRESETS))
-    for col, (label, text) in zip(cols, PRESETS.items()):
+    for col, (label, text) in zip(cols, PRESETS.items(), strict=True):
         if col.button(label, key=f"preset_{label}", width="stretch", help=text):
             chosen = text
     return chosen
@@ -114,7 +102,7 @@ def _presets() -> str | None:
 
 st.title("Analysis")
 attached = state.get_agent_session().attachments
-if err := state.backend_error():
+if err := resources.backend_error():
     st.warning(err)
 if attached:
     st.caption("Attached: " + ", ".join(code_span(f.name) for f in attached))

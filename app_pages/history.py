@@ -2,14 +2,15 @@
 files, export it, continue its session, edit and re-run its code, or delete it."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import contextlib
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from agent_core.config import runs_code_here
 from agent_core.safe_text import code_span, neutralise_markdown
 from agent_core.store import OUTCOMES, RunInfo, RunStore, StoreError
-from components import state
+from components import resources, state
 from components.code_editor import code_blocks, code_editor
 from components.event_view import replay
 from components.run_summary import format_seconds, render_run_summary
@@ -19,7 +20,7 @@ ALL = "All"
 K_RUN, K_CONFIRM, K_FLASH = "hist_run", "hist_confirm", "hist_flash"
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("bytes", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -57,10 +58,9 @@ def _continue_session(store: RunStore, run: RunInfo) -> None:
         files, note = files[-5:], " Only its 5 latest attached files were re-attached (Bedrock's limit)."
     settings = state.get_settings()
     if runs_code_here(settings):
-        try:  # the files go to a fresh kernel with the next request
-            state.get_backend().reset_session(run.session_id)
-        except Exception:  # noqa: BLE001 - no kernel to stop is fine
-            pass
+        # the files go to a fresh kernel with the next request; no kernel to stop is fine
+        with contextlib.suppress(Exception):
+            resources.get_backend().reset_session(run.session_id)
     old = state.get_agent_session()
     state.set_agent_session(AgentSession(session_id=run.session_id, memory_id=old.memory_id,
                                          attachments=files))
@@ -110,7 +110,11 @@ def _confirm_box(store: RunStore) -> None:
 
 def _downloads(store: RunStore, run: RunInfo) -> None:
     from agent_core.export import (  # noqa: PLC0415
-        export_filename, notebook_bytes, run_to_notebook, run_to_zip, session_to_notebook,
+        export_filename,
+        notebook_bytes,
+        run_to_notebook,
+        run_to_zip,
+        session_to_notebook,
     )
 
     c1, c2, c3 = st.columns(3)
@@ -193,7 +197,7 @@ def _retention_notes(store: RunStore, over_cap: tuple[str, ...]) -> None:
         return
     with st.expander(f"Removed by retention ({len(log)} most recent)"):
         for e in log:
-            when = datetime.fromtimestamp(e.at, tz=timezone.utc)
+            when = datetime.fromtimestamp(e.at, tz=UTC)
             prompt = _short(e.prompt, 60).replace("`", "'")  # shown as code: never markdown
             st.markdown(f"- {when:%Y-%m-%d %H:%M:%S} UTC · session `{e.session_id}` · {_size(e.size)} · "
                         f"prompt: `{prompt}`")
@@ -202,7 +206,7 @@ def _retention_notes(store: RunStore, over_cap: tuple[str, ...]) -> None:
 
 # --- page -------------------------------------------------------------------------
 st.title("History")
-store = state.get_run_store()
+store = resources.get_run_store()
 if store is None:
     st.error("The run history is unavailable: the store under AGENT_DESK_HOME could not be "
              "opened. Check that the folder exists and is writable, then reload the page.")

@@ -2,25 +2,29 @@
 from __future__ import annotations
 
 import hashlib
-import runpy
-from pathlib import Path
 
 import streamlit as st
 
 from agent_core.files import (
-    MAX_ATTACHED_BYTES, MAX_ATTACHED_FILES, AttachedFile, AttachmentLimitError, UnsafeNameError,
-    human_size, safe_name,
+    MAX_ATTACHED_BYTES,
+    MAX_ATTACHED_FILES,
+    AttachedFile,
+    AttachmentLimitError,
+    UnsafeNameError,
+    human_size,
+    safe_name,
 )
-from agent_core.prices import (
-    SUPPORTED_EXTENSIONS, PriceReport, read_price_file, subset, to_csv_bytes, to_long,
-)
-from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
 from agent_core.safe_text import code_span, neutralise_markdown
+from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
+from agent_core.tables import SUPPORTED_EXTENSIONS, TableRead, read_table, subset, to_csv_bytes, to_long
 from components import state
-from components.price_report import render_preview, render_verdict
+from components.price_report import render_columns, render_preview, render_verdict
 
 K_EXTRA = "upload_extra_files"  # files added without the uploader (the synthetic sample)
 K_MESSAGES = "upload_messages"  # per-file result of the last attach / detach
+K_FILES = "upload_files"        # every file uploaded this session: name -> bytes (survives a page switch)
+K_REMOVED = "upload_removed"    # digests the analyst removed while the uploader still holds them
+K_SHEETS = "upload_sheets"      # workbook name -> the sheet the analyst chose
 MEDIA_TYPES = {
     "csv": "text/csv", "tsv": "text/tab-separated-values", "txt": "text/plain",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -29,17 +33,18 @@ MEDIA_TYPES = {
 
 
 @st.cache_data(show_spinner="Reading the file...", max_entries=32)
-def _read(digest: str, name: str, _data: bytes) -> PriceReport:
-    """Parse once per content (the key is the bytes' hash, not the bytes)."""
-    return read_price_file(name, _data)
+def _read(digest: str, name: str, sheet: str | None, _data: bytes) -> TableRead:
+    """Parse once per content and sheet (the key is the bytes' hash, not the bytes)."""
+    return read_table(name, _data, sheet=sheet)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _chart(digest: str, windows: tuple[int, ...], _report: PriceReport):
+def _chart(digest: str, sheet: str | None, windows: tuple[int, ...], _read_result: TableRead):
     from components.charts import price_chart
 
-    return price_chart(to_long(_report), ma_windows=windows,
-                       colors={"ma": "#d62728"} if len(_report.tickers) == 1 else None)
+    profile = _read_result.profile
+    return price_chart(to_long(profile, _read_result.frame), ma_windows=windows,
+                       colors={"ma": "#d62728"} if len(profile.tickers) == 1 else None)
 
 
 def _media_type(name: str) -> str:
@@ -55,9 +60,9 @@ def _messages() -> dict[str, tuple[str, str]]:
     return st.session_state.setdefault(K_MESSAGES, {})
 
 
-def _attach(name: str, data: bytes) -> None:
+def _attach(name: str, data: bytes, sheet: str | None = None) -> None:
     try:
-        state.attach_file(AttachedFile.from_bytes(name, data, media_type=_media_type(name)))
+        state.attach_file(AttachedFile.from_bytes(name, data, media_type=_media_type(name), sheet=sheet))
     except AttachmentLimitError as exc:
         _messages()[name] = ("error", f"{exc} Detach a file above to make room, or use "
                                       "**Attach a smaller copy** below the chart.")
@@ -74,6 +79,34 @@ def _detach(name: str) -> None:
 
 def _add_sample() -> None:
     st.session_state[K_EXTRA] = {SAMPLE_NAME: sample_bytes()}
+
+
+def _stored() -> dict[str, bytes]:
+    return st.session_state.setdefault(K_FILES, {})
+
+
+def _remove(name: str, digest: str) -> None:
+    _stored().pop(name, None)
+    st.session_state.get(K_EXTRA, {}).pop(name, None)
+    st.session_state.setdefault(K_REMOVED, set()).add(digest)
+
+
+def _keep_uploads(uploads: list) -> dict[str, bytes]:
+    """The uploader's files, kept in the session: they stay when the analyst switches pages
+    (the uploader widget itself forgets them) until the analyst removes them."""
+    stored = _stored()
+    removed: set[str] = st.session_state.setdefault(K_REMOVED, set())
+    seen = set()
+    for u in uploads:
+        data = u.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        seen.add(digest)
+        if digest not in removed:
+            stored[u.name] = data
+    removed &= seen  # forget removals once the uploader no longer holds the file
+    for name, data in st.session_state.get(K_EXTRA, {}).items():
+        stored.setdefault(name, data)
+    return stored
 
 
 def _limits() -> None:
@@ -96,7 +129,9 @@ def _limits() -> None:
 
 def _file_block(name: str, data: bytes, idx: int) -> None:
     digest = hashlib.sha256(data).hexdigest()
-    report = _read(digest, name, data)
+    sheets: dict[str, str] = st.session_state.setdefault(K_SHEETS, {})
+    result = _read(digest, name, sheets.get(name), data)
+    report = result.profile
     try:
         clean = safe_name(name)
     except UnsafeNameError:
@@ -112,16 +147,30 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
                        args=(clean,), icon=":material/link_off:", width="stretch")
         else:
             act.button("Attach", key=f"attach-{idx}-{digest[:8]}", on_click=_attach,
-                       args=(name, data), type="primary", icon=":material/attach_file:",
+                       args=(name, data, report.sheet), type="primary", icon=":material/attach_file:",
                        width="stretch", disabled=report.error is not None,
                        help="Send this file to the agent with your next request.")
+        act.button("Remove", key=f"remove-{idx}-{digest[:8]}", on_click=_remove, args=(name, digest),
+                   icon=":material/delete:", width="stretch", help="Take this file off the page.")
+        if len(report.sheets) > 1:
+            names = [s.name for s in report.sheets]
+            current = sheets.get(name) or (report.sheet if report.sheet in names else names[0])
+            choice = st.selectbox(
+                "Sheet", names, index=names.index(current), key=f"sheet-{idx}-{digest[:8]}",
+                format_func=lambda n: n + ("" if next(s for s in report.sheets if s.name == n).usable
+                                          else " (no prices found)"),
+                help="The workbook has several sheets; the agent reads the one chosen here.")
+            if choice != current:
+                sheets[name] = choice
+                st.rerun()
         msg = _messages().pop(clean, None) or _messages().pop(name, None)
         if msg:
             getattr(st, msg[0])(neutralise_markdown(msg[1]))
         render_verdict(report)
-        if not report.ok:
+        if not result.ok:
             return
-        chart_tab, table_tab = st.tabs([":material/show_chart: Chart", ":material/table: Table"])
+        chart_tab, table_tab, columns_tab = st.tabs([":material/show_chart: Chart", ":material/table: Table",
+                                                     ":material/code: Columns and read code"])
         with chart_tab:
             windows = st.multiselect(
                 "Moving averages (days)", [5, 10, 20, 50, 100, 200], default=[20],
@@ -132,7 +181,7 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
             except (TypeError, ValueError):
                 st.warning("A moving-average window must be a whole number of days, like 20.")
                 wins = ()
-            fig = _chart(digest, wins, report)
+            fig = _chart(digest, report.sheet, wins, result)
             st.plotly_chart(fig, width="stretch", key=f"chart-{idx}-{digest[:8]}")
             meta = fig.layout.meta or {}
             if meta.get("downsampled"):
@@ -140,13 +189,16 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
                            "(shape-preserving downsampling for display); zoom in for detail. "
                            "The agent gets every row.")
         with table_tab:
-            render_preview(report, key=f"preview-{idx}-{digest[:8]}")
-        _smaller_copy(name, data, report, f"{idx}-{digest[:8]}")
+            render_preview(report, result.frame, key=f"preview-{idx}-{digest[:8]}")
+        with columns_tab:
+            render_columns(report)
+        _smaller_copy(name, data, result, f"{idx}-{digest[:8]}")
 
 
-def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None:
+def _smaller_copy(name: str, data: bytes, result: TableRead, key: str) -> None:
     """A date range / tickers / columns form that attaches a trimmed CSV copy: the way
     forward when a file is over what is left of the 10 MB."""
+    report = result.profile
     session = state.get_agent_session()
     room = MAX_ATTACHED_BYTES - sum(f.size for f in session.attachments if f.name != name)
     too_big = len(data) > room
@@ -158,7 +210,10 @@ def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None
                        "of Bedrock's 10 MB are left. Keep a shorter date range, fewer tickers or "
                        "fewer columns, then attach the copy.")
         with st.form(f"subset-{key}", border=False):
-            start, end = report.start.to_pydatetime(), report.end.to_pydatetime()
+            import pandas as pd
+
+            start = pd.Timestamp(report.start).to_pydatetime()
+            end = pd.Timestamp(report.end).to_pydatetime()
             rng = (st.slider("Date range", min_value=start, max_value=end, value=(start, end),
                              format="YYYY-MM-DD", key=f"subset-range-{key}")
                    if end > start else (start, end))
@@ -171,7 +226,7 @@ def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None
                        if report.layout != "wide" else None)
             submitted = st.form_submit_button("Attach the smaller copy", icon=":material/attach_file:")
         if submitted:
-            frame = subset(report, start=rng[0], end=rng[1], tickers=tickers, columns=columns)
+            frame = subset(report, result.frame, start=rng[0], end=rng[1], tickers=tickers, columns=columns)
             if frame.empty or len(frame.columns) < 2:
                 st.error("That selection is empty. Widen the date range or keep at least one "
                          "ticker and one column.")
@@ -193,21 +248,6 @@ def _smaller_copy(name: str, data: bytes, report: PriceReport, key: str) -> None
             getattr(st, copy_msg[0])(neutralise_markdown(copy_msg[1]))
 
 
-def _run_inside_app_frame() -> None:
-    """When a fresh server's first visitor opens /upload directly, Streamlit runs this file in
-    its old pages/-folder mode (no st.navigation, no sidebar, no page config). Run the app's
-    entry script instead: its st.navigation runs this page inside the frame. Then stop."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a Streamlit without it has no such mode
-        return
-    main = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-    if PagesManager.uses_pages_directory and main.exists():
-        runpy.run_path(str(main), run_name="__main__")
-        st.stop()
-
-
-_run_inside_app_frame()
 st.title("Upload price data")
 st.caption("CSV, TSV, TXT, XLSX, Parquet or JSON. Long (`symbol,date,price`), wide (one column "
            "per ticker) and OHLC(V) tables are recognised. Attached files go to the agent with "
@@ -220,11 +260,11 @@ uploads = st.file_uploader("Price files", type=list(SUPPORTED_EXTENSIONS),
                                 f"{MAX_ATTACHED_FILES} attached files and "
                                 f"{MAX_ATTACHED_BYTES // 1048576} MB in all.")
 extra: dict[str, bytes] = st.session_state.get(K_EXTRA, {})
-if not uploads and not extra:
+stored = _keep_uploads(list(uploads or []))
+if not stored:
     st.button("No file at hand? Try the synthetic sample", on_click=_add_sample,
               icon=":material/science:")
-files: list[tuple[str, bytes]] = [(u.name, u.getvalue()) for u in uploads or []]
-files += [(n, b) for n, b in extra.items() if n not in {f[0] for f in files}]
+files: list[tuple[str, bytes]] = list(stored.items())
 if extra:
     st.info(SAMPLE_NOTE, icon=":material/science:")
 for i, (fname, fdata) in enumerate(files):
