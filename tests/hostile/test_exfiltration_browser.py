@@ -68,7 +68,7 @@ def _nothing_fetched(page, listener: Listener, name: str) -> None:
 def test_error_text_from_code_is_not_rendered(page, app_url, listener):
     from playwright.sync_api import expect
 
-    page.goto(app_url + "/analysis")
+    page.goto(app_url)  # Analysis is the default page: served at the root
     wait_for_app(page, expect_run=False)
     payload = listener.image("error")
     _ask(page, f'run this code: ```raise ValueError("{payload}")```')
@@ -114,7 +114,7 @@ def test_model_answer_images_and_links_are_shown_as_text(page, bedrock_server, l
     env.update(AGENT_BACKEND="bedrock", BEDROCK_ENDPOINT_URL=bedrock_server.url,
                BEDROCK_AGENT_ID="AGENT123", BEDROCK_AGENT_ALIAS_ID="ALIAS123", AWS_REGION="us-east-1")
     server = streamlit_server_factory(env)
-    page.goto(server.url + "/analysis")
+    page.goto(server.url)  # Analysis is the default page: served at the root
     wait_for_app(page, expect_run=False)
     _ask(page, "Chart it")
     expect(page.get_by_text("leak?d=answer").first).to_be_visible()
