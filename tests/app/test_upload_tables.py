@@ -25,12 +25,12 @@ def click(at, label: str, index: int = 0):
 
 
 def test_two_files_attached_the_request_naming_the_second_uses_it(local_shared):
-    at = upload(new_app("pages/upload.py"), "WIKI-AAPL.csv", "monthly_prices.csv")
+    at = upload(new_app("app_pages/upload.py"), "WIKI-AAPL.csv", "monthly_prices.csv")
     click(at, "Attach")
     click(at, "Attach")  # the first button left is the second file's
     assert [f.name for f in at.session_state["agent_session"].attachments] == [
         "WIKI-AAPL.csv", "monthly_prices.csv"]
-    at.switch_page("pages/analysis.py").run()
+    at.switch_page("app_pages/analysis.py").run()
     at.chat_input[0].set_value("summary statistics of WIKI-AAPL.csv").run(timeout=RUN_TIMEOUT)
     assert not at.exception, at.exception
     code = expander(at, "Generated code").code[0].value
@@ -41,11 +41,11 @@ def test_two_files_attached_the_request_naming_the_second_uses_it(local_shared):
 
 
 def test_uploads_stay_on_the_upload_page_after_a_page_switch(local_env):
-    at = upload(new_app("pages/upload.py"), "yfinance_multi.csv", "SP500.csv")
+    at = upload(new_app("app_pages/upload.py"), "yfinance_multi.csv", "SP500.csv")
     before = [s.value for s in at.subheader]
     assert len(before) == 2
-    at.switch_page("pages/analysis.py").run()
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/analysis.py").run()
+    at.switch_page("app_pages/upload.py").run()
     assert not at.exception, at.exception
     assert [s.value for s in at.subheader] == before
     assert any("yfinance_multi.csv: long layout, 3 tickers (AAPL, MSFT, NVDA)" in s.value for s in at.success)
@@ -54,7 +54,7 @@ def test_uploads_stay_on_the_upload_page_after_a_page_switch(local_env):
 
 
 def test_a_two_sheet_workbook_lets_the_analyst_choose_the_sheet(local_env):
-    at = upload(new_app("pages/upload.py"), "workbook_two_sheets.xlsx")
+    at = upload(new_app("app_pages/upload.py"), "workbook_two_sheets.xlsx")
     sheet = at.selectbox(key=[s.key for s in at.selectbox if s.label == "Sheet"][0])
     assert sheet.options == ["AAPL", "MSFT"] and sheet.value == "AAPL"
     assert "1 ticker (AAPL)" in at.success[0].value
