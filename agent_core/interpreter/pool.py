@@ -72,6 +72,11 @@ class KernelPool:
         chart is as fast as its second (default: when a spare is kept, i.e. when kernels are
         started ahead of need; a one-shot CLI kernel would only pay it twice)."""
         self.settings = settings
+        # --- CODE_EXECUTOR=gateway: the same pool, its kernels on a Jupyter gateway -----------
+        from agent_core.interpreter.gateway import gateway_target
+
+        self._gateway = gateway_target(settings)  # None: kernels on this host
+        # --- end gateway ---------------------------------------------------------------------
         self.home = Path(settings.home)
         self.plan = sb.choose_plan(settings.sandbox)
         self.limits = limits or sb.Limits(memory_mb=settings.kernel_memory_mb,
@@ -101,7 +106,12 @@ class KernelPool:
     # --- public API ---------------------------------------------------------
     @property
     def isolation(self) -> str:
-        """What confines the kernels, in words for the UI (starts with "bubblewrap" or "none")."""
+        """What confines the kernels, in words for the UI (starts with "bubblewrap", "none"
+        or "Jupyter gateway")."""
+        if self._gateway is not None:  # CODE_EXECUTOR=gateway
+            from agent_core.interpreter.gateway import describe
+
+            return describe(self._gateway)
         return self.plan.describe(self.limits)
 
     @property
@@ -294,10 +304,19 @@ class KernelPool:
     def _make_kernel(self, workdir: Path) -> LocalKernel:
         """Start a kernel. Runs on the owner thread only (see the module's docstring)."""
         assert self._owner.on_owner_thread(), "kernels are started by the pool's owner thread"
+        if self._gateway is not None:  # CODE_EXECUTOR=gateway
+            from agent_core.interpreter.gateway import GatewayKernel
+
+            kernel: LocalKernel = GatewayKernel(  # type: ignore[assignment]  # same interface
+                workdir=workdir, target=self._gateway, first_draw=self._first_draw)
+            return self._start_kernel(kernel)
         uid = _UID_BASE + next(_uid_counter) % 4000 if self.plan.drop_uid else None
         self._ensure_mpl_cache()
         kernel = LocalKernel(workdir=workdir, plan=self.plan, limits=self.limits, marker=self.marker,
                              uid=uid, hide=self._hide, mpl_cache=self._mpl_cache, first_draw=self._first_draw)
+        return self._start_kernel(kernel)
+
+    def _start_kernel(self, kernel: LocalKernel) -> LocalKernel:
         with self._lock:
             if self._closed:
                 raise KernelStartError("The code interpreter was shut down.")
