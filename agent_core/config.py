@@ -193,7 +193,8 @@ def validate(s: Settings) -> None:
     if s.backend not in BACKENDS:
         raise SettingsError(f"AGENT_BACKEND={s.backend!r} is not known; use one of {', '.join(BACKENDS)}.")
     if s.code_executor not in EXECUTORS:
-        raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; use local, agentcore or gateway.")
+        raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; "
+                            "use local, agentcore or gateway.")
     if s.code_executor == "gateway" and s.kernel_gateway_url and \
             not s.kernel_gateway_url.startswith(("http://", "https://")):
         raise SettingsError("KERNEL_GATEWAY_URL must start with http:// or https:// "

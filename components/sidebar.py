@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from agent_core.config import runs_code_here
+from agent_core.config import kernels_on_gateway, runs_code_here, url_host
 from agent_core.files import human_size
 from components import resources, state
 
@@ -52,7 +52,10 @@ def _size(n: int) -> str:
 
 def render_backend() -> None:
     s = state.get_settings()
-    st.markdown(f"**Backend:** {_BACKEND_LABELS.get(s.backend, s.backend)}")
+    label = _BACKEND_LABELS.get(s.backend, s.backend)
+    if s.backend == "local" and kernels_on_gateway(s):
+        label = "Local agent (Jupyter kernel on a gateway)"
+    st.markdown(f"**Backend:** {label}")
     shown = {
         "local": ("exec_timeout", "max_kernels", "sandbox"),
         "bedrock": ("agent_id", "agent_alias_id", "region", "endpoint_url", "read_timeout"),
@@ -73,7 +76,11 @@ def render_backend() -> None:
         st.error(err)
     if err := resources.backend_error():
         st.warning(err)
-    if runs_code_here(s):
+    if kernels_on_gateway(s):  # the operator's isolation, not ours: say where, not how
+        st.caption(f"Code runs on the Jupyter gateway at **{url_host(s.kernel_gateway_url)}**",
+                   help="Kernels run on the gateway's side, isolated as its operator set it up; "
+                        "this app's sandbox and limits do not apply there.")
+    elif runs_code_here(s):
         pool = resources.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
         text = described or _isolation_status(s.sandbox)

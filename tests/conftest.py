@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from tests.kernel_gateway import kernel_gateway  # noqa: F401  (fixture: a real Jupyter Kernel Gateway)
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

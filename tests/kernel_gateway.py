@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -42,7 +44,8 @@ class RunningGateway:
     def kernels(self) -> list[dict]:
         import json
 
-        req = urllib.request.Request(f"{self.url}/api/kernels", headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(f"{self.url}/api/kernels",
+                                     headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
@@ -72,3 +75,18 @@ def start_gateway(root: Path, token: str, timeout: float = 30.0) -> RunningGatew
             time.sleep(0.1)
     gw.stop()
     raise RuntimeError(f"jupyter kernelgateway did not answer in {timeout:g} s: {log.read_text()[-2000:]}")
+
+
+TOKEN = "gw-test-token-5f1c9a7e"  # the tests' own token
+
+
+@pytest.fixture(scope="module")
+def kernel_gateway(tmp_path_factory):
+    """A real gateway for the module's tests; fails (not skips) in CI when it cannot run."""
+    from tests.conftest import require_module
+
+    require_module("kernel_gateway", "jupyter-kernel-gateway", "the CODE_EXECUTOR=gateway tests start one")
+    require_module("jupyter_server", "jupyter-server", "GatewayClient / GatewayKernelManager")
+    gw = start_gateway(tmp_path_factory.mktemp("gateway") / "root", TOKEN)
+    yield gw
+    gw.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import os
 import queue
 import threading
@@ -32,11 +33,11 @@ from typing import Any
 from agent_core.config import url_host
 from agent_core.files import MAX_RETURNED_FILE_BYTES, safe_name
 from agent_core.interpreter.kernel import (
+    _IMAGE_MIMES,
     INTERRUPT_GRACE_SECONDS,
     KernelStartError,
     RunOutcome,
     _capped,
-    _IMAGE_MIMES,
     _media_type,
     _snapshot,
     _with_images,
@@ -54,7 +55,7 @@ _KERNEL_SIDE = r'''
 import base64 as _b64, os as _os
 ROOT = None
 BEFORE = {}
-MIME = %(mime)r
+MIME = @MIME@
 def setup():
     global ROOT
     import atexit, shutil, tempfile
@@ -67,7 +68,7 @@ def setup():
 def _path(rel):
     path = _os.path.realpath(_os.path.join(ROOT, rel))
     if not path.startswith(_os.path.realpath(ROOT) + _os.sep):
-        raise ValueError("not under the working folder: %%r" %% rel)
+        raise ValueError("not under the working folder: " + repr(rel))
     return path
 def put(rel, chunk, first, last):
     path = _path(rel)
@@ -109,7 +110,7 @@ def changed(limit):
         publish_display_data({MIME: {"path": rel, "size": max(after[rel][1], len(data)),
                                      "head": _b64.b64encode(data[:4096]).decode(),
                                      "data": "" if big else _b64.b64encode(data).decode()}})
-''' % {"mime": FILE_MIME}
+'''.replace("@MIME@", repr(FILE_MIME))
 
 _SETUP_CODE = (
     "import sys as _adk_sys, types as _adk_types\n"
@@ -191,7 +192,8 @@ def _client_class() -> Any:
             gc = GatewayClient.instance()
             url = url_path_join(gc.ws_url or "", gc.kernels_endpoint, url_escape(self.kernel_id), "channels")
             headers = gc.load_connection_args().get("headers", {})
-            ssl = {"ca_certs": gc.ca_certs, "certfile": gc.client_cert, "keyfile": gc.client_key}
+            ssl: dict[str, Any] = {"ca_certs": gc.ca_certs, "certfile": gc.client_cert,
+                                   "keyfile": gc.client_key}
             if not gc.validate_cert:
                 import ssl as ssl_mod
 
@@ -260,7 +262,8 @@ class GatewayKernel:
         except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear error
             self.shutdown()
             why = self.target.scrub(f"{exc.__class__.__name__}: {exc}")
-            raise KernelStartError(f"The kernel on the Jupyter gateway at {url_host(self.target.url)} did not "
+            where = url_host(self.target.url)
+            raise KernelStartError(f"The kernel on the Jupyter gateway at {where} did not "
                                    f"start ({why}). Check KERNEL_GATEWAY_URL, the token and that the "
                                    "gateway is running.") from None
         setup = self._execute(_SETUP_CODE, timeout=self._start_timeout, silent=True)
@@ -280,7 +283,8 @@ class GatewayKernel:
             msg_id = self._kc.kernel_info()
             try:
                 while True:
-                    reply = self._kc.shell_channel.get(timeout=max(0.1, min(2.0, deadline - time.monotonic())))
+                    wait = max(0.1, min(2.0, deadline - time.monotonic()))
+                    reply = self._kc.shell_channel.get(timeout=wait)
                     if reply.get("parent_header", {}).get("msg_id") == msg_id:
                         return
             except queue.Empty:
@@ -295,27 +299,21 @@ class GatewayKernel:
 
     def interrupt(self) -> None:
         if self._km is not None and self.is_alive():
-            try:
+            with contextlib.suppress(Exception):  # a failed interrupt is handled by the restart
                 _Loop.call(self._km.interrupt_kernel(), 10)
-            except Exception:  # noqa: BLE001 - a failed interrupt is handled by the restart
-                pass
 
     def kill(self) -> None:
         """Ask the gateway to stop the kernel: safe from any thread."""
         km = self._km
         if km is not None and km.has_kernel:
-            try:
+            with contextlib.suppress(Exception):  # gone already, or the gateway is down
                 _Loop.call(km.shutdown_kernel(now=True), 15)
-            except Exception:  # noqa: BLE001 - gone already, or the gateway is down
-                pass
 
     def shutdown(self) -> None:
         kc, self._kc = self._kc, None
         if kc is not None:
-            try:
+            with contextlib.suppress(Exception):
                 kc.stop_channels()
-            except Exception:  # noqa: BLE001
-                pass
         self.kill()
         self._km = None
 
@@ -364,12 +362,14 @@ class GatewayKernel:
                 continue
             chunks = [data[i:i + PUSH_CHUNK] for i in range(0, len(data), PUSH_CHUNK)] or [b""]
             for n, chunk in enumerate(chunks):
-                got = self._execute(f"__import__('_agent_desk').put({rel!r}, {base64.b64encode(chunk).decode()!r}, "
-                                    f"{n == 0}, {n == len(chunks) - 1})", timeout=60.0, silent=True)
+                b64 = base64.b64encode(chunk).decode()
+                got = self._execute(f"__import__('_agent_desk').put({rel!r}, {b64!r}, {n == 0}, "
+                                    f"{n == len(chunks) - 1})", timeout=60.0, silent=True)
                 if got.error or got.lost:
                     err = got.error or ExecutionError("KernelDied", "The kernel stopped.", "")
                     return RunOutcome(Execution(error=ExecutionError(
-                        "AttachError", f"Could not copy {rel} into the kernel on the gateway: {err.value}", ""),
+                        "AttachError", f"Could not copy {rel} into the kernel on the gateway: {err.value}",
+                        ""),
                         kernel_restarted=got.lost, notice=got.notice), got.lost)
             self._pushed[rel] = stamp
         got = self._execute("__import__('_agent_desk').mark()", timeout=60.0, silent=True)
@@ -484,7 +484,8 @@ def _drain_shell(kc: Any, msg_id: str) -> None:
 
 def _lost_notice(why: str) -> str:
     return (f"The Python kernel on the gateway stopped ({why}) and a fresh one is used from now on: "
-            "variables in memory and the files it wrote there were lost (attached files are copied in again).")
+            "variables in memory and the files it wrote there were lost (attached files are copied in "
+            "again).")
 
 
 def describe(target: GatewayTarget) -> str:
@@ -495,7 +496,11 @@ def describe(target: GatewayTarget) -> str:
 
 def gateway_target(settings: Any) -> GatewayTarget | None:
     """Where the pool's kernels run: a gateway (``CODE_EXECUTOR=gateway``), else None (here)."""
-    from agent_core.config import SettingsError, kernel_gateway_auth_token, kernels_on_gateway
+    from agent_core.config import (
+        SettingsError,
+        kernel_gateway_auth_token,
+        kernels_on_gateway,
+    )
 
     if not kernels_on_gateway(settings):
         return None
