@@ -71,10 +71,11 @@ class Settings:
         return out
 
 
-def url_host(url: str | None) -> str | None:
-    """Only the host (and port) of a URL, for the UI: no scheme, user info, path or query."""
+def url_host(url: str | None, *, with_scheme: bool = False) -> str | None:
+    """Only the host (and port) of a URL, for the UI: no user info, path or query (they can
+    hold keys); the scheme too when ``with_scheme``."""
     if not url:
-        return url
+        return None
     from urllib.parse import urlsplit
 
     try:
@@ -83,7 +84,9 @@ def url_host(url: str | None) -> str | None:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(not a valid URL)"
-    return f"{host}{port}" if host else "(not a valid URL)"
+    if not host:
+        return "(not a valid URL)"
+    return f"{parts.scheme}://{host}{port}" if with_scheme else f"{host}{port}"
 
 
 def url_without_credentials(url: str | None) -> str | None:

@@ -90,17 +90,7 @@ def render_backend() -> None:
 
 def _host(url: str | None) -> str | None:
     """Scheme, host and port of a URL: no path, query or user info (they can hold keys)."""
-    if not url:
-        return None
-    from urllib.parse import urlsplit  # noqa: PLC0415
-
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(not a valid URL)"
-    return f"{parts.scheme}://{host}{port}" if host else "(not a valid URL)"
+    return url_host(url, with_scheme=True)
 
 
 def _isolation_status(sandbox: str) -> str:

@@ -36,6 +36,7 @@ from agent_core.interpreter.kernel import (
     _IMAGE_MIMES,
     INTERRUPT_GRACE_SECONDS,
     KernelStartError,
+    LocalKernel,
     RunOutcome,
     _capped,
     _media_type,
@@ -320,14 +321,7 @@ class GatewayKernel:
     def adopt(self, new_workdir: Path) -> None:
         """Become the kernel of ``new_workdir`` (a spare handed to a session): the host
         folder is renamed as for a local kernel; what is in it is copied in at the next run."""
-        new_workdir = Path(new_workdir)
-        new_workdir.parent.mkdir(parents=True, exist_ok=True)
-        if new_workdir.is_dir():
-            for entry in new_workdir.iterdir():
-                os.replace(entry, self.workdir / entry.name)
-            new_workdir.rmdir()
-        os.replace(self.workdir, new_workdir)
-        self.workdir = new_workdir
+        LocalKernel.adopt(self, new_workdir)  # type: ignore[arg-type]  # the folder part only (uid None)
 
     # --- running code -------------------------------------------------------
     def run(self, code: str, *, timeout: float, snapshot: bool = True) -> RunOutcome:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -132,6 +133,23 @@ def test_a_wrong_token_is_a_clear_error_without_the_token(gateway, tmp_path, mon
     assert result.error is not None and result.error.name == "KernelStartError"
     assert "Jupyter gateway at 127.0.0.1" in result.error.value and "token" in result.error.value
     assert wrong not in result.error.value
+
+
+def test_the_warm_spare_on_the_gateway_is_handed_to_a_new_session(gateway, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERNEL_GATEWAY_AUTH_TOKEN", TOKEN)
+    p = KernelPool(_settings(gateway, tmp_path / "home", max_kernels=2), warm_spare=True, first_draw=False)
+    try:
+        deadline = time.monotonic() + 60
+        while not p.spare_ready():
+            assert time.monotonic() < deadline, "the spare did not start on the gateway"
+            time.sleep(0.1)
+        p.put_files("gw-spare", [AttachedFile.from_bytes("in.csv", b"a,b\n1,2\n")])
+        result = p.execute("gw-spare", "import pandas as pd\nprint(int(pd.read_csv('in.csv')['b'][0]))")
+        assert result.ok and result.stdout.strip() == "2", result
+        assert (tmp_path / "home" / "sessions" / "gw-spare" / "work" / "in.csv").exists()
+        assert not p.spare_ready()  # it was taken (a new one comes after the run)
+    finally:
+        p.shutdown()
 
 
 def test_gateway_without_url_says_which_setting(tmp_path):
