@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from agent_core.config import kernels_on_gateway, runs_code_here, url_host
+from agent_core.config import Settings, kernels_on_gateway, runs_code_here, url_host
 from agent_core.files import human_size
 from components import resources, state
 
@@ -50,12 +50,15 @@ def _size(n: int) -> str:
     return human_size(n)
 
 
+def _backend_label(s: Settings) -> str:
+    if s.backend == "local" and kernels_on_gateway(s):
+        return "Local agent (Jupyter kernel on a gateway)"
+    return _BACKEND_LABELS.get(s.backend, s.backend)
+
+
 def render_backend() -> None:
     s = state.get_settings()
-    label = _BACKEND_LABELS.get(s.backend, s.backend)
-    if s.backend == "local" and kernels_on_gateway(s):
-        label = "Local agent (Jupyter kernel on a gateway)"
-    st.markdown(f"**Backend:** {label}")
+    st.markdown(f"**Backend:** {_backend_label(s)}")
     shown = {
         "local": ("exec_timeout", "max_kernels", "sandbox"),
         "bedrock": ("agent_id", "agent_alias_id", "region", "endpoint_url", "read_timeout"),
@@ -64,6 +67,8 @@ def render_backend() -> None:
         "openai": ("openai_host", "openai_model", "openai_api_version", "code_executor",
                    "max_tool_calls"),
     }.get(s.backend, ())
+    if kernels_on_gateway(s):  # the local sandbox setting does not apply to the gateway's kernels
+        shown = tuple(k for k in shown if k != "sandbox")
     public = s.public()  # never holds credentials (the OpenAI key is not a setting)
     public["openai_host"] = _host(s.openai_base_url)
     rows = [f"- {_SETTING_LABELS.get(k, k)}: `{public[k]}`" for k in shown
@@ -169,6 +174,9 @@ _SWITCH_HINT = {
              "`.streamlit/secrets.toml`, then restart. With your own model server (Ollama, "
              "vLLM, LM Studio, llama.cpp, LiteLLM, OpenAI, Azure), set `AGENT_BACKEND=openai`, "
              "`OPENAI_BASE_URL` and `OPENAI_MODEL` (and `OPENAI_API_KEY` if it needs one).",
+    "local-gateway": "No AWS account needed: the agent runs its code in a Jupyter kernel on the "
+                     "Jupyter gateway named in the sidebar. To use Amazon Bedrock or your own model server "
+                     "instead, set `AGENT_BACKEND` (see the README), then restart.",
 }
 
 
@@ -178,12 +186,13 @@ def render_welcome(*, analysis_page: str | None = "app_pages/analysis.py") -> No
     if st.session_state.get(state.K_WELCOMED) or state.get_chat():
         return
     s = state.get_settings()
+    hint_key = "local-gateway" if s.backend == "local" and kernels_on_gateway(s) else s.backend
     with st.container(border=True, key="welcome"):
         st.markdown("#### Welcome to Agent Desk")
         st.markdown(
             "Upload price data, ask the agent for analyses and charts, and generate synthetic "
-            f"datasets. The active backend is **{_BACKEND_LABELS.get(s.backend, s.backend)}**. "
-            + _SWITCH_HINT.get(s.backend, "To switch, change `AGENT_BACKEND` (environment or "
+            f"datasets. The active backend is **{_backend_label(s)}**. "
+            + _SWITCH_HINT.get(hint_key, "To switch, change `AGENT_BACKEND` (environment or "
                                "`.streamlit/secrets.toml`, `[agent]`) and restart; "
                                "`local` needs no AWS account."))
         c1, c2, _ = st.columns([2, 1, 3])

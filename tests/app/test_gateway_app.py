@@ -19,4 +19,5 @@ def test_sidebar_says_code_runs_on_the_gateway_host(kernel_gateway, monkeypatch)
     host = kernel_gateway.url.split("//", 1)[1]
     assert f"Code runs on the Jupyter gateway at **{host}**" in captions, captions
     assert not any("Interpreter isolation" in c for c in captions)  # not ours to describe
+    assert not any("Sandbox setting" in c for c in captions)  # the local sandbox does not apply
     assert TOKEN not in rendered_text(at)
