@@ -209,7 +209,7 @@ def _client_class() -> Any:
             self.response_router.start()
 
         @property
-        def shell_channel(self):  # type: ignore[override]
+        def shell_channel(self):
             if self._shell_channel is None:
                 self._shell_channel = _ShellQueue("shell", self.channel_socket, self.log)
                 self._channel_queues["shell"] = self._shell_channel
