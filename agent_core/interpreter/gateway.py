@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import os
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def put(rel, chunk, first, last):
         fh.write(_b64.b64decode(chunk))
     if last:
         _os.replace(path + ".adk-part", path)
+        st = _os.lstat(path)
+        BEFORE[_os.path.relpath(path, ROOT)] = (st.st_mtime_ns, st.st_size)  # not the run's own file
 def snapshot():
     seen = {}
     for dirpath, dirs, files in _os.walk(ROOT):
@@ -91,14 +94,13 @@ def snapshot():
             if len(seen) >= 5000:
                 return seen
     return seen
-def mark():
-    global BEFORE
-    BEFORE = snapshot()
 def changed(limit):
+    global BEFORE
     from IPython.display import publish_display_data
     after = snapshot()
+    before, BEFORE = BEFORE, after  # what this run left is what the next run starts from
     for rel in sorted(after, key=lambda r: after[r][0]):
-        if BEFORE.get(rel) == after[rel]:
+        if before.get(rel) == after[rel]:
             continue
         data = b""
         try:
@@ -201,6 +203,7 @@ def _client_class() -> Any:
                 ssl["cert_reqs"] = ssl_mod.CERT_NONE
             self.channel_socket = websocket.create_connection(
                 url, timeout=timeout, enable_multithread=True, header=headers,
+                sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),  # no 40 ms delayed-ACK stalls
                 sslopt={k: v for k, v in ssl.items() if v is not None})
             self.channel_socket.settimeout(None)
             KernelClient.start_channels(self, shell=True, iopub=True, stdin=False, hb=False, control=False)
@@ -345,8 +348,8 @@ class GatewayKernel:
                                     notice=got.notice, duration_seconds=time.perf_counter() - t0), got.lost)
 
     def _push_files(self) -> RunOutcome | None:
-        """Copy new or changed host files of the session folder into the kernel, then mark
-        the kernel's folder so the run's new files can be told apart."""
+        """Copy new or changed host files of the session folder into the kernel (the kernel
+        side counts them as there before the run, so they do not come back as its files)."""
         now = {rel: v for rel, v in _snapshot(self.workdir).items()
                if not Path(rel).name.startswith(".") and self._pushed.get(rel) != v}
         for rel, stamp in now.items():
@@ -366,9 +369,6 @@ class GatewayKernel:
                         ""),
                         kernel_restarted=got.lost, notice=got.notice), got.lost)
             self._pushed[rel] = stamp
-        got = self._execute("__import__('_agent_desk').mark()", timeout=60.0, silent=True)
-        if got.lost:
-            return RunOutcome(Execution(error=got.error, kernel_restarted=True, notice=got.notice), True)
         return None
 
     def _execute(self, code: str, *, timeout: float, silent: bool = False) -> _Collected:
