@@ -15,7 +15,7 @@ from agent_core.failures import AgentDeskError
 
 BACKENDS = ("local", "bedrock", "bedrock-inline", "converse", "openai")
 LOOP_BACKENDS = ("converse", "openai")  # the app's own agent loop: code runs in CODE_EXECUTOR
-EXECUTORS = ("local", "agentcore")
+EXECUTORS = ("local", "agentcore", "gateway")
 
 
 class SettingsError(AgentDeskError, ValueError):
@@ -63,6 +63,10 @@ class Settings:
     # run store
     retention_mb: int = 1024
     retention_keep_runs: int = 3  # the newest runs of each session retention never deletes
+    # CODE_EXECUTOR=gateway: kernels on a Jupyter Kernel/Enterprise Gateway (its auth token is
+    # a secret: never a setting, see kernel_gateway_auth_token())
+    kernel_gateway_url: str | None = None
+    kernel_gateway_kernel_name: str = "python3"
 
     def public(self) -> dict[str, Any]:
         """The settings as shown in the UI / stored with a run (nothing secret is here: the
@@ -70,7 +74,26 @@ class Settings:
         out = {f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path)
                else getattr(self, f.name) for f in fields(self)}
         out["openai_base_url"] = url_without_credentials(self.openai_base_url)
+        out["kernel_gateway_url"] = url_without_credentials(self.kernel_gateway_url)
         return out
+
+
+def url_host(url: str | None, *, with_scheme: bool = False) -> str | None:
+    """Only the host (and port) of a URL, for the UI: no user info, path or query (they can
+    hold keys); the scheme too when ``with_scheme``."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not a valid URL)"
+    if not host:
+        return "(not a valid URL)"
+    return f"{parts.scheme}://{host}{port}" if with_scheme else f"{host}{port}"
 
 
 def url_without_credentials(url: str | None) -> str | None:
@@ -119,9 +142,11 @@ _ENV = {
     "AGENT_DESK_MAX_TOKENS": "max_tokens",
     "AGENT_DESK_RETENTION_MB": "retention_mb",
     "AGENT_DESK_RETENTION_KEEP_RUNS": "retention_keep_runs",
+    "KERNEL_GATEWAY_URL": "kernel_gateway_url",
+    "KERNEL_GATEWAY_KERNEL_NAME": "kernel_gateway_kernel_name",
 }
 _SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-                "openai_api_key"}
+                "openai_api_key", "kernel_gateway_auth_token"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -184,7 +209,12 @@ def validate(s: Settings) -> None:
     if s.backend not in BACKENDS:
         raise SettingsError(f"AGENT_BACKEND={s.backend!r} is not known; use one of {', '.join(BACKENDS)}.")
     if s.code_executor not in EXECUTORS:
-        raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; use local or agentcore.")
+        raise SettingsError(f"CODE_EXECUTOR={s.code_executor!r} is not known; "
+                            "use local, agentcore or gateway.")
+    if s.code_executor == "gateway" and s.kernel_gateway_url and \
+            not s.kernel_gateway_url.startswith(("http://", "https://")):
+        raise SettingsError("KERNEL_GATEWAY_URL must start with http:// or https:// "
+                            "(e.g. http://gateway.internal:8888).")
     for name, var in (("openai_vision", "OPENAI_VISION"), ("openai_tools", "OPENAI_TOOLS")):
         if getattr(s, name) not in ("auto", "yes", "no"):
             raise SettingsError(f"{var}={getattr(s, name)!r} is not known; use auto, yes or no.")
@@ -210,12 +240,22 @@ def missing_for_backend(s: Settings) -> list[str]:
                            "for Ollama)")
         if not s.openai_model:
             missing.append("OPENAI_MODEL (the model name the server knows, e.g. qwen2.5:7b)")
+    if s.code_executor == "gateway" and s.backend in ("local", *LOOP_BACKENDS) and not s.kernel_gateway_url:
+        missing.append("KERNEL_GATEWAY_URL (the Jupyter Kernel Gateway or Enterprise Gateway, "
+                       "e.g. http://gateway.internal:8888)")
     return missing
 
 
 def runs_code_here(s: Settings) -> bool:
-    """Whether this backend runs the agent's code in the local kernel pool."""
-    return s.backend == "local" or (s.backend in LOOP_BACKENDS and s.code_executor == "local")
+    """Whether this backend runs the agent's code in the kernel pool (kernels on this host,
+    or on a Jupyter gateway with CODE_EXECUTOR=gateway)."""
+    return s.backend == "local" or (s.backend in LOOP_BACKENDS and s.code_executor in ("local", "gateway"))
+
+
+def kernels_on_gateway(s: Settings) -> bool:
+    """Whether the pool's kernels run on a Jupyter gateway (for the local agent and the
+    chat-model backends alike)."""
+    return s.code_executor == "gateway" and runs_code_here(s)
 
 
 def openai_api_key(env: Mapping[str, str] | None = None,
@@ -223,9 +263,20 @@ def openai_api_key(env: Mapping[str, str] | None = None,
     """``OPENAI_API_KEY`` from the environment, else from ``[agent]`` in secrets.toml.
     Kept out of :class:`Settings` (which is shown, stored and exported); None when unset
     (local servers need none)."""
+    return _secret("OPENAI_API_KEY", env, secrets_path)
+
+
+def kernel_gateway_auth_token(env: Mapping[str, str] | None = None,
+                              secrets_path: Path = Path(".streamlit/secrets.toml")) -> str | None:
+    """``KERNEL_GATEWAY_AUTH_TOKEN`` from the environment, else from ``[agent]`` in
+    secrets.toml; kept out of :class:`Settings` like the OpenAI key. None when unset."""
+    return _secret("KERNEL_GATEWAY_AUTH_TOKEN", env, secrets_path)
+
+
+def _secret(var: str, env: Mapping[str, str] | None, secrets_path: Path) -> str | None:
     env = os.environ if env is None else env
-    if env.get("OPENAI_API_KEY"):
-        return env["OPENAI_API_KEY"]
+    if env.get(var):
+        return env[var]
     try:
         data = tomllib.loads(secrets_path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
@@ -233,6 +284,6 @@ def openai_api_key(env: Mapping[str, str] | None = None,
     table = data.get("agent")
     if isinstance(table, dict):
         for key, value in table.items():
-            if key.lower() == "openai_api_key" and isinstance(value, str) and value:
+            if key.lower() == var.lower() and isinstance(value, str) and value:
                 return value
     return None

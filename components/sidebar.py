@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from agent_core.config import runs_code_here
+from agent_core.config import Settings, kernels_on_gateway, runs_code_here, url_host
 from agent_core.files import human_size
 from agent_core.safe_text import neutralise_markdown
 from components import resources, state
@@ -51,9 +51,15 @@ def _size(n: int) -> str:
     return human_size(n)
 
 
+def _backend_label(s: Settings) -> str:
+    if s.backend == "local" and kernels_on_gateway(s):
+        return "Local agent (Jupyter kernel on a gateway)"
+    return _BACKEND_LABELS.get(s.backend, s.backend)
+
+
 def render_backend() -> None:
     s = state.get_settings()
-    st.markdown(f"**Backend:** {_BACKEND_LABELS.get(s.backend, s.backend)}")
+    st.markdown(f"**Backend:** {_backend_label(s)}")
     shown = {
         "local": ("exec_timeout", "max_kernels", "sandbox"),
         "bedrock": ("agent_id", "agent_alias_id", "region", "endpoint_url", "read_timeout"),
@@ -62,6 +68,8 @@ def render_backend() -> None:
         "openai": ("openai_host", "openai_model", "openai_api_version", "code_executor",
                    "max_tool_calls"),
     }.get(s.backend, ())
+    if kernels_on_gateway(s):  # the local sandbox setting does not apply to the gateway's kernels
+        shown = tuple(k for k in shown if k != "sandbox")
     public = s.public()  # never holds credentials (the OpenAI key is not a setting)
     public["openai_host"] = _host(s.openai_base_url)
     rows = [f"- {_SETTING_LABELS.get(k, k)}: `{public[k]}`" for k in shown
@@ -74,7 +82,11 @@ def render_backend() -> None:
         st.error(err)
     if err := resources.backend_error():
         st.warning(err)
-    if runs_code_here(s):
+    if kernels_on_gateway(s):  # the operator's isolation, not ours: say where, not how
+        st.caption(f"Code runs on the Jupyter gateway at **{url_host(s.kernel_gateway_url)}**",
+                   help="Kernels run on the gateway's side, isolated as its operator set it up; "
+                        "this app's sandbox and limits do not apply there.")
+    elif runs_code_here(s):
         pool = resources.kernel_pool_if_started()
         described = getattr(pool, "isolation", None) if pool is not None else None
         text = described or _isolation_status(s.sandbox)
@@ -84,17 +96,7 @@ def render_backend() -> None:
 
 def _host(url: str | None) -> str | None:
     """Scheme, host and port of a URL: no path, query or user info (they can hold keys)."""
-    if not url:
-        return None
-    from urllib.parse import urlsplit  # noqa: PLC0415
-
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(not a valid URL)"
-    return f"{parts.scheme}://{host}{port}" if host else "(not a valid URL)"
+    return url_host(url, with_scheme=True)
 
 
 def _isolation_status(sandbox: str) -> str:
@@ -174,6 +176,9 @@ _SWITCH_HINT = {
              "`.streamlit/secrets.toml`, then restart. With your own model server (Ollama, "
              "vLLM, LM Studio, llama.cpp, LiteLLM, OpenAI, Azure), set `AGENT_BACKEND=openai`, "
              "`OPENAI_BASE_URL` and `OPENAI_MODEL` (and `OPENAI_API_KEY` if it needs one).",
+    "local-gateway": "No AWS account needed: the agent runs its code in a Jupyter kernel on the "
+                     "Jupyter gateway named in the sidebar. To use Amazon Bedrock or your own model server "
+                     "instead, set `AGENT_BACKEND` (see the README), then restart.",
 }
 
 
@@ -183,12 +188,13 @@ def render_welcome(*, analysis_page: str | None = "app_pages/analysis.py") -> No
     if st.session_state.get(state.K_WELCOMED) or state.get_chat():
         return
     s = state.get_settings()
+    hint_key = "local-gateway" if s.backend == "local" and kernels_on_gateway(s) else s.backend
     with st.container(border=True, key="welcome"):
         st.markdown("#### Welcome to Agent Desk")
         st.markdown(
             "Upload price data, ask the agent for analyses and charts, and generate synthetic "
-            f"datasets. The active backend is **{_BACKEND_LABELS.get(s.backend, s.backend)}**. "
-            + _SWITCH_HINT.get(s.backend, "To switch, change `AGENT_BACKEND` (environment or "
+            f"datasets. The active backend is **{_backend_label(s)}**. "
+            + _SWITCH_HINT.get(hint_key, "To switch, change `AGENT_BACKEND` (environment or "
                                "`.streamlit/secrets.toml`, `[agent]`) and restart; "
                                "`local` needs no AWS account."))
         c1, c2, _ = st.columns([2, 1, 3])

@@ -74,6 +74,11 @@ class KernelPool:
         chart is as fast as its second (default: when a spare is kept, i.e. when kernels are
         started ahead of need; a one-shot CLI kernel would only pay it twice)."""
         self.settings = settings
+        # --- CODE_EXECUTOR=gateway: the same pool, its kernels on a Jupyter gateway -----------
+        from agent_core.interpreter.gateway import gateway_target
+
+        self._gateway = gateway_target(settings)  # None: kernels on this host
+        # --- end gateway ---------------------------------------------------------------------
         self.home = Path(settings.home)
         self.plan = sb.choose_plan(settings.sandbox)
         self.limits = limits or sb.Limits(memory_mb=settings.kernel_memory_mb,
@@ -104,7 +109,12 @@ class KernelPool:
     # --- public API ---------------------------------------------------------
     @property
     def isolation(self) -> str:
-        """What confines the kernels, in words for the UI (starts with "bubblewrap" or "none")."""
+        """What confines the kernels, in words for the UI (starts with "bubblewrap", "none"
+        or "Jupyter gateway")."""
+        if self._gateway is not None:  # CODE_EXECUTOR=gateway
+            from agent_core.interpreter.gateway import describe
+
+            return describe(self._gateway)
         return self.plan.describe(self.limits)
 
     @property
@@ -301,6 +311,13 @@ class KernelPool:
         assert self._owner.on_owner_thread(), "kernels are started by the pool's owner thread"
         if not slot_taken and not self.slots.try_take():
             raise KernelStartError("No free interpreter slot for a spare kernel.")
+        if self._gateway is not None:  # CODE_EXECUTOR=gateway: counted in the bound, no uid
+            from agent_core.interpreter.gateway import GatewayKernel
+
+            kernel: LocalKernel = GatewayKernel(  # type: ignore[assignment]  # same interface
+                workdir=workdir, target=self._gateway, first_draw=self._first_draw,
+                on_shutdown=self.slots.give, caps=OutputCaps.from_settings(self.settings))
+            return self._start_kernel(kernel)
         try:
             uid = uids.acquire(self.home) if self.plan.drop_uid else None
         except BaseException:
@@ -316,6 +333,9 @@ class KernelPool:
                              uid=uid, hide=self._hide, mpl_cache=self._mpl_cache, first_draw=self._first_draw,
                              caps=OutputCaps.from_settings(self.settings), on_shutdown=gone,
                              cgroups_mode=self.settings.kernel_cgroups)
+        return self._start_kernel(kernel)
+
+    def _start_kernel(self, kernel: LocalKernel) -> LocalKernel:
         with self._lock:
             closed = self._closed
             if not closed:

@@ -22,7 +22,9 @@ _LOCK = threading.Lock()
 def pool_key(settings: Settings) -> tuple:
     """The settings a pool depends on: settings that differ only elsewhere share a pool."""
     return (str(settings.home), settings.sandbox, settings.max_kernels, settings.kernel_memory_mb,
-            settings.kernel_idle_seconds, settings.exec_timeout)
+            settings.kernel_idle_seconds, settings.exec_timeout,
+            settings.code_executor == "gateway", settings.kernel_gateway_url,
+            settings.kernel_gateway_kernel_name)
 
 
 def shared_pool(settings: Settings) -> KernelPool:

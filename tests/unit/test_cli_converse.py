@@ -99,3 +99,27 @@ def test_synthetic_request_writes_tables_that_pass_every_rule(fakes, tmp_path, e
     assert len(checks) >= 10 and all(c.passed for c in checks), [c for c in checks if not c.passed]
     ran_remotely = len(agentcore.calls("executeCode")) - remote_runs
     assert ran_remotely == (1 if executor == "agentcore" else 0)
+
+
+@pytest.mark.timeout(120)
+def test_seed_chart_request_with_kernels_on_a_jupyter_gateway(fakes, tmp_path, kernel_gateway, monkeypatch):
+    """CODE_EXECUTOR=gateway for a model backend: the model's code runs in a kernel on a real
+    Kernel Gateway (the attached file copied in, the chart and CSV copied back)."""
+    from tests.kernel_gateway import TOKEN
+
+    converse, agentcore = fakes
+    remote_runs = len(agentcore.calls("executeCode"))
+    monkeypatch.setenv("KERNEL_GATEWAY_URL", kernel_gateway.url)
+    monkeypatch.setenv("KERNEL_GATEWAY_AUTH_TOKEN", TOKEN)
+    prices = tmp_path / "prices.csv"
+    prices.write_text(PRICES)
+    proc = ask(converse.endpoint_url, tmp_path, "gateway", SEED, "--file", str(prices))
+    lines = events(proc)
+    assert TOKEN not in proc.stdout + proc.stderr
+    saved = {d["file"]["name"] for d in lines if d["event"] == "FileReturned"}
+    assert saved == {"moving_average.png", "moving_average.csv"}
+    assert (tmp_path / "out" / "moving_average.png").read_bytes().startswith(b"\x89PNG")
+    assert len(agentcore.calls("executeCode")) == remote_runs  # not AgentCore
+    # the file was in the kernel's folder on the gateway while it ran (removed at the CLI's exit)
+    log = kernel_gateway.log.read_text()
+    assert "POST /api/kernels" in log and "DELETE /api/kernels/" in log
