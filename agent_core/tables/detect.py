@@ -6,6 +6,7 @@ of at most :data:`SAMPLE` values decide, whole columns are converted by pandas).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,21 @@ _ROLE_NAMES: dict[str, str] = {
     **dict.fromkeys(("low", "lowprice", "l", "min", "lowest"), "low"),
     **dict.fromkeys(("close", "closeprice", "closelast", "last", "lastprice", "c", "closing",
                      "closingprice", "settle", "settlement"), "close"),
+    # European brokers' and exchanges' own headers (de, fr, es, it, pt, nl), accents folded by norm
+    **dict.fromkeys(("eroffnung", "eroffn", "eroffnungskurs", "erster", "ouverture", "apertura",
+                     "abertura", "openingskoers"), "open"),
+    **dict.fromkeys(("hoch", "tageshoch", "hochst", "hochstkurs", "plushaut", "maximo", "maxima",
+                     "massimo", "hoog"), "high"),
+    **dict.fromkeys(("tief", "tagestief", "tiefst", "tiefstkurs", "plusbas", "minimo", "minima",
+                     "laag"), "low"),
+    **dict.fromkeys(("schluss", "schlusskurs", "letzter", "zuletzt", "cloture", "dernier", "cierre",
+                     "ultimo", "chiusura", "fechamento", "slot", "slotkoers"), "close"),
     **dict.fromkeys(("adjclose", "adjustedclose", "adjcloseprice", "adjustedcloseprice"),
                     "adj_close"),
     **dict.fromkeys(("price", "value", "pxlast", "rate", "mid", "nav", "level", "index",
                      "closevalue", "gengi", "kurs", "midrate"), "price"),
-    **dict.fromkeys(("volume", "vol", "v", "qty", "quantity", "shares", "turnover", "volumeto"),
-                    "volume"),
+    **dict.fromkeys(("volume", "vol", "v", "qty", "quantity", "shares", "turnover", "volumeto",
+                     "volumen", "stucke"), "volume"),
     **dict.fromkeys(("change", "changepct", "pctchange", "chg", "return", "returns", "ret",
                      "changepercent", "percentchange", "pctchg", "dailyreturn", "logreturn",
                      "changerate", "netchange"), "return"),
@@ -74,7 +84,10 @@ _NUM_CLEAN = r"[$€£¥%\s\u00a0,]"
 
 
 def norm(name: Any) -> str:
-    s = str(name).strip().lower().strip("<>")
+    # fold accents first (Eröffnung -> eroffnung, Clôture -> cloture): dropping the letter
+    # instead would leave names no table knows
+    s = unicodedata.normalize("NFKD", str(name).replace("ß", "ss"))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).strip().lower().strip("<>")
     s = re.sub(r"^\d+[a-z]?\.\s*", "", s)  # Alpha Vantage's "1. open", "5. adjusted close"
     return re.sub(r"[^a-z0-9]", "", s)
 

@@ -117,10 +117,27 @@ def test_tab_delimited_tsv():
 
 
 def test_decimal_comma_with_thousands_dots_and_dotted_dates():
-    r = read("de.csv", b"Datum;Schluss\n01.02.2020;1.234,56\n03.02.2020;12,5\n")
-    assert series(r, "Schluss") == [1234.56, 12.5]
+    r = read("de.csv", b"Datum;Kurs A\n01.02.2020;1.234,56\n03.02.2020;12,5\n")
+    assert series(r, "Kurs A") == [1234.56, 12.5]
     assert r.start[:10] == "2020-02-01"  # dotted dates are day first
     assert any("day/month" in p for p in r.problems)
+
+
+@pytest.mark.parametrize("header", [
+    "Datum;Eröffnung;Hoch;Tief;Schluss;Volumen",          # German broker / boerse-frankfurt
+    "Date;Ouverture;Plus haut;Plus bas;Clôture;Volume",   # French
+    "Fecha;Apertura;Máximo;Mínimo;Cierre;Volumen",        # Spanish
+    "Data;Apertura;Massimo;Minimo;Chiusura;Volume",       # Italian
+])
+def test_european_ohlc_headers_are_one_instrument_not_four_tickers(header):
+    body = "02.01.2023;45,46;45,87;44,96;45,41;3430481\n03.01.2023;46,05;46,46;45,54;46,00;1483155\n"
+    r = read("SAP_DE.csv", (header + "\n" + body).encode())
+    names = header.split(";")
+    assert r.layout == "ohlc"
+    assert r.tickers == ("SAP",) or list(r.tickers) == ["SAP"]
+    assert r.value_column == names[4]
+    assert r.volume_column == names[5]
+    assert series(r, "SAP") == [45.41, 46.0]
 
 
 def test_quoted_thousands_separators_in_comma_file():
