@@ -97,6 +97,20 @@ def test_summary_tables_are_grouped_bars():
                                           "max_drawdown_pct"]
 
 
+def test_one_ticker_summary_is_bars_not_an_empty_line_chart():
+    # the Summary preset on a one-instrument file (an investing.com index): one row, so its
+    # single first_date is a stamp, not an axis; it drew an empty line chart of every column
+    one = pd.DataFrame({
+        "ticker": ["Dow Jones Industrial Average"], "first_date": ["2023-01-02"],
+        "last_date": ["2023-12-29"], "observations": [260], "first_price": [24953.67],
+        "last_price": [20871.75], "mean_price": [24180.61], "total_return_pct": [-16.358],
+        "annualised_volatility_pct": [17.19], "max_drawdown_pct": [-29.29]})
+    fig = quick_chart(_csv(one), name="summary_statistics.csv")
+    assert _types(fig) == ["bar"] * 3
+    assert [t.name for t in fig.data] == ["total_return_pct", "annualised_volatility_pct",
+                                          "max_drawdown_pct"]
+
+
 def test_bars_of_wildly_different_scales_are_not_drawn():
     df = pd.DataFrame({"name": ["a", "b"], "revenue": [1e9, 2e9], "margin": [0.1, 0.2]})
     assert quick_chart(df) is None
