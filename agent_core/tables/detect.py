@@ -578,6 +578,8 @@ def ticker_from_name(name: str) -> str:
     """A symbol-looking token of the file name (``daily_adjusted_AAPL.csv`` -> ``AAPL``)."""
     base = re.split(r"[\\/]", name)[-1]
     stem = base.rsplit(".", 1)[0] if "." in base else base
+    # investing.com names its downloads "<instrument> Historical Data.csv" (a copy: "... (1)")
+    stem = re.sub(r"[\s_\-]+historical[\s_\-]+data(\s*\(\d+\))?$", "", stem, flags=re.I) or stem
     skip = {"CSV", "DATA", "DAILY", "HISTORICAL", "PRICES", "PRICE", "STOCK", "1H", "1D", "1M", "XLSX",
             "ADJUSTED", "TXT", "WEEKLY", "MONTHLY", "INTRADAY", "HISTORY", "QUOTES", "WIKI", "EOD"}
     for token in re.split(r"[_\-\s]+", stem):

@@ -140,6 +140,19 @@ def test_european_ohlc_headers_are_one_instrument_not_four_tickers(header):
     assert series(r, "SAP") == [45.41, 46.0]
 
 
+@pytest.mark.parametrize("name, ticker", [
+    ("Dow Jones Industrial Average Historical Data.csv", "Dow Jones Industrial Average"),
+    ("Bitcoin Historical Data (1).csv", "Bitcoin"),
+])
+def test_investing_com_file_name_gives_the_instrument_not_historical_data(name, ticker):
+    data = b'"Date","Price","Open","High","Low","Vol.","Change %"\n' \
+           b'"12/29/2023","20,871.75","20,892.63","21,080.47","20,663.04","4.26B","0.23%"\n' \
+           b'"12/28/2023","20,822.98","20,843.81","21,031.21","20,614.75","3.55B","0.73%"\n'
+    r = read(name, data)
+    assert list(r.tickers) == [ticker] and r.tickers_from == "file name"
+    assert series(r, ticker) == [20822.98, 20871.75]
+
+
 def test_quoted_thousands_separators_in_comma_file():
     r = read("q.csv", b'date,price\n2020-01-01,"1,234.50"\n2020-01-02,"$1,300.00"\n')
     assert series(r, "q") == [1234.5, 1300.0]
