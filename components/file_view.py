@@ -156,8 +156,8 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         _download(table, key)
         return
     tickers = sorted(long["ticker"].unique().tolist())
-    window = st.number_input("Moving-average window (days)", min_value=2, max_value=400,
-                             value=guess_window(df), step=1, key=f"{key}_win")
+    window = st.number_input(f"Moving-average window ({window_unit(result.profile)})", min_value=2,
+                             max_value=400, value=guess_window(df), step=1, key=f"{key}_win")
     chosen = st.multiselect("Series", tickers, default=tickers[:5], key=f"{key}_series",
                             help="Pick the series to draw; click a legend entry to hide one.")
     view = long[long["ticker"].isin(chosen)] if chosen else long
@@ -172,6 +172,17 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
     with st.expander("Data", expanded=False):
         st.dataframe(df, width="stretch", height=250)
     _download(table, key)
+
+
+def window_unit(profile) -> str:
+    """What one step of a rolling window is on this table's rows: 20 months of a monthly
+    table are not '20 days'."""
+    kind = profile.frequency.kind
+    units = {"trading-daily": "days", "calendar-daily": "days", "weekly": "weeks",
+             "monthly": "months", "quarterly": "quarters", "yearly": "years"}
+    if kind == "intraday":
+        return f"{profile.frequency.bar} bars" if profile.frequency.bar else "bars"
+    return units.get(kind, "rows")
 
 
 def guess_window(df) -> int:

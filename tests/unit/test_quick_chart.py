@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from components.charts import quick_chart
-from components.file_view import to_long_prices
+from components.file_view import to_long_prices, window_unit
 
 TICKERS = ("SYNA", "SYNB", "SYNC")
 
@@ -159,3 +159,13 @@ def test_to_long_prices_takes_a_normalised_column_but_not_returns():
     ma["ma_20"] = ma.groupby("ticker")["price"].transform(lambda s: s.rolling(20).mean())
     long = to_long_prices(_read(ma))
     assert list(long.columns) == ["date", "ticker", "price"] and len(long) == len(ma)
+
+
+@pytest.mark.parametrize("freq, unit", [("B", "days"), ("W-FRI", "weeks"), ("ME", "months"),
+                                        ("h", "1h bars")])
+def test_moving_average_window_is_counted_in_the_tables_own_periods(freq, unit):
+    # the seed chart's returned CSV for a monthly file: its window control said "(days)"
+    dates = pd.date_range("2000-01-03", periods=60, freq=freq)
+    df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(60) + 100.0})
+    df["ma_20"] = df["price"].rolling(20).mean()
+    assert window_unit(_read(df).profile) == unit
