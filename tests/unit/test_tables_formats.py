@@ -366,7 +366,8 @@ def test_yfinance_csv_with_ticker_header_rows():
     two = (b"Price,Close,Close,Volume,Volume\nTicker,AAPL,MSFT,AAPL,MSFT\nDate,,,,\n"
            b"2024-01-02,185.6,370.9,82488700,25258600\n2024-01-03,184.2,370.6,58414500,23083500\n")
     r = read("two.csv", two)
-    assert r.layout == "long" and r.tickers == ("AAPL", "MSFT") and r.rows == 4
+    # rows counts the file's data rows; the tidy frame has one per date and ticker
+    assert r.layout == "long" and r.tickers == ("AAPL", "MSFT") and r.rows == 2 and r.tidy_rows == 4
     assert series(r, "MSFT") == [370.9, 370.6]
 
 
