@@ -380,7 +380,9 @@ def numeric_text(s: pd.Series, decimal: str = ".") -> tuple[str, str | None] | N
     c = lit(str(s.name))
     suffix = v.str.fullmatch(r"-?[\d,.]+[KMBkmb]").mean()
     if suffix > 0.5:
-        code = (f"df[{c}] = pd.to_numeric(df[{c}].astype(str).str.replace(\",\", \"\", regex=False)"
+        marks = (".str.replace(\".\", \"\", regex=False).str.replace(\",\", \".\", regex=False)"
+                 if decimal == "," else ".str.replace(\",\", \"\", regex=False)")  # 35,04M is 35.04M
+        code = (f"df[{c}] = pd.to_numeric(df[{c}].astype(str){marks}"
                 f".str.rstrip(\"KMBkmb\"), errors=\"coerce\") * df[{c}].astype(str).str[-1].str.upper()"
                 ".map({\"K\": 1e3, \"M\": 1e6, \"B\": 1e9}).fillna(1)")
         return code, "K/M/B"

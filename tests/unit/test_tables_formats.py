@@ -153,6 +153,26 @@ def test_investing_com_file_name_gives_the_instrument_not_historical_data(name, 
     assert series(r, ticker) == [20822.98, 20871.75]
 
 
+def test_quoted_decimal_commas_in_a_comma_separated_file(tmp_path, monkeypatch):
+    # de.investing.com: comma-separated, every field quoted, dot thousands and decimal commas;
+    # the Zuletzt of 15.296,72 was read as 15.29672 and a volume of 35,04M as 3.5 billion
+    data = ('"Datum","Zuletzt","Eröffn.","Hoch","Tief","Vol.","+/- %"\n'
+            '"31.03.2023","15.296,72","15.312,02","15.449,69","15.143,75","35,04M","0,20%"\n'
+            '"30.03.2023","15.266,22","15.281,49","15.418,88","15.113,56","35,13M","-1,10%"\n'
+            '"29.03.2023","15.436,21","15.451,65","15.590,58","15.281,85","32,7M","-0,98%"\n').encode()
+    r = read("DAX Historische Daten.csv", data)
+    assert r.layout == "ohlc" and r.value_column == "Zuletzt" and r.decimal == ","
+    assert series(r, "DAX") == [15436.21, 15266.22, 15296.72]
+    assert r.frame["Vol."].tolist() == pytest.approx([32.7e6, 35.13e6, 35.04e6])
+    assert r.start == "2023-03-29" and r.end == "2023-03-31"
+    # the code the agent runs reads the same numbers
+    (tmp_path / "DAX Historische Daten.csv").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(r.read_code, scope)  # noqa: S102 - the reader's own rendered code
+    pd.testing.assert_frame_equal(scope["df"], r.frame, check_dtype=False)
+
+
 def test_quoted_thousands_separators_in_comma_file():
     r = read("q.csv", b'date,price\n2020-01-01,"1,234.50"\n2020-01-02,"$1,300.00"\n')
     assert series(r, "q") == [1234.5, 1300.0]
