@@ -584,6 +584,9 @@ def ticker_from_name(name: str) -> str:
     stem = re.sub(r"[\s_\-]+historical[\s_\-]+data(\s*\(\d+\))?$", "", stem, flags=re.I) or stem
     skip = {"CSV", "DATA", "DAILY", "HISTORICAL", "PRICES", "PRICE", "STOCK", "1H", "1D", "1M", "XLSX",
             "ADJUSTED", "TXT", "WEEKLY", "MONTHLY", "INTRADAY", "HISTORY", "QUOTES", "WIKI", "EOD"}
+    pair = re.match(r"^([A-Z0-9]{2,10}-(?:USD|EUR|GBP|JPY|USDT|USDC|BTC|ETH))(?=$|[_\s.])", stem)
+    if pair:  # Yahoo's crypto and currency pairs: BTC-USD.csv is BTC-USD, not BTC
+        return pair.group(1)
     for token in re.split(r"[_\-\s]+", stem):
         if re.fullmatch(r"[A-Z][A-Z0-9]{0,9}(\.[A-Z]{1,3})?|\^[A-Z0-9]{1,8}", token) and token not in skip:
             return token

@@ -173,6 +173,13 @@ def test_quoted_decimal_commas_in_a_comma_separated_file(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(scope["df"], r.frame, check_dtype=False)
 
 
+@pytest.mark.parametrize("name, ticker", [("BTC-USD.csv", "BTC-USD"), ("ETH-EUR_daily.csv", "ETH-EUR"),
+                                          ("daily_adjusted_AAPL.csv", "AAPL"), ("SPY-history.csv", "SPY")])
+def test_yahoo_pair_file_names_keep_the_pair(name, ticker):
+    r = read(name, b"Date,Close\n2024-01-01,42280.23\n2024-01-02,44187.14\n")
+    assert list(r.tickers) == [ticker]
+
+
 def test_quoted_thousands_separators_in_comma_file():
     r = read("q.csv", b'date,price\n2020-01-01,"1,234.50"\n2020-01-02,"$1,300.00"\n')
     assert series(r, "q") == [1234.5, 1300.0]
