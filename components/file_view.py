@@ -78,7 +78,8 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
         except ValueError as exc:
             st.info(f"{exc} Download it to open it elsewhere.")
         else:
-            st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)))
+            st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)),
+                         column_config=date_formats(df))
             _quick_chart(df, key, f.name)
     elif f.is_svg:
         if f.is_safe_svg:
@@ -96,6 +97,20 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
     else:
         st.caption(f"{f.media_type}, {_size(f.size)}: not shown here; download to open it.")
     _download(f, key)
+
+
+def date_formats(df) -> dict[str, Any]:
+    """Dates without a time of day shown as dates: the reader parses a table's date column, and
+    the grid showed it as '2023-01-02 00:00:00' beside the file's other dates ('2023-12-29')."""
+    import pandas as pd  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    for col in df.columns:
+        s = df[col]
+        if (pd.api.types.is_datetime64_any_dtype(s) and getattr(s.dt, "tz", None) is None
+                and (s.dropna() == s.dropna().dt.normalize()).all()):
+            out[str(col)] = st.column_config.DatetimeColumn(format="YYYY-MM-DD")
+    return out
 
 
 def _quick_chart(df, key: str, name: str | None = None) -> None:
@@ -151,7 +166,8 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         return
     long = to_long_prices(result)
     if long is None:
-        st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)))
+        st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)),
+                     column_config=date_formats(df))
         _quick_chart(df, key, table.name)
         _download(table, key)
         return
@@ -170,7 +186,7 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         fig = _fallback_price_chart(view, int(window))
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
     with st.expander("Data", expanded=False):
-        st.dataframe(df, width="stretch", height=250)
+        st.dataframe(df, width="stretch", height=250, column_config=date_formats(df))
     _download(table, key)
 
 

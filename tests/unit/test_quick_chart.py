@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from components.charts import quick_chart
-from components.file_view import to_long_prices, window_unit
+from components.file_view import date_formats, to_long_prices, window_unit
 
 TICKERS = ("SYNA", "SYNB", "SYNC")
 
@@ -169,3 +169,14 @@ def test_moving_average_window_is_counted_in_the_tables_own_periods(freq, unit):
     df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(60) + 100.0})
     df["ma_20"] = df["price"].rolling(20).mean()
     assert window_unit(_read(df).profile) == unit
+
+
+def test_parsed_dates_without_a_time_are_shown_as_dates():
+    summary = pd.DataFrame({"ticker": ["SPY"], "first_date": ["2023-01-02"], "last_date": ["2023-12-29"],
+                            "total_return_pct": [12.5]})
+    config = date_formats(_csv(summary))
+    assert list(config) == ["first_date"]  # the one column the reader parsed
+    assert config["first_date"]["type_config"]["format"] == "YYYY-MM-DD"
+    hourly = pd.DataFrame({"date": pd.date_range("2024-03-01 16:00", periods=30, freq="h")
+                           .strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(30.0)})
+    assert date_formats(_csv(hourly)) == {}  # times of day stay visible
