@@ -235,7 +235,7 @@ def _date_axis(df: pd.DataFrame) -> tuple[str, pd.Series] | None:
                                                             str(c), re.I) else 1)
     for col in cols:
         dates = _as_dates(df[col])
-        if dates is not None and dates.nunique() >= min(3, len(df)):  # an axis, not a stamp
+        if dates is not None and dates.nunique() >= max(2, min(3, len(df))):  # an axis, not a stamp
             return col, dates
     return None
 

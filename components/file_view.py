@@ -101,7 +101,8 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
         except ValueError as exc:
             st.info(neutralise_markdown(f"{exc} Download it to open it elsewhere."))
         else:
-            st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)))
+            st.dataframe(df, width="stretch", height=min(400, 38 + 35 * min(len(df), 10)),
+                         column_config=date_formats(df))
             _quick_chart(df, key, f.name)
     elif f.is_svg:
         if f.is_safe_svg:
@@ -119,6 +120,20 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
     else:
         st.caption(f"{f.media_type}, {_size(f.size)}: not shown here; download to open it.")
     _download(f, key)
+
+
+def date_formats(df) -> dict[str, Any]:
+    """Dates without a time of day shown as dates: the reader parses a table's date column, and
+    the grid showed it as '2023-01-02 00:00:00' beside the file's other dates ('2023-12-29')."""
+    import pandas as pd  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    for col in df.columns:
+        s = df[col]
+        if (pd.api.types.is_datetime64_any_dtype(s) and getattr(s.dt, "tz", None) is None
+                and (s.dropna() == s.dropna().dt.normalize()).all()):
+            out[str(col)] = st.column_config.DatetimeColumn(format="YYYY-MM-DD")
+    return out
 
 
 def _quick_chart(df, key: str, name: str | None = None) -> None:
@@ -174,13 +189,14 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         return
     long = to_long_prices(result)
     if long is None:
-        st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)))
+        st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)),
+                     column_config=date_formats(df))
         _quick_chart(df, key, table.name)
         _download(table, key)
         return
     tickers = sorted(long["ticker"].unique().tolist())
-    window = st.number_input("Moving-average window (days)", min_value=2, max_value=400,
-                             value=guess_window(df), step=1, key=f"{key}_win")
+    window = st.number_input(f"Moving-average window ({window_unit(result.profile)})", min_value=2,
+                             max_value=400, value=guess_window(df), step=1, key=f"{key}_win")
     chosen = st.multiselect("Series", tickers, default=tickers[:5], key=f"{key}_series",
                             help="Pick the series to draw; click a legend entry to hide one.")
     view = long[long["ticker"].isin(chosen)] if chosen else long
@@ -193,8 +209,19 @@ def render_interactive(table: ReturnedFile, *, key: str) -> None:
         fig = _fallback_price_chart(view, int(window))
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
     with st.expander("Data", expanded=False):
-        st.dataframe(df, width="stretch", height=250)
+        st.dataframe(df, width="stretch", height=250, column_config=date_formats(df))
     _download(table, key)
+
+
+def window_unit(profile) -> str:
+    """What one step of a rolling window is on this table's rows: 20 months of a monthly
+    table are not '20 days'."""
+    kind = profile.frequency.kind
+    units = {"trading-daily": "days", "calendar-daily": "days", "weekly": "weeks",
+             "monthly": "months", "quarterly": "quarters", "yearly": "years"}
+    if kind == "intraday":
+        return f"{profile.frequency.bar} bars" if profile.frequency.bar else "bars"
+    return units.get(kind, "rows")
 
 
 def guess_window(df) -> int:

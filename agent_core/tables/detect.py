@@ -6,6 +6,7 @@ of at most :data:`SAMPLE` values decide, whole columns are converted by pandas).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,21 @@ _ROLE_NAMES: dict[str, str] = {
     **dict.fromkeys(("low", "lowprice", "l", "min", "lowest"), "low"),
     **dict.fromkeys(("close", "closeprice", "closelast", "last", "lastprice", "c", "closing",
                      "closingprice", "settle", "settlement"), "close"),
+    # European brokers' and exchanges' own headers (de, fr, es, it, pt, nl), accents folded by norm
+    **dict.fromkeys(("eroffnung", "eroffn", "eroffnungskurs", "erster", "ouverture", "apertura",
+                     "abertura", "openingskoers"), "open"),
+    **dict.fromkeys(("hoch", "tageshoch", "hochst", "hochstkurs", "plushaut", "maximo", "maxima",
+                     "massimo", "hoog"), "high"),
+    **dict.fromkeys(("tief", "tagestief", "tiefst", "tiefstkurs", "plusbas", "minimo", "minima",
+                     "laag"), "low"),
+    **dict.fromkeys(("schluss", "schlusskurs", "letzter", "zuletzt", "cloture", "dernier", "cierre",
+                     "ultimo", "chiusura", "fechamento", "slot", "slotkoers"), "close"),
     **dict.fromkeys(("adjclose", "adjustedclose", "adjcloseprice", "adjustedcloseprice"),
                     "adj_close"),
     **dict.fromkeys(("price", "value", "pxlast", "rate", "mid", "nav", "level", "index",
                      "closevalue", "gengi", "kurs", "midrate"), "price"),
-    **dict.fromkeys(("volume", "vol", "v", "qty", "quantity", "shares", "turnover", "volumeto"),
-                    "volume"),
+    **dict.fromkeys(("volume", "vol", "v", "qty", "quantity", "shares", "turnover", "volumeto",
+                     "volumen", "stucke"), "volume"),
     **dict.fromkeys(("change", "changepct", "pctchange", "chg", "return", "returns", "ret",
                      "changepercent", "percentchange", "pctchg", "dailyreturn", "logreturn",
                      "changerate", "netchange"), "return"),
@@ -74,7 +84,10 @@ _NUM_CLEAN = r"[$€£¥%\s\u00a0,]"
 
 
 def norm(name: Any) -> str:
-    s = str(name).strip().lower().strip("<>")
+    # fold accents first (Eröffnung -> eroffnung, Clôture -> cloture): dropping the letter
+    # instead would leave names no table knows
+    s = unicodedata.normalize("NFKD", str(name).replace("ß", "ss"))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).strip().lower().strip("<>")
     s = re.sub(r"^\d+[a-z]?\.\s*", "", s)  # Alpha Vantage's "1. open", "5. adjusted close"
     return re.sub(r"[^a-z0-9]", "", s)
 
@@ -367,7 +380,9 @@ def numeric_text(s: pd.Series, decimal: str = ".") -> tuple[str, str | None] | N
     c = lit(str(s.name))
     suffix = v.str.fullmatch(r"-?[\d,.]+[KMBkmb]").mean()
     if suffix > 0.5:
-        code = (f"df[{c}] = pd.to_numeric(df[{c}].astype(str).str.replace(\",\", \"\", regex=False)"
+        marks = (".str.replace(\".\", \"\", regex=False).str.replace(\",\", \".\", regex=False)"
+                 if decimal == "," else ".str.replace(\",\", \"\", regex=False)")  # 35,04M is 35.04M
+        code = (f"df[{c}] = pd.to_numeric(df[{c}].astype(str){marks}"
                 f".str.rstrip(\"KMBkmb\"), errors=\"coerce\") * df[{c}].astype(str).str[-1].str.upper()"
                 ".map({\"K\": 1e3, \"M\": 1e6, \"B\": 1e9}).fillna(1)")
         return code, "K/M/B"
@@ -565,8 +580,13 @@ def ticker_from_name(name: str) -> str:
     """A symbol-looking token of the file name (``daily_adjusted_AAPL.csv`` -> ``AAPL``)."""
     base = re.split(r"[\\/]", name)[-1]
     stem = base.rsplit(".", 1)[0] if "." in base else base
+    # investing.com names its downloads "<instrument> Historical Data.csv" (a copy: "... (1)")
+    stem = re.sub(r"[\s_\-]+historical[\s_\-]+data(\s*\(\d+\))?$", "", stem, flags=re.I) or stem
     skip = {"CSV", "DATA", "DAILY", "HISTORICAL", "PRICES", "PRICE", "STOCK", "1H", "1D", "1M", "XLSX",
             "ADJUSTED", "TXT", "WEEKLY", "MONTHLY", "INTRADAY", "HISTORY", "QUOTES", "WIKI", "EOD"}
+    pair = re.match(r"^([A-Z0-9]{2,10}-(?:USD|EUR|GBP|JPY|USDT|USDC|BTC|ETH))(?=$|[_\s.])", stem)
+    if pair:  # Yahoo's crypto and currency pairs: BTC-USD.csv is BTC-USD, not BTC
+        return pair.group(1)
     for token in re.split(r"[_\-\s]+", stem):
         if re.fullmatch(r"[A-Z][A-Z0-9]{0,9}(\.[A-Z]{1,3})?|\^[A-Z0-9]{1,8}", token) and token not in skip:
             return token

@@ -29,6 +29,9 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 BINANCE = ("Open time", "Open", "High", "Low", "Close", "Volume", "Close time", "Quote asset volume",
            "Number of trades", "Taker buy base asset volume", "Taker buy quote asset volume", "Ignore")
 _THOUSANDS_COMMA = re.compile(r"^-?\$?\d{1,3}(,\d{3})+(\.\d+)?$")
+# a decimal comma no comma-thousands number can be: "15.296,72", "35,04M", "-1,10%" (quoted, in a
+# comma-separated file: de.investing.com and other European exports)
+_EUROPEAN_ONLY = re.compile(r"^-?(\d{1,3}(\.\d{3})+,\d+|\d+,(\d{1,2}|\d{4,}))[%KMBkmb]?$")
 
 
 class Unusable(Exception):
@@ -227,6 +230,11 @@ def plan_text(name: str, data: bytes, limits: Limits) -> tuple[ReadOptions, Head
     decimal = "," if sep != "," and any(_DECIMAL_COMMA.match(c) for c in body) else "."
     if decimal == ",":
         kwargs["decimal"] = ","
+    elif sep == "," and sum(bool(_EUROPEAN_ONLY.match(c)) for c in body) > sum(
+            bool(_THOUSANDS_COMMA.match(c)) for c in body):
+        # quoted numbers with decimal commas: read as text, converted column by column knowing
+        # the comma is the decimal mark (read_csv's thousands="." would eat dates like 31.03.2023)
+        decimal, quoted = ",", False
     thousands = "," if quoted else None
     if thousands:
         kwargs["thousands"] = ","

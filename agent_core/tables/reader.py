@@ -171,7 +171,7 @@ def _analyse(name: str, raw: pd.DataFrame, opts: ReadOptions, head: Head, kind: 
     done = len(steps.lines)
     view.append(df)
     all_columns = [str(c) for c in df.columns]
-    rows_in_file = int(len(df))
+    rows_in_file = int(len(raw))  # before a side-by-side file is stacked to one row per date and ticker
     require(rows_in_file > 0, "The file has a header but no data rows. Upload a table with at least "
                               "one row of prices (a date and a price on each row).")
     require(len(all_columns) >= 2, "The file has a single column; a price table needs a date column and "

@@ -47,7 +47,8 @@ def detected_rows(p: TableProfile) -> list[tuple[str, str]]:
         ("Value column", str(p.value_column or "one column per ticker")),
         ("Price columns", ", ".join(p.price_columns)),
         ("Frequency", p.frequency.words() + (f", {ppy:g} periods a year" if ppy else "")),
-        ("Rows", f"{p.tidy_rows:,} (of {p.rows:,} in the file)"),
+        ("Rows", f"{p.tidy_rows:,} (of {p.rows:,} in the file)" if p.tidy_rows <= p.rows else
+                 f"{p.tidy_rows:,} (one per date and ticker, from {p.rows:,} rows in the file)"),
         ("Date range", f"{p.start} to {p.end}"),
         ("Read as", fmt),
     ]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from components.charts import quick_chart
-from components.file_view import to_long_prices
+from components.file_view import date_formats, to_long_prices, window_unit
 
 TICKERS = ("SYNA", "SYNB", "SYNC")
 
@@ -97,6 +97,20 @@ def test_summary_tables_are_grouped_bars():
                                           "max_drawdown_pct"]
 
 
+def test_one_ticker_summary_is_bars_not_an_empty_line_chart():
+    # the Summary preset on a one-instrument file (an investing.com index): one row, so its
+    # single first_date is a stamp, not an axis; it drew an empty line chart of every column
+    one = pd.DataFrame({
+        "ticker": ["Dow Jones Industrial Average"], "first_date": ["2023-01-02"],
+        "last_date": ["2023-12-29"], "observations": [260], "first_price": [24953.67],
+        "last_price": [20871.75], "mean_price": [24180.61], "total_return_pct": [-16.358],
+        "annualised_volatility_pct": [17.19], "max_drawdown_pct": [-29.29]})
+    fig = quick_chart(_csv(one), name="summary_statistics.csv")
+    assert _types(fig) == ["bar"] * 3
+    assert [t.name for t in fig.data] == ["total_return_pct", "annualised_volatility_pct",
+                                          "max_drawdown_pct"]
+
+
 def test_bars_of_wildly_different_scales_are_not_drawn():
     df = pd.DataFrame({"name": ["a", "b"], "revenue": [1e9, 2e9], "margin": [0.1, 0.2]})
     assert quick_chart(df) is None
@@ -145,3 +159,24 @@ def test_to_long_prices_takes_a_normalised_column_but_not_returns():
     ma["ma_20"] = ma.groupby("ticker")["price"].transform(lambda s: s.rolling(20).mean())
     long = to_long_prices(_read(ma))
     assert list(long.columns) == ["date", "ticker", "price"] and len(long) == len(ma)
+
+
+@pytest.mark.parametrize("freq, unit", [("B", "days"), ("W-FRI", "weeks"), ("ME", "months"),
+                                        ("h", "1h bars")])
+def test_moving_average_window_is_counted_in_the_tables_own_periods(freq, unit):
+    # the seed chart's returned CSV for a monthly file: its window control said "(days)"
+    dates = pd.date_range("2000-01-03", periods=60, freq=freq)
+    df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(60) + 100.0})
+    df["ma_20"] = df["price"].rolling(20).mean()
+    assert window_unit(_read(df).profile) == unit
+
+
+def test_parsed_dates_without_a_time_are_shown_as_dates():
+    summary = pd.DataFrame({"ticker": ["SPY"], "first_date": ["2023-01-02"], "last_date": ["2023-12-29"],
+                            "total_return_pct": [12.5]})
+    config = date_formats(_csv(summary))
+    assert list(config) == ["first_date"]  # the one column the reader parsed
+    assert config["first_date"]["type_config"]["format"] == "YYYY-MM-DD"
+    hourly = pd.DataFrame({"date": pd.date_range("2024-03-01 16:00", periods=30, freq="h")
+                           .strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(30.0)})
+    assert date_formats(_csv(hourly)) == {}  # times of day stay visible

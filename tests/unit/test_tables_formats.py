@@ -117,10 +117,67 @@ def test_tab_delimited_tsv():
 
 
 def test_decimal_comma_with_thousands_dots_and_dotted_dates():
-    r = read("de.csv", b"Datum;Schluss\n01.02.2020;1.234,56\n03.02.2020;12,5\n")
-    assert series(r, "Schluss") == [1234.56, 12.5]
+    r = read("de.csv", b"Datum;Kurs A\n01.02.2020;1.234,56\n03.02.2020;12,5\n")
+    assert series(r, "Kurs A") == [1234.56, 12.5]
     assert r.start[:10] == "2020-02-01"  # dotted dates are day first
     assert any("day/month" in p for p in r.problems)
+
+
+@pytest.mark.parametrize("header", [
+    "Datum;Eröffnung;Hoch;Tief;Schluss;Volumen",          # German broker / boerse-frankfurt
+    "Date;Ouverture;Plus haut;Plus bas;Clôture;Volume",   # French
+    "Fecha;Apertura;Máximo;Mínimo;Cierre;Volumen",        # Spanish
+    "Data;Apertura;Massimo;Minimo;Chiusura;Volume",       # Italian
+])
+def test_european_ohlc_headers_are_one_instrument_not_four_tickers(header):
+    body = "02.01.2023;45,46;45,87;44,96;45,41;3430481\n03.01.2023;46,05;46,46;45,54;46,00;1483155\n"
+    r = read("SAP_DE.csv", (header + "\n" + body).encode())
+    names = header.split(";")
+    assert r.layout == "ohlc"
+    assert r.tickers == ("SAP",) or list(r.tickers) == ["SAP"]
+    assert r.value_column == names[4]
+    assert r.volume_column == names[5]
+    assert series(r, "SAP") == [45.41, 46.0]
+
+
+@pytest.mark.parametrize("name, ticker", [
+    ("Dow Jones Industrial Average Historical Data.csv", "Dow Jones Industrial Average"),
+    ("Bitcoin Historical Data (1).csv", "Bitcoin"),
+])
+def test_investing_com_file_name_gives_the_instrument_not_historical_data(name, ticker):
+    data = b'"Date","Price","Open","High","Low","Vol.","Change %"\n' \
+           b'"12/29/2023","20,871.75","20,892.63","21,080.47","20,663.04","4.26B","0.23%"\n' \
+           b'"12/28/2023","20,822.98","20,843.81","21,031.21","20,614.75","3.55B","0.73%"\n'
+    r = read(name, data)
+    assert list(r.tickers) == [ticker] and r.tickers_from == "file name"
+    assert series(r, ticker) == [20822.98, 20871.75]
+
+
+def test_quoted_decimal_commas_in_a_comma_separated_file(tmp_path, monkeypatch):
+    # de.investing.com: comma-separated, every field quoted, dot thousands and decimal commas;
+    # the Zuletzt of 15.296,72 was read as 15.29672 and a volume of 35,04M as 3.5 billion
+    data = ('"Datum","Zuletzt","Eröffn.","Hoch","Tief","Vol.","+/- %"\n'
+            '"31.03.2023","15.296,72","15.312,02","15.449,69","15.143,75","35,04M","0,20%"\n'
+            '"30.03.2023","15.266,22","15.281,49","15.418,88","15.113,56","35,13M","-1,10%"\n'
+            '"29.03.2023","15.436,21","15.451,65","15.590,58","15.281,85","32,7M","-0,98%"\n').encode()
+    r = read("DAX Historische Daten.csv", data)
+    assert r.layout == "ohlc" and r.value_column == "Zuletzt" and r.decimal == ","
+    assert series(r, "DAX") == [15436.21, 15266.22, 15296.72]
+    assert r.frame["Vol."].tolist() == pytest.approx([32.7e6, 35.13e6, 35.04e6])
+    assert r.start == "2023-03-29" and r.end == "2023-03-31"
+    # the code the agent runs reads the same numbers
+    (tmp_path / "DAX Historische Daten.csv").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(r.read_code, scope)  # noqa: S102 - the reader's own rendered code
+    pd.testing.assert_frame_equal(scope["df"], r.frame, check_dtype=False)
+
+
+@pytest.mark.parametrize("name, ticker", [("BTC-USD.csv", "BTC-USD"), ("ETH-EUR_daily.csv", "ETH-EUR"),
+                                          ("daily_adjusted_AAPL.csv", "AAPL"), ("SPY-history.csv", "SPY")])
+def test_yahoo_pair_file_names_keep_the_pair(name, ticker):
+    r = read(name, b"Date,Close\n2024-01-01,42280.23\n2024-01-02,44187.14\n")
+    assert list(r.tickers) == [ticker]
 
 
 def test_quoted_thousands_separators_in_comma_file():
@@ -336,7 +393,8 @@ def test_yfinance_csv_with_ticker_header_rows():
     two = (b"Price,Close,Close,Volume,Volume\nTicker,AAPL,MSFT,AAPL,MSFT\nDate,,,,\n"
            b"2024-01-02,185.6,370.9,82488700,25258600\n2024-01-03,184.2,370.6,58414500,23083500\n")
     r = read("two.csv", two)
-    assert r.layout == "long" and r.tickers == ("AAPL", "MSFT") and r.rows == 4
+    # rows counts the file's data rows; the tidy frame has one per date and ticker
+    assert r.layout == "long" and r.tickers == ("AAPL", "MSFT") and r.rows == 2 and r.tidy_rows == 4
     assert series(r, "MSFT") == [370.9, 370.6]
 
 
