@@ -103,7 +103,18 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Version 4 (issue 12): the local agent's conversation state per session (an
+# agent_core.planner.conversation.AnalysisState as JSON), so a follow-up continues after a
+# refresh, a restart or from the CLI. Its own table: nothing else reads or writes it.
+V4_CONVERSATION = """
+CREATE TABLE IF NOT EXISTS conversation_state (
+    session_id  TEXT PRIMARY KEY,
+    state_json  TEXT NOT NULL,
+    updated     REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4_CONVERSATION)
 LATEST = len(MIGRATIONS)
 
 

@@ -219,7 +219,7 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 3
+    assert store.schema_version == LATEST == 4
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
     assert store.run_events("run-old") == [TextChunk(text="from v1")]
