@@ -99,6 +99,8 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
     table, named = _chosen_table(text, tables, state.file if state else None)
+    for t in tables:  # a file named in the request ("same on weekly.csv") is not an analysis word
+        text = re.sub(rf"(?<![\w.]){re.escape(t.name)}(?![\w])", " ", text, flags=re.I)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),

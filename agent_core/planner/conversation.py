@@ -96,6 +96,8 @@ def next_state(prev: AnalysisState | None, intent: Intent, text: str, file: str 
                           date_to=intent.date_to, measure=intent.measure, extreme=intent.extreme,
                           on_date=intent.on_date)
     if prev is None or prev.kind is None:
+        if fresh.kind is None and intent.kind == "unknown" and intent.windows:
+            fresh = replace(fresh, kind="price_chart")  # "AAPL and MSFT, 50-day average"
         return replace(fresh, export=export_format(text))
     follow = is_follow_up(text)
     known_kind = intent.kind in PRICE_KINDS or intent.kind == "question"
