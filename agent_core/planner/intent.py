@@ -244,7 +244,8 @@ def extract_dates(text: str) -> tuple[str, str | None, str | None, tuple[int, st
          rf"\s+({_DATE_RE})", "range"),
         (rf"\b(?:since|after|starting(?:\s+(?:from|in|on))?|from|beginning)\s+({_DATE_RE})", "from"),
         (rf"\b(?:until|till|up\s+to|before|through|to|ending(?:\s+in)?)\s+({_DATE_RE})", "to"),
-        (rf"\b(?:in|for|during|of)\s+((?:19|20)\d{{2}}|{_MONTH_RE},?\s+\d{{4}})\b", "in"),
+        (rf"\b(?:in|for|during|of)\s+(\d{{4}}-\d{{1,2}}(?![\d-])|(?:19|20)\d{{2}}(?![-/]\d)"
+         rf"|{_MONTH_RE},?\s+\d{{4}})\b", "in"),
     )
     for pattern, what in patterns:
         m = re.search(pattern, rest, re.I)

@@ -627,8 +627,11 @@ in_period = prices.loc[start:end]
 rets = rets.loc[start:end].iloc[0 if start else 1:]
 $compute
 answer.index.name = "ticker"
-answer.round(6).to_csv("answer.csv")
-print(answer.round(4).to_string())
+answer.to_csv("answer.csv")
+shown = answer.copy()
+numbers = shown.select_dtypes("number").columns
+shown[numbers] = shown[numbers].round(4)
+print(shown.to_string())
 print("Answer:", sentence)
 $check""")
 QUESTION_CHECK = """if answer.empty or not np.isfinite(answer[column]).any():
@@ -654,7 +657,7 @@ how = "largest fall below the running peak within the period"''',
 answer = pd.DataFrame({column: in_period.$agg(), "date": in_period.$arg()})
 how = "the $extreme price in the period"''',
     "day": '''column = "return_pct"
-stacked = (rets * 100).stack().dropna()
+stacked = (rets * 100).stack().dropna().rename(column)
 stacked.index.names = ["date", "ticker"]
 best = stacked.nlargest(5) if "$extreme" == "highest" else stacked.nsmallest(5)
 answer = best.reset_index().set_index("ticker")
