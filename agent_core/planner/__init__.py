@@ -39,8 +39,8 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["AnalysisState", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
-           "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
+__all__ = ["AnalysisState", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request",
+           "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
 
 #: what the local agent can do, with an example prompt for each
 CAPABILITIES: tuple[tuple[str, str], ...] = (
@@ -108,9 +108,9 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
     )
     if intent.kind == "out_of_scope":
         return Answer(
-            text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an analysis of "
-                 "your price file, and the local agent only runs price analyses it can check, so I did not "
-                 f"run any code. Switch the backend to {OTHER_BACKENDS}: a model can write it.",
+            text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "
+                 "analysis of your price file, and the local agent only runs price analyses it can "
+                 f"check, so I did not run any code. Switch the backend to {OTHER_BACKENDS}: a model can write it.",
             rationale="The request is outside what the local agent can do; it never guesses a recipe."), state
     new_state: AnalysisState | None = None
     if table is not None and intent.kind not in ("run_code", "synthetic", "help"):
@@ -122,7 +122,8 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         if new_state.export:
             result = with_export(result, new_state.export)
         line = understood(new_state, period_unit(table), table.tickers) if table else ""
-        result = replace(result, summary=line + "\n\n" + result.summary, rationale=line + " " + result.rationale)
+        result = replace(result, summary=line + "\n\n" + result.summary,
+                         rationale=line + " " + result.rationale)
         return result, replace(new_state, last_result=result.outputs)
     return result, state
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from agent_core.planner.intent import PRICE_KINDS, Intent
 
@@ -61,7 +62,8 @@ class AnalysisState:
         except ValueError:
             return None
         fields = set(cls.__dataclass_fields__)
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in fields}
+        clean: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in raw.items() if k in fields}
         return cls(**clean)
 
 

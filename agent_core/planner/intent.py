@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("run_code", "synthetic", "question", "out_of_scope", "correlation", "candlestick", "drawdown", "volatility",
-         "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
+KINDS = ("run_code", "synthetic", "question", "out_of_scope", "correlation", "candlestick", "drawdown",
+         "volatility", "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
 
 #: kinds that need a price table
 PRICE_KINDS = frozenset({"correlation", "candlestick", "drawdown", "volatility", "price_chart",
@@ -69,7 +69,7 @@ class Intent:
     image_format: str = "png"
     code: str | None = None                    # run_code: the code, as given
     keyword: str = ""                          # the words that decided the kind
-    measure: str | None = None                 # question: return | volatility | drawdown | price | day | value
+    measure: str | None = None                 # question: return|volatility|drawdown|price|day|value
     extreme: str | None = None                 # question: highest | lowest
     on_date: str | None = None                 # question "value on a date": the date
 

@@ -149,8 +149,8 @@ def _date_filter_lines(var: str, intent: Intent) -> list[str]:
 
 UNITS = {"intraday": "bar", "trading-daily": "day", "calendar-daily": "day", "weekly": "week",
          "monthly": "month", "quarterly": "quarter", "yearly": "year"}
-RETURN_WORDS = {"bar": "per-bar", "day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly",
-                "year": "yearly", "period": "per-period"}
+RETURN_WORDS = {"bar": "per-bar", "day": "daily", "week": "weekly", "month": "monthly",
+                "quarter": "quarterly", "year": "yearly", "period": "per-period"}
 
 
 def period_unit(t: TableInfo) -> str:
@@ -420,7 +420,8 @@ def volatility(t: TableInfo, intent: Intent, lenient: bool):
     w = intent.windows[0] if intent.windows else 20
     unit = period_unit(t)
     return (f"{w}-{unit} rolling volatility",
-            _fill(VOLATILITY, window=w, fmt=fmt, unit=unit, returns=RETURN_WORDS[unit], ppy=periods_per_year(t))
+            _fill(VOLATILITY, window=w, fmt=fmt, unit=unit, returns=RETURN_WORDS[unit],
+                  ppy=periods_per_year(t))
             + _fill(SELF_CHECK, checks=VOL_CHECKS.replace("$unit", unit)),
             (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
             f"Here is the {w}-{unit} rolling volatility (standard deviation of {RETURN_WORDS[unit]} returns, "
@@ -664,7 +665,8 @@ answer = best.reset_index().set_index("ticker")
 top = answer.iloc[0] if not answer.empty else None
 how = "$returns return, price / previous price - 1"
 sentence = ("no returns in the period" if top is None else
-            f"the $word $unit was {top['date']:%Y-%m-%d} for {answer.index[0]}: {top[column]:+.2f}% ({how}).")''',
+            f"the $word $unit was {top['date']:%Y-%m-%d} for {answer.index[0]}: "
+            f"{top[column]:+.2f}% ({how}).")''',
     "value": '''column = "price"
 on = pd.Timestamp($on_date)
 upto = prices.loc[:on].dropna(how="all")
@@ -697,7 +699,8 @@ def question(t: TableInfo, intent: Intent, lenient: bool):
                .replace("$word", "best" if extreme == "highest" else "worst").replace("$unit", unit)
                .replace("$on_date", _lit(intent.on_date or "")))
     words = {"day": f"the {'best' if extreme == 'highest' else 'worst'} {unit}",
-             "value": f"the value on {intent.on_date}"}.get(measure, f"which ticker had the {extreme} {measure}")
+             "value": f"the value on {intent.on_date}"}.get(
+                 measure, f"which ticker had the {extreme} {measure}")
     body = _fill(QUESTION, question=words, ppy=periods_per_year(t), frequency=t.frequency.words(),
                  returns=RETURN_WORDS[unit], start=_lit(intent.date_from) if intent.date_from else "None",
                  end=_lit(intent.date_to) if intent.date_to else "None", compute=compute,
