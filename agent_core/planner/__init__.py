@@ -110,7 +110,8 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         return Answer(
             text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "
                  "analysis of your price file, and the local agent only runs price analyses it can "
-                 f"check, so I did not run any code. Switch the backend to {OTHER_BACKENDS}: a model can write it.",
+                 f"check, so I did not run any code. Switch the backend to {OTHER_BACKENDS}: a model "
+                 "can write it.",
             rationale="The request is outside what the local agent can do; it never guesses a recipe."), state
     new_state: AnalysisState | None = None
     if table is not None and intent.kind not in ("run_code", "synthetic", "help"):
