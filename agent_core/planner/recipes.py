@@ -294,7 +294,7 @@ ax.vlines(x, candles["low"], candles["high"], color=colours, linewidth=0.8)  # w
 body_low = candles[["open", "close"]].min(axis=1)
 body_height = (candles["close"] - candles["open"]).abs().clip(lower=1e-9)
 ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies
-ax.set_title($title)
+${overlays}ax.set_title($title)
 ax.set_ylabel("Price")
 ax.grid(alpha=0.3)
 $volume_panel
@@ -326,12 +326,37 @@ def candlestick(t: TableInfo, intent: Intent, lenient: bool):
     body = _fill(CANDLESTICK, with_volume=" with volume" if vol else "", max_candles=MAX_CANDLES,
                  figure=CANDLE_FIGURE_WITH_VOLUME if vol else CANDLE_FIGURE,
                  title=_lit(ticker + " candlestick"),
-                 volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt)
+                 volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt,
+                 overlays=_candle_overlays(t, intent))
     others = [x for x in t.tickers if x != ticker] if t.layout == "long" else []
-    summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker} (at most the last "
-               f"{MAX_CANDLES} trading days)."
+    mas = " and ".join(f"{w}-{period_unit(t)}" for w in intent.windows)
+    summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker}"
+               + (f" with the {mas} moving average{'s' if len(intent.windows) > 1 else ''} of the close"
+                  if intent.windows else "")
+               + f" (at most the last {MAX_CANDLES} {period_unit(t)}s)."
                + (f" Name another ticker ({', '.join(others[:5])}) to chart it instead." if others else ""))
     return "candlestick chart", body, (f"candlestick.{fmt}", "candlestick.csv"), summary
+
+
+CANDLE_OVERLAYS = Template("""windows = $windows  # moving averages of the close, in $unit periods
+ma_colours = $ma_colours
+for window, colour in zip(windows, ma_colours):
+    ma = ohlc["close"].rolling(window).mean().reindex(candles.index)  # from the full history
+    candles[f"ma_{window}"] = ma
+    ax.plot(x, ma, color=colour, linewidth=1.4, label=f"{window}-$unit moving average")
+    if not np.isfinite(ma).any():
+        raise RuntimeError(f"Self-check failed: the {window}-$unit moving average has no values "
+                           f"({len(ohlc)} rows; use a shorter window)")
+ax.legend(loc="upper left")
+""")
+
+
+def _candle_overlays(t: TableInfo, intent: Intent) -> str:
+    if not intent.windows:
+        return ""
+    colours = list(intent.ma_colors) + [c for c in DEFAULT_MA_COLOURS if c not in intent.ma_colors]
+    return CANDLE_OVERLAYS.substitute(windows=_lit(list(intent.windows)), unit=period_unit(t),
+                                      ma_colours=_lit(colours[: len(intent.windows)]))
 
 
 def _candle_ticker(t: TableInfo, intent: Intent) -> str:

@@ -125,3 +125,23 @@ def test_frequency_labels_windows_and_returns(kind):
     plan, _ = plan_turn("histogram of returns", [file], None)
     words = {"day": "daily", "week": "weekly", "month": "monthly", "bar": "per-bar"}[unit]
     assert f"Distribution of {words} returns" in plan.code
+
+
+def test_candlesticks_with_moving_average_overlays(tmp_path, monkeypatch):
+    idx = pd.bdate_range("2020-01-01", periods=400)
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(idx))))
+    frame = pd.DataFrame({"Date": idx, "Open": close * 0.995, "High": close * 1.01, "Low": close * 0.98,
+                          "Close": close, "Volume": rng.integers(1000, 5000, len(idx))})
+    file = AttachedFile(name="ohlc.csv", media_type="text/csv", data=frame.to_csv(index=False).encode())
+    plan, state = plan_turn("candlestick chart with a 10-day and 50-day moving average", [file], None)
+    assert isinstance(plan, Plan) and state.kind == "candlestick" and state.windows == (10, 50)
+    assert "10-day and 50-day moving averages of the close" in plan.summary
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / file.name).write_bytes(file.data)
+    exec(compile(plan.code, "<recipe>", "exec"), {"__name__": "__recipe__"})  # noqa: S102
+    got = pd.read_csv(tmp_path / "candlestick.csv", parse_dates=["date"]).set_index("date")
+    for w in (10, 50):
+        expected = frame.set_index("Date")["Close"].rolling(w).mean().loc[got.index]
+        assert np.allclose(got[f"ma_{w}"], expected, rtol=1e-9)
+    assert (tmp_path / "candlestick.png").stat().st_size > 10_000
