@@ -203,3 +203,13 @@ def test_follow_up_phrasings(monthly, text, kind, changes):
 
 def test_phrasings_table_size():
     assert len(PHRASINGS) + len(FOLLOW_UPS) >= 30
+
+
+def test_synthetic_request_typed_in_analysis_tests_each_rule_in_its_code():
+    text = ("generate two csv files, one called SALES with COMPANY_ID, COMPANY_NAME and SALES_2024, the other "
+            "called DETAILS with COMPANY_ID and COMPANY_STATE_CODE; 200 companies sharing IDs of the form "
+            "C00001; readable English names; only states near the east or west coast; eastern revenue 0 to "
+            "$700,000, western $500,000 to $2,000,000. Make sure all of these hold.")
+    plan, state = plan_turn(text, [], None)
+    assert isinstance(plan, Plan) and state is None
+    assert 'print(("PASS" if ok else "FAIL"), rule)' in plan.code
