@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
@@ -39,7 +39,7 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["AnalysisState", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request",
+__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request",
            "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
 
 #: what the local agent can do, with an example prompt for each
@@ -253,6 +253,13 @@ def _synthetic_plan(text: str) -> Plan | Answer:
     return synthetic_plan(replace(spec, want_self_test=True))
 
 
+@dataclass(frozen=True)
+class RunCode:
+    """A typed task: run ``code`` as is (the code editor's re-run), never parsed from prose."""
+
+    code: str
+
+
 def plan_task(task: object) -> Plan | Answer | None:
     """The plan for a typed task (``AgentRequest.task``): a ``SyntheticSpec`` from the form,
     or a ready ``Plan`` / ``Answer``; None for a task the local agent does not know."""
@@ -260,6 +267,10 @@ def plan_task(task: object) -> Plan | Answer | None:
 
     if isinstance(task, (Plan, Answer)):
         return task
+    if isinstance(task, RunCode):
+        return Plan(title="your code", code=task.code, outputs=(),
+                    rationale="The edited code is run exactly as written.",
+                    summary="I ran your code as written.")
     if isinstance(task, SyntheticSpec):
         return synthetic_plan(task)
     return None
