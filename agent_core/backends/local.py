@@ -216,6 +216,8 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
             parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); "
                          "the fallback plan worked.")
         parts.append(plan.summary)
+        # a question's answer, as its code printed it: the number and how it was computed
+        parts += [line.strip() for line in execution.stdout.splitlines() if line.startswith("Answer: ")]
         if plan.title == "synthetic companies dataset":
             parts.append(_synthetic_check(request.text, returned))
         if returned:
