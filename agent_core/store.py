@@ -481,6 +481,20 @@ class RunStore:
                              data=self.read_blob(r["blob_sha"]), use_case=r["use_case"])
                 for r in latest.values()]
 
+    # --- the local agent's conversation state (schema v4, issue 12) -------------------
+    def save_conversation(self, session_id: str, state_json: str) -> None:
+        """Keep the session's conversation state (JSON of an AnalysisState), replacing the last."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO conversation_state (session_id, state_json, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(session_id) DO UPDATE SET state_json = excluded.state_json, "
+                "updated = excluded.updated", (session_id, state_json, time.time()))
+
+    def conversation(self, session_id: str) -> str | None:
+        """The session's conversation state as saved, or None."""
+        rows = self._read("SELECT state_json FROM conversation_state WHERE session_id = ?", (session_id,))
+        return rows[0]["state_json"] if rows else None
+
     def list_sessions(self) -> list[SessionInfo]:
         rows = self._read(
             "SELECT s.*, (SELECT COUNT(*) FROM runs r WHERE r.session_id = s.id) AS run_count "
@@ -514,6 +528,7 @@ class RunStore:
                              (run_id,))
             conn.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
             conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            conn.execute("DELETE FROM conversation_state WHERE session_id = ?", (session_id,))
             self._collect_blobs(conn)
         return len(ids)
 

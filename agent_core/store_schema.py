@@ -118,8 +118,19 @@ CREATE TABLE IF NOT EXISTS retention_log (
 CREATE INDEX IF NOT EXISTS retention_log_at ON retention_log(at);
 """
 
+# Version 5 (issue 12): the local agent's conversation state per session (an
+# agent_core.planner.conversation.AnalysisState as JSON), so a follow-up continues after a
+# refresh, a restart or from the CLI. Its own table: nothing else reads or writes it.
+V5 = """
+CREATE TABLE IF NOT EXISTS conversation_state (
+    session_id  TEXT PRIMARY KEY,
+    state_json  TEXT NOT NULL,
+    updated     REAL NOT NULL
+);
+"""
+
 # Append new versions at the end; never edit or reorder a released one.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 LATEST = len(MIGRATIONS)
 
 

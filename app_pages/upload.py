@@ -172,14 +172,17 @@ def _file_block(name: str, data: bytes, idx: int) -> None:
         chart_tab, table_tab, columns_tab = st.tabs([":material/show_chart: Chart", ":material/table: Table",
                                                      ":material/code: Columns and read code"])
         with chart_tab:
+            from components.file_view import window_unit
+
+            unit = window_unit(result.profile)  # windows count the data's own periods
             windows = st.multiselect(
-                "Moving averages (days)", [5, 10, 20, 50, 100, 200], default=[20],
+                f"Moving averages ({unit})", [5, 10, 20, 50, 100, 200], default=[20],
                 key=f"ma-{idx}-{digest[:8]}", help="Computed on the full series, drawn in red.",
                 accept_new_options=True)
             try:
                 wins = tuple(sorted({int(w) for w in windows if int(w) > 1}))
             except (TypeError, ValueError):
-                st.warning("A moving-average window must be a whole number of days, like 20.")
+                st.warning(f"A moving-average window must be a whole number of {unit}, like 20.")
                 wins = ()
             fig = _chart(digest, report.sheet, wins, result)
             st.plotly_chart(fig, width="stretch", key=f"chart-{idx}-{digest[:8]}")

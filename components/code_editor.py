@@ -36,9 +36,12 @@ def rerun_prompt(code: str) -> str:
 
 def edited_code_request(code: str, *, session_id: str,
                         attachments: Sequence[AttachedFile] = ()) -> AgentRequest:
-    """The request that makes the local agent run ``code`` as is, with the run's files."""
+    """The request that makes the local agent run ``code`` as is, with the run's files: the
+    code travels as a typed task (the text is what History shows and model backends read)."""
+    from agent_core.planner import RunCode  # noqa: PLC0415
+
     return AgentRequest(text=rerun_prompt(code), session_id=session_id,
-                        files=tuple(attachments), enable_trace=True)
+                        files=tuple(attachments), enable_trace=True, task=RunCode(code))
 
 
 def code_blocks(events: Iterable[Any]) -> list[str]:

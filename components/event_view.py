@@ -166,6 +166,7 @@ class EventRouter:
 
     def finish(self) -> RunResult:
         """Close the status, show the answer, files, failure and usage; return the result."""
+        from agent_core.run import outcome_of  # noqa: PLC0415
         from components.file_view import render_files  # noqa: PLC0415
 
         result = self._collector.result()
@@ -179,6 +180,9 @@ class EventRouter:
         if result.failure is not None:
             self._status.update(label=f"Stopped after {steps}: {result.failure.kind}",
                                 state="error", expanded=False)
+        elif outcome_of(result.events) == "completed with problems":  # never "Done" (issue 12)
+            self._status.update(label=f"Completed with problems: {steps}; the last code step failed "
+                                      "(its error is in the step above)", state="error", expanded=False)
         else:
             took = f" in {result.duration_seconds:.1f} s" if self._live else ""
             self._status.update(label=f"Done: {steps}{took}", state="complete", expanded=False)

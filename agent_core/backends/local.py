@@ -46,6 +46,7 @@ class LocalAgent:
         self._pool = pool
         self._own_pool = pool is None
         self._lock = threading.Lock()
+        self._conversations: Any = None  # the RunStore, opened on the first conversation turn
 
     # --- the Backend protocol ---------------------------------------------------------------
     def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
@@ -62,6 +63,9 @@ class LocalAgent:
         if self._own_pool and self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._conversations:
+            self._conversations.close()
+            self._conversations = None
 
     @property
     def pool(self) -> KernelPool:
@@ -77,7 +81,7 @@ class LocalAgent:
                    plan: Plan | Answer | None = None) -> Iterator[dict[str, Any]]:
         """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests); a typed
         ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose."""
-        from agent_core.planner import Answer, plan_request, plan_task
+        from agent_core.planner import Answer, plan_task
 
         run = uuid.uuid4().hex[:12]
         sid = request.session_id
@@ -89,7 +93,7 @@ class LocalAgent:
             plan = plan_task(request.task)
         if plan is None:
             try:
-                plan = plan_request(request.text, request.files)
+                plan, attached = self._plan_turn(request, attached)
             except Exception as exc:  # noqa: BLE001 - a planner bug must not look like a service failure
                 plan = Answer(
                     text=f"The local planner could not handle this request ({type(exc).__name__}: "
@@ -123,14 +127,47 @@ class LocalAgent:
             observation, files = execution_raw(execution, trace_id)
             yield self._trace(sid, observation)
             yield from files
-            if execution.ok or execution.timed_out:
-                break
+            if execution.ok or execution.timed_out or _self_check_failed(execution):
+                break  # a failed self-check is the answer's own verdict: a lenient re-read cannot fix it
             current = current.fallback
         step += 1
         text = _final_text(attempts, request)
         yield from self._finish(sid, f"{run}-{step}", text)
         if request.end_session:
             self.reset_session(sid)
+
+    # --- the conversation -------------------------------------------------------------------
+    def _plan_turn(self, request: AgentRequest,
+                   attached: tuple[str, ...]) -> tuple[Plan | Answer, tuple[str, ...]]:
+        """Plan one turn of the session's conversation: its state and (when the turn attaches
+        nothing) its files come from the run store, so a follow-up works after a restart and
+        from the CLI; the state after the turn is saved back."""
+        from agent_core.planner import AnalysisState, plan_turn
+
+        store = self._store()
+        sid = request.session_id
+        state = AnalysisState.from_json(store.conversation(sid)) if store is not None else None
+        files = tuple(request.files)
+        if not files and store is not None:
+            files = tuple(store.session_attachments(sid))
+            if files:
+                attached = self.pool.put_files(sid, files)
+        plan, after = plan_turn(request.text, files, state)
+        if store is not None and after is not None and after != state:
+            store.save_conversation(sid, after.to_json())
+        return plan, attached
+
+    def _store(self) -> Any:
+        """The run store the conversation state is kept in (None when it cannot be opened:
+        the turn is then planned on its own)."""
+        if self._conversations is None:
+            from agent_core.store import RunStore, StoreError
+
+            try:
+                self._conversations = RunStore(getattr(self.settings, "home", None), recover=False)
+            except (StoreError, OSError):
+                self._conversations = False
+        return self._conversations or None
 
     def _trace(self, sid: str, orchestration: dict[str, Any]) -> dict[str, Any]:
         return {"trace": {"agentId": AGENT_ID, "agentAliasId": ALIAS_ID, "sessionId": sid,
@@ -185,6 +222,8 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
             parts.append(f"The first attempt failed ({_short_error(attempts[0][1])}); "
                          "the fallback plan worked.")
         parts.append(plan.summary)
+        # a question's answer, as its code printed it: the number and how it was computed
+        parts += [line.strip() for line in execution.stdout.splitlines() if line.startswith("Answer: ")]
         if plan.title == "synthetic companies dataset":
             parts.append(_synthetic_check(request.text, returned))
         if returned:
@@ -195,6 +234,13 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
         out = _tail(execution.stdout)
         if out:
             parts.append("Output:\n" + _fenced(out))
+    elif _self_check_failed(execution):
+        parts.append(f"The {first_plan.title} ran, but its result failed its own checks, so it is not a "
+                     f"finished answer: {execution.error.value if execution.error else ''} "
+                     "The check is at the end of the code above; change the request (a shorter window, "
+                     "a period the file covers) and ask again.")
+        if returned:
+            parts.append("Files written before the check: " + _file_list([f.name for f in returned]) + ".")
     elif execution.timed_out:
         parts.append(f"The {first_plan.title} did not finish: {_short_error(execution)} Try a smaller "
                      "file or a shorter date range, or raise AGENT_DESK_EXEC_TIMEOUT.")
@@ -212,11 +258,19 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
                          "numeric prices, or run your own code with \"run this code: ```...```\".")
         if returned:
             parts.append("Files written before the error: " + _file_list([f.name for f in returned]) + ".")
+    understood = first_plan.summary.split("\n", 1)[0]
+    if understood.startswith("Understood:") and not execution.ok:
+        parts.insert(0, understood)
     if too_big:
         parts.append("Not returned (over the 1 MB limit per file): " + ", ".join(too_big) + ".")
     for n in dict.fromkeys(notices):
         parts.append(f"Note: {n}")
     return "\n\n".join(p for p in parts if p)
+
+
+def _self_check_failed(execution: Execution) -> bool:
+    e = execution.error
+    return e is not None and str(e.value or "").startswith("Self-check failed")
 
 
 def _synthetic_check(text: str, returned: list) -> str:

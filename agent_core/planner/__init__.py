@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
+from agent_core.planner.conversation import AnalysisState, next_state, state_intent, understood
 from agent_core.planner.intent import Intent, parse_intent
-from agent_core.planner.recipes import Answer, Plan, TableInfo, build_price_plan
+from agent_core.planner.recipes import (
+    Answer,
+    Plan,
+    TableInfo,
+    build_price_plan,
+    period_unit,
+    with_export,
+)
 
 
 class NotAPriceTable(ValueError):
@@ -30,8 +39,8 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["Answer", "Plan", "Intent", "TableInfo", "plan_request", "parse_intent", "inspect_file",
-           "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
+__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request",
+           "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
 
 #: what the local agent can do, with an example prompt for each
 CAPABILITIES: tuple[tuple[str, str], ...] = (
@@ -68,8 +77,20 @@ _NEED_FILE = (
 )
 
 
+OTHER_BACKENDS = ("bedrock (Amazon Bedrock Agents with Code Interpreter), converse (Bedrock Converse "
+                  "with a code tool) or openai (any OpenAI-compatible model)")
+
+
 def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer:
-    """What the local agent will do for this request."""
+    """What the local agent will do for this request (no conversation before it)."""
+    return plan_turn(text, files, None)[0]
+
+
+def plan_turn(text: str, files: Sequence[AttachedFile] = (),
+              state: AnalysisState | None = None) -> tuple[Plan | Answer, AnalysisState | None]:
+    """What the local agent will do for this turn of a conversation whose analysis so far is
+    ``state``, and the state after it (``state`` unchanged when the turn ran nothing). The
+    plan's summary starts with one line of what the turn was understood as."""
     tables: list[TableInfo] = []
     unreadable: list[str] = []
     for f in files:
@@ -77,12 +98,39 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
             tables.append(inspect_file(f.name, f.data, f.sheet))
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
-    table, named = _chosen_table(text, tables)
+    table, named = _chosen_table(text, tables, state.file if state else None)
+    for t in tables:  # a file named in the request ("same on weekly.csv") is not an analysis word
+        text = re.sub(rf"(?<![\w.]){re.escape(t.name)}(?![\w])", " ", text, flags=re.I)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),
         columns=table.numeric_columns if table else (),
     )
+    if intent.kind == "out_of_scope":
+        return Answer(
+            text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "
+                 "analysis of your price file, and the local agent only runs price analyses it can "
+                 f"check, so I did not run any code. Switch the backend to {OTHER_BACKENDS}: a model "
+                 "can write it.",
+            rationale="The request is outside what the local agent can do; it never guesses a recipe."), state
+    new_state: AnalysisState | None = None
+    if table is not None and intent.kind not in ("run_code", "synthetic", "help"):
+        new_state = next_state(state, intent, text, table.name, table.tickers)
+        if new_state.kind is not None:
+            intent = state_intent(new_state, intent)
+    result = _plan_intent(text, files, tables, unreadable, table, named, intent)
+    if isinstance(result, Plan) and new_state is not None and new_state.kind is not None:
+        if new_state.export:
+            result = with_export(result, new_state.export)
+        line = understood(new_state, period_unit(table), table.tickers) if table else ""
+        result = replace(result, summary=line + "\n\n" + result.summary,
+                         rationale=line + " " + result.rationale)
+        return result, replace(new_state, last_result=result.outputs)
+    return result, state
+
+
+def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInfo], unreadable: list[str],
+                 table: TableInfo | None, named: bool, intent: Intent) -> Plan | Answer:
 
     if intent.kind == "run_code":
         names = ", ".join(f.name for f in files)
@@ -118,9 +166,7 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
         return Answer(text=_NEED_FILE, rationale="A price analysis needs an attached price file.")
     if table.layout not in ("long", "wide") and intent.unknown_tickers:
         # one series whose name comes from the file name: a ticker in the text is that series
-        from dataclasses import replace as _replace
-
-        intent = _replace(intent, unknown_tickers=())
+        intent = replace(intent, unknown_tickers=())
     empty = _outside(intent, table)
     if empty:
         return Answer(text=empty, rationale="The dates asked for are not in the file.")
@@ -153,8 +199,6 @@ def plan_request(text: str, files: Sequence[AttachedFile] = ()) -> Plan | Answer
     if intent.unknown_tickers:
         notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
     if notes:
-        from dataclasses import replace
-
         extra = " ".join(notes)
         plan = replace(plan, rationale=plan.rationale + " " + extra,
                        summary=plan.summary + " " + extra)
@@ -178,9 +222,11 @@ def _outside(intent: Intent, table: TableInfo) -> str | None:
             "Ask for dates inside that span, or attach a file that covers them. No code was run.")
 
 
-def _chosen_table(text: str, tables: list[TableInfo]) -> tuple[TableInfo | None, bool]:
+def _chosen_table(text: str, tables: list[TableInfo],
+                  current: str | None = None) -> tuple[TableInfo | None, bool]:
     """The table the request names (by file name or stem, then by a ticker only it holds), else
-    the most recently attached one; and whether the request named it."""
+    the conversation's current file, else the most recently attached one; and whether the
+    request named it."""
     low = (text or "").lower()
     for t in reversed(tables):
         stem = t.name.rsplit(".", 1)[0].lower()
@@ -191,6 +237,9 @@ def _chosen_table(text: str, tables: list[TableInfo]) -> tuple[TableInfo | None,
     for t in reversed(tables):
         if any(tk in words for tk in t.tickers if len(tk) >= 2 and tk.upper() == tk):
             return t, True
+    for t in tables:
+        if current and t.name == current:
+            return t, False
     return (tables[-1], False) if tables else (None, False)
 
 
@@ -199,7 +248,16 @@ def _synthetic_plan(text: str) -> Plan | Answer:
 
     spec = spec_from_text(text)
     assert spec is not None
-    return synthetic_plan(spec)
+    # typed into Analysis, the rules are tested in the code shown, each one printed, as on the
+    # Synthetic page (whose form sets this itself): a dataset is never handed over unchecked
+    return synthetic_plan(replace(spec, want_self_test=True))
+
+
+@dataclass(frozen=True)
+class RunCode:
+    """A typed task: run ``code`` as is (the code editor's re-run), never parsed from prose."""
+
+    code: str
 
 
 def plan_task(task: object) -> Plan | Answer | None:
@@ -209,6 +267,10 @@ def plan_task(task: object) -> Plan | Answer | None:
 
     if isinstance(task, (Plan, Answer)):
         return task
+    if isinstance(task, RunCode):
+        return Plan(title="your code", code=task.code, outputs=(),
+                    rationale="The edited code is run exactly as written.",
+                    summary="I ran your code as written.")
     if isinstance(task, SyntheticSpec):
         return synthetic_plan(task)
     return None

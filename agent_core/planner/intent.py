@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("run_code", "synthetic", "correlation", "candlestick", "drawdown", "volatility",
-         "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
+KINDS = ("run_code", "synthetic", "question", "out_of_scope", "correlation", "candlestick", "drawdown",
+         "volatility", "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
 
 #: kinds that need a price table
 PRICE_KINDS = frozenset({"correlation", "candlestick", "drawdown", "volatility", "price_chart",
@@ -69,6 +69,9 @@ class Intent:
     image_format: str = "png"
     code: str | None = None                    # run_code: the code, as given
     keyword: str = ""                          # the words that decided the kind
+    measure: str | None = None                 # question: return|volatility|drawdown|price|day|value
+    extreme: str | None = None                 # question: highest | lowest
+    on_date: str | None = None                 # question "value on a date": the date
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -82,7 +85,19 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
     if spec_from_text(text) is not None:
         return Intent(kind="synthetic", keyword="synthetic companies dataset")
 
+    if OUT_OF_SCOPE.search(text):
+        return Intent(kind="out_of_scope", keyword=OUT_OF_SCOPE.search(text).group(0))  # type: ignore[union-attr]
+    on_date = extract_on_date(text)
     rest, date_from, date_to, last = extract_dates(text)
+    rest = _RETURN_AS.sub(" ", rest)  # "return it as a CSV" asks for a file, not for returns
+    question = extract_question(rest)
+    if question is not None or on_date:
+        measure, extreme = question or ("value", None)
+        found, unknown = extract_tickers(text, tickers)
+        return Intent(kind="question", measure=measure, extreme=extreme, on_date=on_date,
+                      tickers=found, unknown_tickers=unknown, column=extract_column(text, columns),
+                      date_from=None if on_date else date_from, date_to=None if on_date else date_to,
+                      last=last, keyword="question")
     kind, keyword = classify(rest)
     windows = extract_windows(rest)
     if kind == "price_chart" and not windows and _MA_SUBJECT.search(rest):
@@ -97,6 +112,53 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
         date_to=date_to, last=last, freq=extract_freq(rest), image_format=extract_format(text),
         keyword=keyword,
     )
+
+
+# --- out of scope, questions -----------------------------------------------------------------
+#: requests that need world knowledge or free text: no price recipe can serve them
+OUT_OF_SCOPE = re.compile(
+    r"\b(?:books?|novels?|poems?|essays?|stor(?:y|ies)|recipes? for|jokes?|movies?|songs?|authors?"
+    r"|greatest|famous|biograph\w*|translate|news|headlines|write\s+(?:me\s+)?(?:a|an)\s+"
+    r"(?:email|letter|poem|story|essay|summary of)|who\s+(?:is|was|invented|wrote))\b", re.I)
+_RETURN_AS = re.compile(r"\breturn\s+(?:it|them|this|that|the\s+\w+)\s+(?:as|in)\b", re.I)
+_MEASURES = (("volatility", r"volatil|\bvol\b|risk(?:iest)?"), ("drawdown", r"draw[\s-]?down"),
+             ("return", r"\breturns?\b|gain|performance|perform(?:ed|er)|\bup\b"),
+             ("price", r"prices?|close|value"))
+
+
+def extract_question(text: str) -> tuple[str, str] | None:
+    """(measure, extreme) of "which ticker had the highest volatility", "best day", "lowest
+    price", "biggest drawdown"; None for a request that is not such a question."""
+    low = text.lower()
+    day = re.search(r"\b(best|worst|biggest\s+(?:gain|loss|drop|fall|rise))\s+(day|week|month|session|bar)"
+                    r"|\b(largest|biggest)\s+(?:one[\s-]day|daily)\s+(gain|rise|loss|drop|fall)", low)
+    if day:
+        word = day.group(1) or day.group(4) or ""
+        good = any(w in word for w in ("best", "gain", "rise"))
+        return "day", "highest" if good else "lowest"
+    m = re.search(r"\b(highest|lowest|largest|smallest|biggest|most|least|max(?:imum)?|min(?:imum)?"
+                  r"|best|worst|deepest|top)\b", low)
+    asks = re.search(r"\b(which|what|who|where|when)\b|\?\s*$", low)
+    if not m or not asks:
+        return None
+    word = m.group(1)
+    extreme = ("lowest" if word in ("lowest", "smallest", "least", "min", "minimum", "worst") else "highest")
+    for measure, pattern in _MEASURES:
+        if re.search(pattern, low):
+            if measure == "drawdown" and word in ("biggest", "largest", "deepest", "worst", "max", "maximum"):
+                extreme = "highest"
+            return measure, extreme
+    return None
+
+
+def extract_on_date(text: str) -> str | None:
+    """The date of "the value (price, close) on 2020-03-16" / "what was AAPL at on 5 March 2021"."""
+    m = re.search(rf"\b(?:value|price|close|level|worth|trading|at)\b[^.?]*?\b(?:on|at)\s+({_DATE_RE})",
+                  text, re.I)
+    if not m:
+        return None
+    d = _norm_date(m.group(1))
+    return d if d and len(d) == 10 else None
 
 
 # --- the kind --------------------------------------------------------------------------------
@@ -182,7 +244,8 @@ def extract_dates(text: str) -> tuple[str, str | None, str | None, tuple[int, st
          rf"\s+({_DATE_RE})", "range"),
         (rf"\b(?:since|after|starting(?:\s+(?:from|in|on))?|from|beginning)\s+({_DATE_RE})", "from"),
         (rf"\b(?:until|till|up\s+to|before|through|to|ending(?:\s+in)?)\s+({_DATE_RE})", "to"),
-        (rf"\b(?:in|for|during|of)\s+((?:19|20)\d{{2}}|{_MONTH_RE},?\s+\d{{4}})\b", "in"),
+        (rf"\b(?:in|for|during|of)\s+(\d{{4}}-\d{{1,2}}(?![\d-])|(?:19|20)\d{{2}}(?![-/]\d)"
+         rf"|{_MONTH_RE},?\s+\d{{4}})\b", "in"),
     )
     for pattern, what in patterns:
         m = re.search(pattern, rest, re.I)

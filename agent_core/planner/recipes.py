@@ -147,6 +147,44 @@ def _date_filter_lines(var: str, intent: Intent) -> list[str]:
     return out
 
 
+UNITS = {"intraday": "bar", "trading-daily": "day", "calendar-daily": "day", "weekly": "week",
+         "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+RETURN_WORDS = {"bar": "per-bar", "day": "daily", "week": "weekly", "month": "monthly",
+                "quarter": "quarterly", "year": "yearly", "period": "per-period"}
+
+
+def period_unit(t: TableInfo) -> str:
+    """The data's own period ("day", "week", "month", "bar"): windows count these."""
+    return UNITS.get(t.frequency.kind, "period")
+
+
+def periods_per_year(t: TableInfo) -> float:
+    """What annualised figures scale by: the profile's periods per year (252 when unknown)."""
+    return float(t.periods_per_year or 252.0)
+
+
+def window_note(t: TableInfo, windows: tuple[int, ...]) -> str:
+    """Said in the answer when a window asked for in days is counted in coarser periods."""
+    unit = period_unit(t)
+    if not windows or unit in ("day", "bar"):
+        return ""
+    ws = " and ".join(f"{w}-{unit}" for w in windows)
+    return (f"{ws} {'averages' if len(windows) > 1 else 'average'}: your data is {t.frequency.kind}, so a "
+            f"window counts {unit}s, not days.")
+
+
+SELF_CHECK = Template("""
+# --- Self-check: the result must be usable before it is called done ---
+problems = []
+$checks
+for problem in problems:
+    print("Self-check failed:", problem)
+if problems:
+    raise RuntimeError("Self-check failed: " + "; ".join(problems))
+print("Self-check passed.")
+""")
+
+
 def _fill(template: Template, **values: object) -> str:
     """A code template with its ``$names`` filled in (a leading blank line, no trailing one)."""
     return "\n" + template.substitute({k: str(v) for k, v in values.items()}).strip("\n")
@@ -155,7 +193,7 @@ def _fill(template: Template, **values: object) -> str:
 # --- recipes: each one's code is a template a reader sees whole --------------------------------
 PRICE_CHART = Template("""
 # --- Chart: price$with_ma ---
-windows = $windows  # moving-average windows, in rows (trading days)
+windows = $windows  # moving-average windows, in rows ($unit periods of this data)
 price_colour = $price_colour
 ma_colours = $ma_colours
 tickers = list(prices.columns)[:$max_panels]
@@ -171,8 +209,8 @@ for ax, ticker in zip(axes[:, 0], tickers):
     for window, colour in zip(windows, ma_colours):
         ma = series.rolling(window).mean()
         table[f"ma_{window}"] = ma
-        ax.plot(ma.index, ma, color=colour, linewidth=1.6, label=f"{window}-day moving average")
-    ax.set_title(f"{ticker}: price" + "".join(f", {w}-day moving average" for w in windows))
+        ax.plot(ma.index, ma, color=colour, linewidth=1.6, label=f"{window}-$unit moving average")
+    ax.set_title(f"{ticker}: price" + "".join(f", {w}-$unit moving average" for w in windows))
     ax.set_ylabel("Price")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
@@ -195,11 +233,25 @@ plotted.to_csv("$stem.csv", index=False)
 print(f"{len(prices)} dates from {prices.index.min():%Y-%m-%d} to {prices.index.max():%Y-%m-%d}.")
 print(f"Saved $stem.$fmt and $stem.csv ({len(plotted)} rows) for: {', '.join(tickers)}.")
 """)
+PRICE_CHECKS = """if plotted.empty:
+    problems.append("the chart has no rows")
+for ticker, table in zip(tickers, tables):
+    if not np.isfinite(table["price"]).any():
+        problems.append(f"{ticker}: no finite prices to chart")
+    for window in windows:
+        column = f"ma_{window}"
+        if column not in table or not np.isfinite(table[column]).any():
+            problems.append(f"{ticker}: the {window}-$unit moving average has no values "
+                            f"({table['price'].count()} $unit rows; use a window shorter than that)")
+drawn = {matplotlib.colors.to_hex(line.get_color()) for ax in axes[:, 0] for line in ax.get_lines()}
+for colour in [price_colour, *ma_colours[:len(windows)]]:
+    if matplotlib.colors.to_hex(colour) not in drawn:
+        problems.append(f"the colour {colour} is not used in the chart")"""
 PRICE_CHART_LAST_VALUES = Template("""
 for ticker in tickers:
     last = prices[ticker].dropna()
     parts = [f"last price {last.iloc[-1]:,.2f}"] + [
-        f"{w}-day MA {last.rolling(w).mean().iloc[-1]:,.2f}" for w in windows]
+        f"{w}-$unit MA {last.rolling(w).mean().iloc[-1]:,.2f}" for w in windows]
     print(f"{ticker}: " + ", ".join(parts))
 """)
 
@@ -212,19 +264,22 @@ def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, 
     fmt = intent.image_format
     body = _fill(PRICE_CHART, with_ma=" with moving averages" if windows else "", windows=_lit(windows),
                  price_colour=_lit(price_colour), ma_colours=_lit(ma_colours[: max(1, len(windows))]),
-                 max_panels=MAX_PANELS, stem=stem, fmt=fmt,
+                 max_panels=MAX_PANELS, stem=stem, fmt=fmt, unit=period_unit(t),
                  # a PNG with light compression: the same pixels, encoded faster
                  fast_png=', pil_kwargs={"compress_level": 1}' if fmt == "png" else "")
+    unit = period_unit(t)
     if windows:
-        body += _fill(PRICE_CHART_LAST_VALUES)
-    wtxt = " and ".join(f"{w}-day" for w in windows)
+        body += _fill(PRICE_CHART_LAST_VALUES, unit=unit)
+    body += _fill(SELF_CHECK, checks=PRICE_CHECKS.replace("$unit", unit))
+    wtxt = " and ".join(f"{w}-{unit}" for w in windows)
     title = (f"price chart with {wtxt} moving average{'s' if len(windows) > 1 else ''}" if windows
              else "price chart")
     colours = f"price in {intent.price_color or 'blue'}"
     if windows:
         colours += ", moving average" + ("s" if len(windows) > 1 else "") + " in " + " and ".join(
             ma_colours[: len(windows)]).replace("tab:", "")
-    summary = f"Here is the {title} ({colours})."
+    summary = f"Here is the {title} ({colours})." + (" " + window_note(t, intent.windows)
+                                                       if window_note(t, intent.windows) else "")
     return title, body, (f"{stem}.{fmt}", f"{stem}.csv"), summary
 
 
@@ -239,7 +294,7 @@ ax.vlines(x, candles["low"], candles["high"], color=colours, linewidth=0.8)  # w
 body_low = candles[["open", "close"]].min(axis=1)
 body_height = (candles["close"] - candles["open"]).abs().clip(lower=1e-9)
 ax.bar(x, body_height, bottom=body_low, width=0.7, color=colours)  # bodies
-ax.set_title($title)
+${overlays}ax.set_title($title)
 ax.set_ylabel("Price")
 ax.grid(alpha=0.3)
 $volume_panel
@@ -271,12 +326,37 @@ def candlestick(t: TableInfo, intent: Intent, lenient: bool):
     body = _fill(CANDLESTICK, with_volume=" with volume" if vol else "", max_candles=MAX_CANDLES,
                  figure=CANDLE_FIGURE_WITH_VOLUME if vol else CANDLE_FIGURE,
                  title=_lit(ticker + " candlestick"),
-                 volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt)
+                 volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt,
+                 overlays=_candle_overlays(t, intent))
     others = [x for x in t.tickers if x != ticker] if t.layout == "long" else []
-    summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker} (at most the last "
-               f"{MAX_CANDLES} trading days)."
+    mas = " and ".join(f"{w}-{period_unit(t)}" for w in intent.windows)
+    summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker}"
+               + (f" with the {mas} moving average{'s' if len(intent.windows) > 1 else ''} of the close"
+                  if intent.windows else "")
+               + f" (at most the last {MAX_CANDLES} {period_unit(t)}s)."
                + (f" Name another ticker ({', '.join(others[:5])}) to chart it instead." if others else ""))
     return "candlestick chart", body, (f"candlestick.{fmt}", "candlestick.csv"), summary
+
+
+CANDLE_OVERLAYS = Template("""windows = $windows  # moving averages of the close, in $unit periods
+ma_colours = $ma_colours
+for window, colour in zip(windows, ma_colours):
+    ma = ohlc["close"].rolling(window).mean().reindex(candles.index)  # from the full history
+    candles[f"ma_{window}"] = ma
+    ax.plot(x, ma, color=colour, linewidth=1.4, label=f"{window}-$unit moving average")
+    if not np.isfinite(ma).any():
+        raise RuntimeError(f"Self-check failed: the {window}-$unit moving average has no values "
+                           f"({len(ohlc)} rows; use a shorter window)")
+ax.legend(loc="upper left")
+""")
+
+
+def _candle_overlays(t: TableInfo, intent: Intent) -> str:
+    if not intent.windows:
+        return ""
+    colours = list(intent.ma_colors) + [c for c in DEFAULT_MA_COLOURS if c not in intent.ma_colors]
+    return CANDLE_OVERLAYS.substitute(windows=_lit(list(intent.windows)), unit=period_unit(t),
+                                      ma_colours=_lit(colours[: len(intent.windows)]))
 
 
 def _candle_ticker(t: TableInfo, intent: Intent) -> str:
@@ -328,7 +408,7 @@ PERIOD_WORDS = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly
 
 def returns(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    period = PERIOD_WORDS.get(intent.freq or "", "daily")
+    period = PERIOD_WORDS.get(intent.freq or "", RETURN_WORDS[period_unit(t)])
     body = _fill(RETURNS, Period=period.capitalize(), period=period, resample=_resample_lines(intent),
                  fmt=fmt)
     return (f"{period} returns histogram and summary", body,
@@ -337,15 +417,16 @@ def returns(t: TableInfo, intent: Intent, lenient: bool):
 
 
 VOLATILITY = Template("""
-# --- Rolling volatility: $window-day standard deviation of daily returns, annualised ---
+# --- Rolling volatility: $window-$unit standard deviation of $returns returns, annualised ---
 window = $window
+periods_per_year = $ppy  # this data's $unit periods in a year
 rets = prices.pct_change(fill_method=None)
-vol = rets.rolling(window).std() * np.sqrt(252) * 100  # percent per year
+vol = rets.rolling(window).std() * np.sqrt(periods_per_year) * 100  # percent per year
 fig, ax = plt.subplots(figsize=(11, 5))
 for ticker in vol.columns:
     ax.plot(vol.index, vol[ticker], linewidth=1.2, label=ticker)
 ax.set_ylabel("Annualised volatility (%)")
-ax.set_title(f"{window}-day rolling volatility")
+ax.set_title(f"{window}-$unit rolling volatility")
 ax.grid(alpha=0.3)
 ax.legend()
 fig.autofmt_xdate()
@@ -362,9 +443,21 @@ print("Latest annualised volatility (%):", latest.to_dict())
 def volatility(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
     w = intent.windows[0] if intent.windows else 20
-    return (f"{w}-day rolling volatility", _fill(VOLATILITY, window=w, fmt=fmt),
+    unit = period_unit(t)
+    return (f"{w}-{unit} rolling volatility",
+            _fill(VOLATILITY, window=w, fmt=fmt, unit=unit, returns=RETURN_WORDS[unit],
+                  ppy=periods_per_year(t))
+            + _fill(SELF_CHECK, checks=VOL_CHECKS.replace("$unit", unit)),
             (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
-            f"Here is the {w}-day rolling volatility (annualised standard deviation of daily returns).")
+            f"Here is the {w}-{unit} rolling volatility (standard deviation of {RETURN_WORDS[unit]} returns, "
+            f"annualised with {periods_per_year(t):g} periods a year)."
+            + (" " + window_note(t, (w,)).replace("average", "window") if window_note(t, (w,)) else ""))
+
+
+VOL_CHECKS = """for ticker in vol.columns:
+    if not np.isfinite(vol[ticker]).any():
+        problems.append(f"{ticker}: the {window}-$unit volatility has no values "
+                        f"({prices[ticker].count()} rows; use a shorter window)")"""
 
 
 DRAWDOWN = Template("""
@@ -500,7 +593,7 @@ stats = pd.DataFrame({
     "max_price": prices.max(),
     "mean_price": prices.mean(),
     "total_return_pct": (prices.apply(lambda s: s.dropna().iloc[-1] / s.dropna().iloc[0]) - 1) * 100,
-    "annualised_volatility_pct": rets.std() * np.sqrt(252) * 100,
+    "annualised_volatility_pct": rets.std() * np.sqrt($ppy) * 100,  # $ppy periods a year
     "max_drawdown_pct": ((prices / prices.cummax()) - 1).min() * 100,
 })
 stats.index.name = "ticker"
@@ -512,7 +605,7 @@ print(stats.to_string())
 
 
 def summary_stats(t: TableInfo, intent: Intent, lenient: bool):
-    return ("summary statistics", _fill(SUMMARY_STATS), ("summary_statistics.csv",),
+    return ("summary statistics", _fill(SUMMARY_STATS, ppy=periods_per_year(t)), ("summary_statistics.csv",),
             "Here are the summary statistics per ticker (dates, prices, total return, volatility, drawdown).")
 
 
@@ -535,7 +628,9 @@ def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
         header = f"# {title[0].upper() + title[1:]} from {t.name}."
         if lenient:
             header += "\n# Lenient reading: values that are not dates or numbers are left out."
-        loader = loader_code(t, intent, lenient=lenient, want_ohlc=want_ohlc)
+        # a question reads the whole file: returns at the period's start need the price before it
+        load = replace(intent, date_from=None, date_to=None) if intent.kind == "question" else intent
+        loader = loader_code(t, load, lenient=lenient, want_ohlc=want_ohlc)
         code = header + "\n" + loader + "\n" + body + "\n"
         rationale = (f"The request asks for a {title}. {t.summary()}. I will load it with pandas, "
                      f"{'drop the values that cannot be read, ' if lenient else ''}"
@@ -546,3 +641,122 @@ def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
         return Plan(title=title, rationale=rationale, code=code, outputs=outputs, summary=summary)
 
     return replace(make(False), fallback=make(True))
+
+
+# --- questions with answers ------------------------------------------------------------------
+QUESTION = Template("""
+# --- Question: $question ---
+periods_per_year = $ppy  # this data is $frequency: $ppy periods a year
+rets = prices.pct_change(fill_method=None)  # $returns returns, from the whole file
+start, end = $start, $end  # the period asked about (None: all of it)
+in_period = prices.loc[start:end]
+rets = rets.loc[start:end].iloc[0 if start else 1:]
+$compute
+answer.index.name = "ticker"
+answer.to_csv("answer.csv")
+shown = answer.copy()
+numbers = shown.select_dtypes("number").columns
+shown[numbers] = shown[numbers].round(4)
+print(shown.to_string())
+print("Answer:", sentence)
+$check""")
+QUESTION_CHECK = """if answer.empty or not np.isfinite(answer[column]).any():
+    raise RuntimeError("Self-check failed: no finite values for the period asked about; "
+                       "pick a period the file covers")
+print("Self-check passed.")"""
+QUESTION_COMPUTE = {
+    "volatility": '''column = "annualised_volatility_pct"
+answer = pd.DataFrame({"returns": rets.count(),
+                       "std_pct": rets.std() * 100,
+                       column: rets.std() * np.sqrt(periods_per_year) * 100})
+how = (f"standard deviation of $returns returns times sqrt({periods_per_year:g})")''',
+    "return": '''column = "total_return_pct"
+first = in_period.apply(lambda s: s.dropna().iloc[0] if s.notna().any() else np.nan)
+last = in_period.apply(lambda s: s.dropna().iloc[-1] if s.notna().any() else np.nan)
+answer = pd.DataFrame({"first_price": first, "last_price": last, column: (last / first - 1) * 100})
+how = "last price / first price - 1 over the period"''',
+    "drawdown": '''column = "max_drawdown_pct"
+dd = (in_period / in_period.cummax() - 1) * 100
+answer = pd.DataFrame({column: -dd.min(), "trough_date": dd.idxmin()})
+how = "largest fall below the running peak within the period"''',
+    "price": '''column = "$extreme_price"
+answer = pd.DataFrame({column: in_period.$agg(), "date": in_period.$arg()})
+how = "the $extreme price in the period"''',
+    "day": '''column = "return_pct"
+stacked = (rets * 100).stack().dropna().rename(column)
+stacked.index.names = ["date", "ticker"]
+best = stacked.nlargest(5) if "$extreme" == "highest" else stacked.nsmallest(5)
+answer = best.reset_index().set_index("ticker")
+top = answer.iloc[0] if not answer.empty else None
+how = "$returns return, price / previous price - 1"
+sentence = ("no returns in the period" if top is None else
+            f"the $word $unit was {top['date']:%Y-%m-%d} for {answer.index[0]}: "
+            f"{top[column]:+.2f}% ({how}).")''',
+    "value": '''column = "price"
+on = pd.Timestamp($on_date)
+upto = prices.loc[:on].dropna(how="all")
+answer = pd.DataFrame({column: upto.ffill().iloc[-1] if not upto.empty else np.nan,
+                       "date_used": upto.apply(lambda s: s.last_valid_index())})
+how = f"the last price on or before {on:%Y-%m-%d}"
+sentence = "; ".join(f"{t}: {v:,.4f} (on {d:%Y-%m-%d})" for t, v, d in
+                     zip(answer.index, answer[column], answer["date_used"]) if pd.notna(v)) + f" ({how})."''',
+}
+QUESTION_PICK = '''values = answer[column].dropna()
+pick = values.idxmax() if "$extreme" == "highest" else values.idxmin()
+sentence = (f"{pick} had the $extreme $label: {values[pick]:,.2f}$suffix ({how}; "
+            + ", ".join(f"{t} {v:,.2f}" for t, v in values.items()) + ")." if not values.empty
+            else "no values for the period asked about.")'''
+QUESTION_LABELS = {"volatility": ("annualised volatility", "%"), "return": ("total return", "%"),
+                   "drawdown": ("maximum drawdown", "%"), "price": ("price", "")}
+
+
+def question(t: TableInfo, intent: Intent, lenient: bool):
+    measure = intent.measure or "return"
+    extreme = intent.extreme or "highest"
+    unit = period_unit(t)
+    compute = QUESTION_COMPUTE[measure]
+    if measure not in ("day", "value"):
+        label, suffix = QUESTION_LABELS[measure]
+        compute += "\n" + QUESTION_PICK.replace("$label", label).replace("$suffix", suffix)
+    compute = (compute.replace("$returns", RETURN_WORDS[unit]).replace("$extreme", extreme)
+               .replace("$agg", "max" if extreme == "highest" else "min")
+               .replace("$arg", "idxmax" if extreme == "highest" else "idxmin")
+               .replace("$word", "best" if extreme == "highest" else "worst").replace("$unit", unit)
+               .replace("$on_date", _lit(intent.on_date or "")))
+    words = {"day": f"the {'best' if extreme == 'highest' else 'worst'} {unit}",
+             "value": f"the value on {intent.on_date}"}.get(
+                 measure, f"which ticker had the {extreme} {measure}")
+    body = _fill(QUESTION, question=words, ppy=periods_per_year(t), frequency=t.frequency.words(),
+                 returns=RETURN_WORDS[unit], start=_lit(intent.date_from) if intent.date_from else "None",
+                 end=_lit(intent.date_to) if intent.date_to else "None", compute=compute,
+                 check=QUESTION_CHECK)
+    how = (f" Volatility is annualised with {periods_per_year(t):g} periods a year ({t.frequency.words()} "
+           "data)." if measure == "volatility" else "")
+    return (f"answer: {words}", body, ("answer.csv",),
+            f"Here is the answer to {words}; the table behind it is answer.csv.{how}")
+
+
+RECIPES["question"] = question
+
+EXPORT = Template("""
+# --- Export the result table as $what ---
+result = pd.read_csv("$source")
+$write
+print(f"Exported $target: {len(result)} rows, columns {', '.join(map(str, result.columns))}.")
+""")
+
+
+def with_export(plan: Plan, fmt: str) -> Plan:
+    """``plan`` that also writes its main table as ``result.csv`` / ``result.xlsx``."""
+    tables = [o for o in plan.outputs if o.endswith(".csv")]
+    if not tables:
+        return plan
+    target = f"result.{fmt}"
+    write = (f'result.to_excel("{target}", index=False)' if fmt == "xlsx"
+             else f'result.to_csv("{target}", index=False)')
+    code = plan.code + _fill(EXPORT, what="Excel" if fmt == "xlsx" else "CSV", source=tables[0],
+                             write=write, target=target) + "\n"
+    fallback = with_export(plan.fallback, fmt) if plan.fallback else None
+    return replace(plan, code=code, outputs=plan.outputs + (target,),
+                   summary=plan.summary + f" The result table ({tables[0]}) is exported as {target}.",
+                   fallback=fallback)

@@ -225,3 +225,14 @@ def test_retention_is_enforced_after_every_run(bedrock_env, _isolated_home, monk
     remaining = [r.prompt for r in RunStore(_isolated_home).list_runs()]
     assert remaining[:3] == ["Plot it", "old run 3", "old run 2"] and "old run 0" not in remaining
     assert RunStore(_isolated_home).space_used().total <= 1024 * 1024
+
+
+def test_edited_code_travels_as_a_typed_task_not_a_parsed_prompt():
+    from agent_core.planner import Plan, RunCode, plan_task
+    from components.code_editor import edited_code_request
+
+    code = 'print("run this code: ```x```")  # prose that a regex would misread'
+    request = edited_code_request(code, session_id="sess-1")
+    assert request.task == RunCode(code)
+    plan = plan_task(request.task)
+    assert isinstance(plan, Plan) and plan.code == code

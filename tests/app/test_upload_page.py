@@ -169,3 +169,13 @@ def test_on_bedrock_a_file_attached_here_reaches_invoke_agent(bedrock_env):
     assert [f["name"] for f in files] == ["wide.csv"]
     assert files[0]["useCase"] == "CODE_INTERPRETER"
     assert base64.b64decode(files[0]["source"]["byteContent"]["data"]) == WIDE
+
+
+@pytest.mark.parametrize(("freq", "unit"), [("MS", "months"), ("W-FRI", "weeks"), ("B", "days")])
+def test_moving_average_control_counts_the_datas_own_periods(freq, unit):
+    import pandas as pd
+
+    idx = pd.date_range("2015-01-01", periods=60, freq=freq)
+    data = pd.DataFrame({"Date": idx, "AAA": range(1, 61)}).to_csv(index=False).encode()
+    at = upload(page(), ("p.csv", data))
+    assert at.multiselect[0].label == f"Moving averages ({unit})"

@@ -82,6 +82,10 @@ PROMPTS = {
     "correlation": "correlation matrix of monthly returns",
     "resample": "resample to monthly prices as CSV",
     "summary": "summary statistics for the last 2 months",
+    "question_volatility": "which ticker had the highest volatility since 2020?",
+    "question_day": "what was the worst day?",
+    "question_value": "what was the price on 2021-03-05?",
+    "question_drawdown": "what was the biggest drawdown?",
 }
 
 

@@ -392,10 +392,10 @@ def test_raw_events_fit_the_botocore_model(agent):
 def test_a_planner_bug_is_an_honest_answer_not_a_failure(settings, monkeypatch):
     import agent_core.planner as planner
 
-    def broken(text, files=()):
+    def broken(text, files=(), state=None):
         raise RuntimeError("planner exploded")
 
-    monkeypatch.setattr(planner, "plan_request", broken)
+    monkeypatch.setattr(planner, "plan_turn", broken)
     result = run(LocalAgent(settings, pool=None), "anything")  # no files: no kernel needed
     assert result.ok and "CodeInvocation" not in kinds(result)
     assert "planner exploded" in result.text and "no code was run" in result.text

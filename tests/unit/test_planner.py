@@ -111,7 +111,7 @@ def test_date_ranges(text, start, end, last):
      "correlation"),
     ("plot the prices", "price_chart"),
     ("what can you do?", "help"),
-    ("write me a poem about the sea", "unknown"),
+    ("write me a poem about the sea", "out_of_scope"),
     ("predict tomorrow's bitcoin price with a neural network", "unknown"),
 ])
 def test_kinds(text, kind):
@@ -207,7 +207,7 @@ def test_price_recipe_without_a_file_asks_for_one():
 
 
 def test_unknown_request_is_answered_honestly_with_examples(tables):
-    answer = plan_request("write me a poem about the sea", _attach(tables, "long.csv"))
+    answer = plan_request("make me a sandwich", _attach(tables, "long.csv"))
     assert isinstance(answer, Answer)
     assert "did not run any code" in answer.text
     assert "Bedrock" in answer.text

@@ -219,7 +219,7 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 4
+    assert store.schema_version == LATEST == 5
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
     assert not old.over_cap and store.retention_log() == []
