@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test test-unit test-app test-e2e bench lint lock clean
+.PHONY: run dev test test-unit test-app test-e2e bench lint lock clean
 LINTED = agent_core components app_pages streamlit_app.py tests bench
 
 $(VENV)/.runtime: requirements.txt
@@ -23,6 +23,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt
 
 run: $(VENV)/.runtime
 	$(PY) app_server.py --server.address 127.0.0.1 --server.port $(PORT)
+
+# For developers: watch the app's own folders and rerun on save (`make run` watches nothing).
+dev: $(VENV)/.dev
+	$(PY) -m streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT) \
+	  --server.fileWatcherType auto --server.runOnSave true \
+	  --server.folderWatchBlacklist $(VENV) --server.folderWatchBlacklist test-artifacts \
+	  --server.folderWatchBlacklist .git
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check $(LINTED)
