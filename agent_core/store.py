@@ -109,6 +109,17 @@ class SessionInfo:
 
 
 @dataclass(frozen=True)
+class SessionState:
+    """What a working session had on screen besides its runs: its settings (toggles), the
+    files attached to the agent and the files uploaded but not attached."""
+
+    id: str
+    settings: Mapping[str, Any]
+    attached: tuple[AttachedFile, ...]
+    uploaded: tuple[AttachedFile, ...]
+
+
+@dataclass(frozen=True)
 class AttachmentInfo:
     run_id: str
     name: str
@@ -495,6 +506,51 @@ class RunStore:
         rows = self._read("SELECT state_json FROM conversation_state WHERE session_id = ?", (session_id,))
         return rows[0]["state_json"] if rows else None
 
+    def save_session_state(self, session_id: str, backend: str, *,
+                           settings: Mapping[str, Any] | None = None,
+                           attached: Iterable[AttachedFile] = (),
+                           uploaded: Iterable[AttachedFile] = ()) -> None:
+        """Keep the session's settings and files (replacing what was kept before)."""
+        now = time.time()
+        state_json = json.dumps(dict(settings or {}), sort_keys=True, default=str)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, backend, created, last_used, state_json) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "last_used = excluded.last_used, state_json = excluded.state_json",
+                (session_id, backend, now, now, state_json))
+            conn.execute("DELETE FROM session_files WHERE session_id = ?", (session_id,))
+            for role, files in (("attached", attached), ("uploaded", uploaded)):
+                for pos, f in enumerate(files):
+                    sha = self._put_blob(conn, bytes(f.data))
+                    conn.execute(
+                        "INSERT INTO session_files (session_id, role, position, name, media_type, "
+                        "use_case, size, blob_sha) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (session_id, role, pos, f.name, f.media_type, f.use_case, len(f.data), sha))
+            self._collect_blobs(conn)
+
+    def session_state(self, session_id: str) -> SessionState | None:
+        """The kept state of a session, or None when the store has no such session."""
+        rows = self._read("SELECT state_json FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            return None
+        try:
+            settings = json.loads(rows[0]["state_json"] or "{}")
+        except ValueError:
+            settings = {}
+        files: dict[str, list[AttachedFile]] = {"attached": [], "uploaded": []}
+        for r in self._read("SELECT * FROM session_files WHERE session_id = ? ORDER BY role, position",
+                            (session_id,)):
+            try:
+                data = self.read_blob(r["blob_sha"])
+            except StoreError:
+                log.warning("a kept file of session %s is missing from the store", session_id)
+                continue
+            files[r["role"]].append(AttachedFile(name=r["name"], media_type=r["media_type"], data=data,
+                                                 use_case=r["use_case"]))
+        return SessionState(id=session_id, settings=settings if isinstance(settings, dict) else {},
+                            attached=tuple(files["attached"]), uploaded=tuple(files["uploaded"]))
+
     def list_sessions(self) -> list[SessionInfo]:
         rows = self._read(
             "SELECT s.*, (SELECT COUNT(*) FROM runs r WHERE r.session_id = s.id) AS run_count "
@@ -527,6 +583,7 @@ class RunStore:
                 conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?",
                              (run_id,))
             conn.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
+            conn.execute("DELETE FROM session_files WHERE session_id = ?", (session_id,))
             conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             conn.execute("DELETE FROM conversation_state WHERE session_id = ?", (session_id,))
             self._collect_blobs(conn)
@@ -537,7 +594,8 @@ class RunStore:
         a writer storing the same bytes waits for us, then writes the file again)."""
         shas = [r[0] for r in conn.execute(
             "SELECT sha FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.blob_sha = b.sha) "
-            "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha)")]
+            "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha) "
+            "AND NOT EXISTS (SELECT 1 FROM session_files f WHERE f.blob_sha = b.sha)")]
         for sha in shas:
             conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
             with contextlib.suppress(FileNotFoundError):
@@ -610,8 +668,11 @@ class RunStore:
             deleted.append(entry)
         if deleted:
             with self._write() as conn:
-                conn.execute("DELETE FROM sessions WHERE NOT EXISTS "
-                             "(SELECT 1 FROM runs r WHERE r.session_id = sessions.id)")
+                gone = "NOT EXISTS (SELECT 1 FROM runs r WHERE r.session_id = sessions.id)"
+                conn.execute("DELETE FROM session_files WHERE session_id IN "
+                             f"(SELECT id FROM sessions WHERE {gone})")
+                conn.execute(f"DELETE FROM sessions WHERE {gone}")
+                self._collect_blobs(conn)
         return RetentionReport(tuple(deleted), tuple(over_cap), self.space_used().total > max_bytes)
 
     def retention_log(self, limit: int = 100) -> list[RetentionEntry]:
@@ -667,7 +728,7 @@ class RunRecorder:
 
 __all__ = [
     "LATEST", "RunStore", "RunRecorder", "RunInfo", "RetentionEntry", "RetentionReport", "SessionInfo",
-    "AttachmentInfo", "SpaceUsed",
+    "SessionState", "AttachmentInfo", "SpaceUsed",
     "StoreError", "RunNotFoundError", "public_settings", "process_token", "writer_alive",
     "default_home", "new_run_id",
 ]

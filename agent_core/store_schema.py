@@ -129,8 +129,27 @@ CREATE TABLE IF NOT EXISTS conversation_state (
 );
 """
 
+# Version 6: a working session survives a refresh and a restart (issue 13): the session's
+# settings (toggles) as JSON, and its files: attached to the agent, or uploaded but not
+# attached. File bytes are blobs like every other file of the store.
+V6 = """
+ALTER TABLE sessions ADD COLUMN state_json TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE IF NOT EXISTS session_files (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role        TEXT NOT NULL CHECK (role IN ('attached', 'uploaded')),
+    position    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    media_type  TEXT NOT NULL,
+    use_case    TEXT NOT NULL DEFAULT 'CODE_INTERPRETER',
+    size        INTEGER NOT NULL,
+    blob_sha    TEXT NOT NULL REFERENCES blobs(sha),
+    PRIMARY KEY (session_id, role, position)
+);
+CREATE INDEX IF NOT EXISTS session_files_blob ON session_files(blob_sha);
+"""
+
 # Append new versions at the end; never edit or reorder a released one.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 LATEST = len(MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 from agent_core import run as agent_run
 from agent_core.run import AgentRequest
 from agent_core.safe_text import code_span, neutralise_markdown
-from components import resources, state
+from components import resources, session_link, state
 from components.code_editor import code_blocks, code_editor
 from components.event_view import EventRouter, replay
 
@@ -90,6 +90,52 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
         _edit_and_rerun(state.get_chat()[-1], index)
 
 
+def _kernel_notice() -> None:
+    """After a restore (refresh, bookmark, restart): the kernel's variables are gone. Say so
+    once, and offer to rebuild them by running the session's stored code cells in order."""
+    if not st.session_state.get(session_link.K_RESTORED):
+        return
+    settings = state.get_settings()
+    session = state.get_agent_session()
+    pool = resources.kernel_pool_if_started()
+    if not resources.needs_kernel_pool(settings) or (
+            pool is not None and pool.kernel_pid(session.session_id) is not None):
+        st.session_state[session_link.K_RESTORED] = False
+        return
+    store = resources.get_run_store()
+    cells = session_link.code_cells(store, session.session_id) if store is not None else []
+    if not cells:
+        st.session_state[session_link.K_RESTORED] = False
+        return
+    with st.container(border=True, key="kernel_notice"):
+        st.markdown(f":material/memory: The Python kernel of this session was restarted: "
+                    f"variables from earlier runs are gone (files in its working folder are "
+                    f"kept). Rebuild the kernel to re-run the session's {len(cells)} code "
+                    f"cell{'s' if len(cells) != 1 else ''} in order.")
+        c1, c2, _ = st.columns([1, 1, 3])
+        rebuild = c1.button("Rebuild the kernel", key="rebuild_kernel", type="primary",
+                            icon=":material/replay:")
+        if c2.button("Dismiss", key="dismiss_kernel_notice"):
+            st.session_state[session_link.K_RESTORED] = False
+            st.rerun()
+        if rebuild:
+            from components.code_editor import edited_code_request  # noqa: PLC0415
+
+            request = edited_code_request(session_link.rebuild_code(cells),
+                                          session_id=session.session_id,
+                                          attachments=session.attachments)
+            run = agent_run.start(request, resources.get_local_backend,
+                                  **resources.run_options(resources.local_settings()))
+            router = EventRouter(st.container(), key="rebuild", title="Rebuilding the kernel",
+                                 show_code=False)
+            for event in run:
+                router.add(event)
+            result = router.finish()
+            st.session_state[session_link.K_RESTORED] = False
+            if result.failure is None:
+                st.success("The kernel was rebuilt: the session's variables are back.")
+
+
 def _presets() -> str | None:
     """One button per common job (all drawn every run); the prompt of the one clicked."""
     chosen = None
@@ -116,6 +162,7 @@ else:
         else:
             st.rerun()
 
+_kernel_notice()
 preset = _presets()
 if not state.get_chat():
     st.caption("Pick a common job above, or type your own question below. The agent's steps "

@@ -17,12 +17,12 @@ from agent_core.files import (
 from agent_core.safe_text import code_span, neutralise_markdown
 from agent_core.sample_data import SAMPLE_NAME, SAMPLE_NOTE, sample_bytes
 from agent_core.tables import SUPPORTED_EXTENSIONS, TableRead, read_table, subset, to_csv_bytes, to_long
-from components import state
+from components import session_link, state
 from components.price_report import render_columns, render_preview, render_verdict
 
 K_EXTRA = "upload_extra_files"  # files added without the uploader (the synthetic sample)
 K_MESSAGES = "upload_messages"  # per-file result of the last attach / detach
-K_FILES = "upload_files"        # every file uploaded this session: name -> bytes (survives a page switch)
+K_FILES = state.K_UPLOADED      # every file on this page: name -> bytes (kept across pages and in the store)
 K_REMOVED = "upload_removed"    # digests the analyst removed while the uploader still holds them
 K_SHEETS = "upload_sheets"      # workbook name -> the sheet the analyst chose
 MEDIA_TYPES = {
@@ -262,13 +262,12 @@ uploads = st.file_uploader("Price files", type=list(SUPPORTED_EXTENSIONS),
                            help="Several files at once are fine. Bedrock accepts at most "
                                 f"{MAX_ATTACHED_FILES} attached files and "
                                 f"{MAX_ATTACHED_BYTES // 1048576} MB in all.")
-extra: dict[str, bytes] = st.session_state.get(K_EXTRA, {})
 stored = _keep_uploads(list(uploads or []))
 if not stored:
     st.button("No file at hand? Try the synthetic sample", on_click=_add_sample,
               icon=":material/science:")
 files: list[tuple[str, bytes]] = list(stored.items())
-if extra:
+if SAMPLE_NAME in stored:
     st.info(SAMPLE_NOTE, icon=":material/science:")
 for i, (fname, fdata) in enumerate(files):
     try:
@@ -276,3 +275,4 @@ for i, (fname, fdata) in enumerate(files):
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         st.error(f"Something went wrong while showing {neutralise_markdown(fname)} ({type(exc).__name__}). "
                  "Try uploading it again, or save it as CSV with a date column and price columns.")
+session_link.persist()  # uploaded files are kept with the session (a refresh brings them back)

@@ -219,9 +219,13 @@ def build_frame():
     the ``st.navigation`` page for the entry script to run."""
     st.set_page_config(page_title="Agent Desk", page_icon=":material/analytics:", layout="wide")
     state.init_state()
+    from components import session_link  # noqa: PLC0415
+
+    session_link.sync()
     pages = [st.Page(str(ROOT / path), title=title, icon=icon, default=default)
              for path, title, icon, default in PAGES if (ROOT / path).exists()]
     nav = st.navigation(pages)
     render_sidebar()
     render_welcome(analysis_page="app_pages/analysis.py")
+    session_link.show_notice()
     return nav

@@ -33,6 +33,7 @@ K_ENABLE_TRACE = "enable_trace"
 K_SHOW_CODE = "show_code"
 K_WELCOMED = "welcome_dismissed"
 K_PENDING_PROMPT = "pending_prompt"
+K_UPLOADED = "upload_files"  # name -> bytes: files on the Upload page, attached or not
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 5
+    assert store.schema_version == LATEST == 6
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
     assert not old.over_cap and store.retention_log() == []
@@ -285,3 +285,31 @@ def test_recycled_pid_is_not_taken_for_the_writer(tmp_path):
     store._conn.execute("UPDATE runs SET writer_token = ? WHERE id = ?", (f"{me}:1", run_id))
     assert store.recover_interrupted() == [run_id]
     assert store.get_run(run_id).outcome == "interrupted"
+
+
+def test_session_state_survives_a_new_store_and_keeps_its_files(tmp_path):
+    """Issue 13: a refreshed or restarted app restores the session's toggles, attached and
+    uploaded-but-not-attached files from the store (their bytes included)."""
+    store = RunStore(tmp_path)
+    attached = AttachedFile(name="prices.csv", media_type="text/csv", data=b"date,A\n2024-01-02,1\n")
+    uploaded = AttachedFile(name="other.csv", media_type="text/csv", data=b"date,B\n2024-01-02,2\n")
+    store.save_session_state("s-1", "local", settings={"show_code": False, "enable_trace": True},
+                             attached=[attached], uploaded=[uploaded])
+    store.close()
+    again = RunStore(tmp_path)
+    kept = again.session_state("s-1")
+    assert kept is not None
+    assert kept.settings == {"show_code": False, "enable_trace": True}
+    assert kept.attached == (attached,) and kept.uploaded == (uploaded,)
+    assert again.session_state("s-unknown") is None
+    # detaching replaces what was kept; the bytes nobody refers to any more are collected
+    again.save_session_state("s-1", "local", settings={}, attached=[], uploaded=[uploaded])
+    assert again.session_state("s-1").attached == ()
+    assert not again.blob_path(__import__("hashlib").sha256(attached.data).hexdigest()).exists()
+    # a run in the session keeps the kept state; deleting the session removes it all
+    run = again.start_run("s-1", "hello", "local")
+    again.finish_run(run, "completed")
+    assert again.session_state("s-1").uploaded == (uploaded,)
+    again.delete_session("s-1")
+    assert again.session_state("s-1") is None
+    assert again._read("SELECT COUNT(*) AS n FROM session_files")[0]["n"] == 0
