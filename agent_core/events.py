@@ -67,6 +67,14 @@ class CodeOutput(AgentEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CodeOutputProgress(AgentEvent):
+    """Output the code printed so far, while it still runs (the local kernel streams it);
+    the step's ``CodeOutput`` then holds the whole of it."""
+
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CodeError(AgentEvent):
     text: str
 
@@ -216,7 +224,7 @@ EVENT_TYPES: dict[str, type[AgentEvent]] = {
     cls.__name__: cls
     for cls in (
         TextChunk, FinalResponse, Citations, Rationale, Reasoning, CodeInvocation, CodeOutput,
-        CodeError, CodeTimeout, FilesGenerated, FileReturned, Usage, ModelInput,
+        CodeOutputProgress, CodeError, CodeTimeout, FilesGenerated, FileReturned, Usage, ModelInput,
         ModelOutput, RepromptResponse, PreProcessing, PostProcessing, GuardrailAction,
         FailureTrace, RoutingClassification, CustomOrchestration, ActionGroupInput,
         ActionGroupOutput, KnowledgeBaseQuery, KnowledgeBaseResult, CollaboratorInput,

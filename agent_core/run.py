@@ -14,6 +14,8 @@ all start their runs here; they only render (or print) what it yields.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_core import failures
 from agent_core.backends.base import AgentRequest, Backend
+from agent_core.cancel import CancelToken
 from agent_core.events import (
     AgentEvent,
     AgentFailure,
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "AgentRequest", "OUTCOME_EVENTS", "REFUSAL_KINDS", "Run", "RunCollector", "RunResult",
+    "AgentRequest", "CancelToken", "OUTCOME_EVENTS", "REFUSAL_KINDS", "Run", "RunCollector", "RunResult",
     "outcome_of", "start",
 ]
 
@@ -55,6 +58,8 @@ __all__ = [
 #: failure kinds that mean "the agent (or its guardrail) declined", not "something broke"
 REFUSAL_KINDS = frozenset({"guardrail", "content_filtered"})
 #: the events :func:`outcome_of` looks at (a recorder keeps only these)
+#: how long a Stop waits for the backend's reader thread to close the stream
+STOP_WAIT_SECONDS = 1.0
 OUTCOME_EVENTS = (AgentFailure, CodeError, CodeOutput, CodeTimeout, FailureTrace, GuardrailAction,
                   PreProcessing)
 
@@ -174,7 +179,9 @@ class Run:
                  backend_name: str | None = None, parent_run_id: str | None = None,
                  timeout: float | None = None, retention_bytes: int | None = None,
                  retention_keep_runs: int = 3) -> None:
-        self.request = request
+        self.cancel_token = request.cancel or CancelToken()
+        self.request = request if request.cancel is not None else dataclasses.replace(
+            request, cancel=self.cancel_token)
         self._backend_source = backend
         self.store = store
         self.settings = settings
@@ -187,32 +194,59 @@ class Run:
         self.run_id: str | None = None
         self.outcome: str | None = None
         self._collector = RunCollector()
-        self._started = False
+        self._gen: Iterator[AgentEvent | None] | None = None
 
     def result(self) -> RunResult:
         """What the run gave back so far (complete once iteration has ended)."""
         return self._collector.result()
 
     def __iter__(self) -> Iterator[AgentEvent]:
-        if self._started:
-            raise RuntimeError("A Run is iterated once; start a new one to run again.")
-        self._started = True
-        return self._events()
+        return self._open(None)  # type: ignore[return-value]  # no heartbeat: never None
+
+    def stream(self, heartbeat: float = 0.5) -> Iterator[AgentEvent | None]:
+        """The events as they arrive, and ``None`` after each ``heartbeat`` seconds without
+        one: a page updates its elapsed time then (and Streamlit gets the chance to handle
+        a Stop click, which it does at the page's next element call)."""
+        return self._open(heartbeat)
+
+    def stop(self) -> None:
+        """End the run now: the backend is cancelled (local kernel interrupted, stream
+        closed, model loop ended after its current call) and the run is recorded as
+        ``stopped`` with everything received so far. Safe at any time, also after the end."""
+        self.cancel_token.cancel()
+        if self._gen is not None:
+            self._gen.close()  # type: ignore[attr-defined]
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancel_token.cancelled
 
     # --- internals --------------------------------------------------------------------
-    def _events(self) -> Iterator[AgentEvent]:
+    def _open(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
+        if self._gen is not None:
+            raise RuntimeError("A Run is iterated once; start a new one to run again.")
+        self._gen = self._events(heartbeat)
+        return self._gen
+
+    def _events(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
         ended = "interrupted"
         with ExitStack() as stack:
             recorder = self._open_recorder(stack)
+            inner = self._backend_events(heartbeat)
+            stack.callback(inner.close)  # type: ignore[attr-defined]
             try:
-                for event in self._backend_events():
+                for event in inner:
+                    if event is None:
+                        yield None
+                        continue
                     if recorder is not None:
                         recorder.add(event)
                     self._collector.add(event)
                     yield event
-                ended = "normally"
+                ended = "stopped" if self.cancel_token.cancelled else "normally"
             except GeneratorExit:
                 ended = "stopped"
+                self.cancel_token.cancel()
                 raise
             finally:
                 self.outcome = outcome_of(self._collector.result().events, ended=ended)
@@ -231,26 +265,22 @@ class Run:
         self.run_id = recorder.run_id
         return recorder
 
-    def _backend_events(self) -> Iterator[AgentEvent]:
+    def _backend_events(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
         try:
             check_attachment_limits(self.request.files)
         except failures.AgentDeskError as exc:
             yield exc.to_failure(source="run")
             return
-        try:
+        try:  # built here, in the caller's thread (a page's backend comes from its session)
             backend = self._backend()
         except Exception as exc:  # noqa: BLE001 - outer edge: building a backend runs third-party code
             yield failures.BackendUnavailableError(
                 reason=failures.clip(f"{type(exc).__name__}: {exc}", 300)).to_failure(source="run")
             return
         self.backend_name = getattr(backend, "name", None) or self.backend_name
-        try:
-            if self.timeout is None:
-                yield from backend.invoke(self.request)
-            else:
-                yield from _with_deadline(lambda: backend.invoke(self.request), self.timeout)
-        except Exception as exc:  # noqa: BLE001 - outer edge: a backend must end in AgentFailure, never raise into a page
-            yield failures.failure_for_exception(exc, op=failures.operation(self.backend_name))
+        yield from _pump(lambda: backend.invoke(self.request), self.cancel_token,
+                         timeout=self.timeout, heartbeat=heartbeat,
+                         op=failures.operation(self.backend_name))
 
     def _backend(self) -> Backend:
         source = self._backend_source
@@ -279,32 +309,77 @@ def start(request: AgentRequest, backend: BackendSource, **options: Any) -> Run:
     return Run(request, backend, **options)
 
 
-def _with_deadline(open_stream: Callable[[], Iterator[AgentEvent]],
-                   timeout: float) -> Iterator[AgentEvent]:
-    """The events of ``open_stream()``, read in a worker thread; after ``timeout`` seconds
-    in all, a timeout ``AgentFailure`` ends the stream (the worker is abandoned)."""
+def _pump(open_stream: Callable[[], Iterator[AgentEvent]], token: CancelToken, *,
+          timeout: float | None, heartbeat: float | None,
+          op: failures.Operation) -> Iterator[AgentEvent | None]:
+    """The events of ``open_stream()``, read in a worker thread so the reader is never
+    stuck in a backend: ``None`` after each ``heartbeat`` seconds without an event; after
+    ``timeout`` seconds in all, a timeout ``AgentFailure`` ends the stream. When ``token``
+    is cancelled the worker stops reading and closes the backend's stream."""
     q: queue.Queue[Any] = queue.Queue()
     done = object()
+    taken = threading.Semaphore(0)  # lazily, as before: the next event is asked for only
+    #                                 once the reader has taken (and recorded) this one
 
     def work() -> None:
+        stream = None
         try:
-            for ev in open_stream():
+            stream = open_stream()
+            for ev in stream:
+                if token.cancelled:
+                    break
                 q.put(ev)
-        except Exception as exc:  # noqa: BLE001 - outer edge of the worker thread: told, not lost
-            q.put(failures.failure_for_exception(exc))
+                while not taken.acquire(timeout=0.2):
+                    if token.cancelled:
+                        return
+        except Exception as exc:  # noqa: BLE001 - outer edge: a backend must end in AgentFailure, never raise
+            q.put(failures.failure_for_exception(exc, op=op))
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: raised again in the reader
+            q.put(_Raised(exc))
         finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # noqa: BLE001 - cleanup of a finished stream
+                    close()
             q.put(done)
 
-    threading.Thread(target=work, name="agent-run", daemon=True).start()
-    deadline = time.monotonic() + timeout
+    worker = threading.Thread(target=work, name="agent-run", daemon=True)
+    worker.start()
+    try:
+        yield from _read(q, done, taken, token, timeout=timeout, heartbeat=heartbeat)
+    finally:  # stopped or ended: the worker closes the backend's stream (a moment at most)
+        if worker.is_alive():
+            token.cancel()
+            worker.join(timeout=STOP_WAIT_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
+
+
+def _read(q: queue.Queue[Any], done: object, taken: threading.Semaphore, token: CancelToken, *,
+          timeout: float | None, heartbeat: float | None) -> Iterator[AgentEvent | None]:
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        wait = heartbeat
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            wait = left if wait is None else min(wait, left)
         try:
-            item = q.get(timeout=max(0.0, deadline - time.monotonic()))
+            item = q.get(timeout=wait)
         except queue.Empty:
-            yield AgentFailure(kind="timeout", retryable=True, source="run", message=(
-                f"The run took longer than {timeout:g} s and was abandoned; what arrived so far "
-                "is kept. Give it more time (the CLI's --timeout)."))
-            return
+            if deadline is not None and time.monotonic() >= deadline:
+                token.cancel()
+                yield AgentFailure(kind="timeout", retryable=True, source="run", message=(
+                    f"The run took longer than {timeout:g} s and was abandoned; what arrived so far "
+                    "is kept. Give it more time (the CLI's --timeout)."))
+                return
+            yield None
+            continue
         if item is done:
             return
+        if isinstance(item, _Raised):
+            raise item.exc
         yield item
+        taken.release()

@@ -35,6 +35,7 @@ from agent_core.events import (
     CodeError,
     CodeInvocation,
     CodeOutput,
+    CodeOutputProgress,
     CodeTimeout,
     CollaboratorInput,
     CollaboratorOutput,
@@ -584,12 +585,20 @@ def _return_control(v: Any, state: StreamState, ctx: _Ctx) -> list[AgentEvent]:
                           source=ctx.source)]
 
 
+def _code_progress(v: Any, state: StreamState, ctx: _Ctx) -> list[AgentEvent]:
+    """The local agent's own member (not Bedrock's): output printed while code runs."""
+    v = _map(v, "codeOutputProgress")
+    return [CodeOutputProgress(text=_req_str(v, "text"), step_id=_opt_str(v, "traceId"),
+                               source="orchestration")]
+
+
 #: members of ``ResponseStream`` / ``InlineAgentResponseStream`` that carry data
 TOP_LEVEL_MEMBERS: dict[str, Callable[[Any, StreamState, _Ctx], list[AgentEvent]]] = {
     "chunk": _chunk,
     "trace": _trace,
     "files": _files,
     "returnControl": _return_control,
+    "codeOutputProgress": _code_progress,  # local agent only: stdout as it is printed
 }
 
 

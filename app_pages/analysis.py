@@ -31,17 +31,21 @@ def _turn_key(i: int) -> str:
     return f"turn{i}"
 
 
-def _render_history() -> None:
-    chat = state.get_chat()
-    for i, turn in enumerate(chat):
-        with st.chat_message("user"):
-            st.markdown(neutralise_markdown(turn.prompt))
-        with st.chat_message("assistant"):
-            result = replay(st.container(), turn.result.events, show_code=state.show_code(),
-                            show_trace=state.enable_trace(), key=_turn_key(i))
-            if result.failure is not None:
-                _retry_button(turn.prompt, i, turn.run_id)
-            _edit_and_rerun(turn, i)
+def _render_history(box, turns: list[state.Turn]) -> None:
+    """The finished turns, from their stored events (drawn after a live run, so a long chat
+    never delays the first step of a new request)."""
+    with box:
+        for i, turn in enumerate(turns):
+            with st.chat_message("user"):
+                st.markdown(neutralise_markdown(turn.prompt))
+            with st.chat_message("assistant"):
+                result = replay(st.container(), turn.result.events, show_code=state.show_code(),
+                                show_trace=state.enable_trace(), key=_turn_key(i))
+                if turn.outcome == "stopped":
+                    st.caption(":material/stop_circle: Stopped by you; what arrived is kept.")
+                if result.failure is not None or turn.outcome == "stopped":
+                    _retry_button(turn.prompt, i, turn.run_id)
+                _edit_and_rerun(turn, i)
 
 
 def _edit_and_rerun(turn: state.Turn, i: int) -> None:
@@ -66,7 +70,9 @@ def _retry_button(prompt: str, i: int, run_id: str | None) -> None:
 
 
 def _run(prompt: str, parent_run_id: str | None = None) -> None:
-    """Ask the agent through the one run path (agent_core.run); render what it yields."""
+    """Ask the agent through the one run path (agent_core.run); render what it yields as it
+    arrives. A Stop click reruns the page: the run is then stopped (kernel interrupted,
+    stream closed) and kept as ``stopped`` with everything received so far."""
     session = state.get_agent_session()
     index = len(state.get_chat())
     with st.chat_message("user"):
@@ -75,15 +81,27 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
         request = AgentRequest(text=prompt, session_id=session.session_id,
                                memory_id=session.memory_id, files=session.attachments,
                                enable_trace=state.enable_trace())
+        stop_slot = st.empty()
+        stop_slot.button("Stop", key="stop_run", icon=":material/stop_circle:",
+                         help="Stop this run: the code is interrupted, what arrived is kept.")
         router = EventRouter(st.container(), show_code=state.show_code(),
                              show_trace=state.enable_trace(), key=_turn_key(index))
         run = agent_run.start(request, resources.get_backend, parent_run_id=parent_run_id,
                               **resources.run_options())
+        ended = False
         try:
-            for event in run:
-                router.add(event)
-        finally:  # stopped or rerun mid-run too: what arrived stays in the chat
-            state.add_turn(state.Turn(prompt, run.result(), run.run_id, run.backend_name))
+            for event in run.stream(heartbeat=0.5):
+                if event is None:
+                    router.tick()  # elapsed time; a Stop click is handled here
+                else:
+                    router.add(event)
+            ended = True
+        finally:  # Stop pressed or the page rerun mid-run: stopped, what arrived stays
+            if not ended:
+                run.stop()
+            state.add_turn(state.Turn(prompt, run.result(), run.run_id, run.backend_name,
+                                      outcome=run.outcome))
+        stop_slot.empty()
         result = router.finish()
         if result.failure is not None:
             _retry_button(prompt, index, run.run_id)
@@ -164,17 +182,20 @@ else:
 
 _kernel_notice()
 preset = _presets()
-if not state.get_chat():
+chat = list(state.get_chat())
+if not chat:
     st.caption("Pick a common job above, or type your own question below. The agent's steps "
                "(rationale, code, output) appear as it works; returned files show under "
                "its answer.")
-_render_history()
+history_box, live_box = st.container(), st.container()
 typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'",
                       key="chat_prompt")
 pending = st.session_state.pop(state.K_PENDING_PROMPT, None)
-if typed:
-    _run(typed)
-elif preset:
-    _run(preset)
-elif pending:
-    _run(*pending)
+with live_box:  # the new turn first: its first step does not wait for the older turns
+    if typed:
+        _run(typed)
+    elif preset:
+        _run(preset)
+    elif pending:
+        _run(*pending)
+_render_history(history_box, chat)

@@ -17,6 +17,7 @@ It feeds an :class:`agent_core.run.RunCollector` and :meth:`finish` returns the
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from agent_core.events import (
     CodeError,
     CodeInvocation,
     CodeOutput,
+    CodeOutputProgress,
     CodeTimeout,
     FailureTrace,
     FileReturned,
@@ -72,6 +74,8 @@ class _Step:
     container: Any
     phase: str = "planning"
     sections: dict[str, Any] = field(default_factory=dict)
+    live_output: Any = None  # the placeholder printed output streams into
+    printed: list[str] = field(default_factory=list)
 
 
 class EventRouter:
@@ -96,6 +100,12 @@ class EventRouter:
         self._final: str | None = None
         self._live = live
         self._overflow: Any = None
+        self._started = time.monotonic()
+        self._label = f"{title}…"
+        self._files_box: Any = None
+        self._twin_slots: dict[str, Any] = {}
+        self._waiting_tables: dict[str, Any] = {}
+        self._drawn_files = 0
         with parent:
             self._status = st.status(f"{title}…" if live else "Agent steps",
                                      expanded=False, state="running" if live else "complete")
@@ -119,9 +129,21 @@ class EventRouter:
                 self._answer.markdown(neutralise_markdown(event.text))
             self._set_phase(self._current, "answer")
             return
-        if isinstance(event, (FileReturned, Usage, AgentFailure)):
-            return  # shown by finish(): files as a group, usage as a caption, failure as an error
+        if isinstance(event, FileReturned):
+            if self._live:
+                self._file_arrived(event.file)  # drawn now, not after the answer
+            return  # a replay draws the files as a group in finish()
+        if isinstance(event, (Usage, AgentFailure)):
+            return  # shown by finish(): usage as a caption, failure as an error
         step = self._step_for(event)
+        if isinstance(event, CodeOutputProgress):
+            step.printed.append(event.text)
+            if self.show_trace:
+                if step.live_output is None:
+                    step.live_output = self._section(step, OUTPUT, expanded=self._live).empty()
+                step.live_output.code("".join(step.printed), language=None)
+            self._set_phase(step, "code")
+            return
         if isinstance(event, Rationale):
             if self.show_trace:
                 self._section(step, RATIONALE).markdown(neutralise_markdown(event.text))
@@ -136,7 +158,11 @@ class EventRouter:
             self._set_phase(step, "code")
         elif isinstance(event, CodeOutput):
             if self.show_trace:
-                self._section(step, OUTPUT).code(event.text or "(no output)", language=None)
+                if step.live_output is not None:  # the whole output replaces what streamed
+                    step.live_output.code(event.text or "(no output)", language=None)
+                    step.live_output = None
+                else:
+                    self._section(step, OUTPUT).code(event.text or "(no output)", language=None)
             self._set_phase(step, "results")
         elif isinstance(event, (CodeError, CodeTimeout, FailureTrace)):
             text = getattr(event, "text", None) or getattr(event, "message", None) \
@@ -159,6 +185,57 @@ class EventRouter:
             self.add(event)
         return self.finish()
 
+    def tick(self) -> None:
+        """No event for a while: refresh the status line's elapsed time (a live run)."""
+        if self._live:
+            self._status.update(label=self._timed(self._label))
+
+    def stopped(self) -> RunResult:
+        """The run was stopped: close the status as stopped and show what arrived."""
+        self._stopped = True
+        return self.finish()
+
+    def _timed(self, label: str) -> str:
+        return f"{label} {time.monotonic() - self._started:.0f} s"
+
+    def _file_arrived(self, f: Any) -> None:
+        """Draw a returned file the moment it arrives; a chart's data table joins its PNG
+        as the interactive twin beside it (a table that comes first waits for its PNG)."""
+        if not self._show_files:
+            return
+        from components.file_view import render_file, render_interactive, stem  # noqa: PLC0415
+
+        if self._files_box is None:
+            with self._tail:
+                st.markdown("**Files returned**")
+                self._files_box = st.container()
+        s = stem(f.name)
+        if f.is_table and s in self._twin_slots:
+            column, k = self._twin_slots.pop(s)
+            with column:
+                render_interactive(f, key=f"{k}_data")
+            return
+        if f.is_table and not f.is_image:
+            self._waiting_tables[s] = f
+            return
+        # the same keys as render_files gives the finished turn, so a control changed
+        # right after the run keeps its value when the turn is drawn from history
+        k = f"{self._key}_{self._drawn_files}"
+        self._drawn_files += 1
+        box = self._files_box.container(border=True)
+        if f.is_image:
+            left, right = box.columns(2)
+            with left:
+                render_file(f, key=k)
+            if s in self._waiting_tables:
+                with right:
+                    render_interactive(self._waiting_tables.pop(s), key=f"{k}_data")
+            else:
+                self._twin_slots[s] = (right, k)
+        else:
+            with box:
+                render_file(f, key=k)
+
     @property
     def result(self) -> RunResult:
         """What has come so far (also valid mid-run)."""
@@ -177,7 +254,11 @@ class EventRouter:
             self._answer.caption("The agent returned no answer text.")
         n = len(self._steps)
         steps = f"{n} step{'s' if n != 1 else ''}"
-        if result.failure is not None:
+        if getattr(self, "_stopped", False):
+            self._status.update(label=f"Stopped by you after {steps} "
+                                      f"({result.duration_seconds:.1f} s); what arrived is kept",
+                                state="error", expanded=False)
+        elif result.failure is not None:
             self._status.update(label=f"Stopped after {steps}: {result.failure.kind}",
                                 state="error", expanded=False)
         elif outcome_of(result.events) == "completed with problems":  # never "Done" (issue 12)
@@ -187,7 +268,15 @@ class EventRouter:
             took = f" in {result.duration_seconds:.1f} s" if self._live else ""
             self._status.update(label=f"Done: {steps}{took}", state="complete", expanded=False)
         with self._tail:
-            if result.files and self._show_files:
+            if self._live and self._show_files:  # files were drawn as they came; tables
+                from components.file_view import render_file  # noqa: PLC0415
+
+                for table in self._waiting_tables.values():  # tables without a PNG: now
+                    with self._files_box.container(border=True):
+                        render_file(table, key=f"{self._key}_{self._drawn_files}")
+                    self._drawn_files += 1
+                self._waiting_tables.clear()
+            elif result.files and self._show_files:
                 render_files(result.files, key=self._key)
             if result.failure is not None:
                 st.error(neutralise_markdown(failure_message(result.failure)), icon=":material/error:")
@@ -230,7 +319,8 @@ class EventRouter:
         self._last_phase = where_key
         if self._live:
             where = f"Step {step.number}: " if step is not None else ""
-            self._status.update(label=f"{where}{PHASES[phase]}…")
+            self._label = f"{where}{PHASES[phase]}…"
+            self._status.update(label=self._timed(self._label))
             self._status.write(f"{where}{PHASES[phase]}")
 
 

@@ -22,8 +22,12 @@ from agent_core.safe_text import code_span, neutralise_markdown
 MAX_TEXT_CHARS = 200_000
 
 
-def _stem(name: str) -> str:
+def stem(name: str) -> str:
+    """A file's name without its extension, lower case (a chart PNG and its data CSV share it)."""
     return PurePath(name).stem.lower()
+
+
+_stem = stem
 
 
 def _size(n: int) -> str:

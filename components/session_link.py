@@ -94,7 +94,7 @@ def restore(store: RunStore, session_id: str) -> int:
         collector = RunCollector()
         for event in store.run_events(r.id):
             collector.add(event)
-        turns.append(state.Turn(r.prompt, collector.result(), r.id, r.backend))
+        turns.append(state.Turn(r.prompt, collector.result(), r.id, r.backend, outcome=r.outcome))
     ss[state.K_CHAT] = turns
     ss[K_RESTORED] = bool(turns)
     ss[K_KEPT] = _fingerprint()

@@ -44,6 +44,7 @@ class Turn:
     result: RunResult  # complete, or what arrived before the run was stopped
     run_id: str | None = None
     backend: str | None = None
+    outcome: str | None = None  # agent_core.run's outcome (``stopped`` when Stop was pressed)
 
 
 # --- settings ------------------------------------------------------------------

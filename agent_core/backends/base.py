@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from agent_core.cancel import CancelToken
 from agent_core.events import AgentEvent
 from agent_core.files import AttachedFile
 
@@ -22,6 +23,8 @@ class AgentRequest:
     # A typed task for the local agent (e.g. the Synthetic page's SyntheticSpec), planned as
     # it is; ``text`` is what model backends read. Backends that do not know it ignore it.
     task: object | None = None
+    # Set by agent_core.run: a Stop cancels it (kernel interrupted, stream closed, loop ended).
+    cancel: CancelToken | None = field(default=None, compare=False, repr=False)
 
 
 @runtime_checkable

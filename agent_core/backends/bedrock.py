@@ -131,6 +131,8 @@ class _BedrockAgentsBackend(abc.ABC):
             return
         from agent_core.stream import parse_stream
 
+        if request.cancel is not None:  # a Stop closes the stream (unblocks a waiting read)
+            request.cancel.on_cancel(lambda: _close(opened))
         try:
             yield from parse_stream(opened)
         except Exception as exc:  # the parser should catch these; never let one escape

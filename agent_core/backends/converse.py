@@ -26,6 +26,7 @@ from agent_core.backends.model_adapter import (
     ToolOutcome,
     TurnEnd,
 )
+from agent_core.cancel import CancelToken
 from agent_core.config import Settings
 from agent_core.events import AgentEvent, AgentFailure
 
@@ -70,12 +71,14 @@ class ConverseModel:
         return {"role": "user", "content": [{"text": text}]}
 
     def stream_turn(self, system: str, messages: list[dict[str, Any]], step_id: str, *,
-                    tools: bool) -> Iterator[AgentEvent | TurnEnd]:
+                    tools: bool, cancel: CancelToken | None = None) -> Iterator[AgentEvent | TurnEnd]:
         response = self.client.converse_stream(
             modelId=self.settings.model_id, system=[{"text": system}], messages=messages,
             toolConfig={"tools": [TOOL_SPEC]},
             inferenceConfig={"maxTokens": int(self.settings.max_tokens)},
         )
+        if cancel is not None:  # a Stop closes the stream (unblocks a waiting read)
+            cancel.on_cancel(getattr(response["stream"], "close", lambda: None))
         for item in parse_converse_stream(response["stream"], step_id=step_id):
             if isinstance(item, TurnEnd):
                 content = list(item.message.get("content") or [])

@@ -89,6 +89,13 @@ def execution_raw(execution: Execution, trace_id: str) -> tuple[dict[str, Any], 
     return observation, files
 
 
+def progress_raw(text: str, trace_id: str) -> dict[str, Any]:
+    """Output printed while the code still runs: the local agent's own top-level
+    ``codeOutputProgress`` member (not Bedrock's; read as ``CodeOutputProgress``). The
+    run's observation then holds the whole output."""
+    return {"codeOutputProgress": {"traceId": trace_id, "text": text}}
+
+
 def execution_events(execution: Execution, *, step_id: str, source: str,
                      state: StreamState) -> list[AgentEvent]:
     """The app's events for one run: :func:`execution_raw` through the one Bedrock parser.

@@ -13,14 +13,15 @@ its own ``traceId``.
 """
 from __future__ import annotations
 
+import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from agent_core.backends.base import AgentRequest
 from agent_core.backends.execution_events import CODE_INTERPRETER as _CODE
-from agent_core.backends.execution_events import execution_raw
+from agent_core.backends.execution_events import execution_raw, progress_raw
 from agent_core.backends.execution_events import returnable as _returnable
 from agent_core.config import Settings
 from agent_core.events import AgentEvent
@@ -52,7 +53,7 @@ class LocalAgent:
     def invoke(self, request: AgentRequest) -> Iterator[AgentEvent]:
         from agent_core.stream import parse_stream
 
-        return parse_stream(self.raw_events(request))
+        return parse_stream(self.raw_events(request, progress=True))
 
     def reset_session(self, session_id: str) -> None:
         if self._pool is not None:
@@ -77,10 +78,12 @@ class LocalAgent:
             return self._pool
 
     # --- the raw stream ---------------------------------------------------------------------
-    def raw_events(self, request: AgentRequest,
-                   plan: Plan | Answer | None = None) -> Iterator[dict[str, Any]]:
+    def raw_events(self, request: AgentRequest, plan: Plan | Answer | None = None, *,
+                   progress: bool = False) -> Iterator[dict[str, Any]]:
         """Bedrock's raw shape for one turn. ``plan`` overrides the planner (tests); a typed
-        ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose."""
+        ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose.
+        ``progress`` adds this agent's own ``codeOutputProgress`` member (not Bedrock's):
+        what the code prints, as it prints it."""
         from agent_core.planner import Answer, plan_task
 
         run = uuid.uuid4().hex[:12]
@@ -122,12 +125,12 @@ class LocalAgent:
                 yield self._trace(sid, {"rationale": {"traceId": f"{trace_id}-wait", "text": (
                     f"Waiting for a free interpreter: all {self.settings.max_kernels} are busy with "
                     "other sessions' runs (AGENT_DESK_MAX_KERNELS).")}})
-            execution = self.pool.execute(sid, current.code, timeout=self.settings.exec_timeout)
+            execution = yield from self._execute(sid, current.code, trace_id, request, progress)
             attempts.append((current, execution))
             observation, files = execution_raw(execution, trace_id)
             yield self._trace(sid, observation)
             yield from files
-            if execution.ok or execution.timed_out or _self_check_failed(execution):
+            if execution.ok or execution.timed_out or _self_check_failed(execution) or _cancelled(request):
                 break  # a failed self-check is the answer's own verdict: a lenient re-read cannot fix it
             current = current.fallback
         step += 1
@@ -169,6 +172,43 @@ class LocalAgent:
                 self._conversations = False
         return self._conversations or None
 
+    def _execute(self, sid: str, code: str, trace_id: str, request: AgentRequest,
+                 progress: bool) -> Generator[dict[str, Any], None, Execution]:
+        """Run ``code`` in the session's kernel, yielding what it prints as it prints it
+        (``codeOutputProgress``, this agent's own stream member); returns the execution.
+        A Stop (``request.cancel``) interrupts the kernel; its variables stay."""
+        from agent_core.interpreter.models import Execution, ExecutionError
+
+        pieces: queue.Queue[str | None] = queue.Queue()
+        done: list[Execution] = []
+
+        def work() -> None:
+            try:
+                done.append(self.pool.execute(sid, code, timeout=self.settings.exec_timeout,
+                                              on_output=lambda _name, text: pieces.put(text)))
+            finally:
+                pieces.put(None)
+
+        worker = threading.Thread(target=work, name="local-agent-code", daemon=True)
+        worker.start()
+        if request.cancel is not None:
+            request.cancel.on_cancel(lambda: self.pool.interrupt(sid))
+        finished = False
+        while not finished:
+            texts = [pieces.get()]
+            while True:  # what came meanwhile goes out as one event
+                try:
+                    texts.append(pieces.get_nowait())
+                except queue.Empty:
+                    break
+            finished = None in texts
+            text = "".join(t for t in texts if t)
+            if text and progress:
+                yield progress_raw(text, trace_id)
+        worker.join()
+        return done[0] if done else Execution(error=ExecutionError(
+            "InterpreterError", "The code interpreter stopped unexpectedly; run the code again.", ""))
+
     def _trace(self, sid: str, orchestration: dict[str, Any]) -> dict[str, Any]:
         return {"trace": {"agentId": AGENT_ID, "agentAliasId": ALIAS_ID, "sessionId": sid,
                           "trace": {"orchestrationTrace": orchestration}}}
@@ -182,6 +222,10 @@ class LocalAgent:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+def _cancelled(request: AgentRequest) -> bool:
+    return request.cancel is not None and request.cancel.cancelled
+
+
 def _short_error(execution: Execution) -> str:
     """The error in one line, quoted as code: its text comes from the code or the data."""
     if execution.timed_out:

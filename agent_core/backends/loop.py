@@ -48,6 +48,7 @@ from agent_core.backends.model_adapter import (
     ToolOutcome,
     TurnEnd,
 )
+from agent_core.cancel import CancelToken
 from agent_core.config import Settings
 from agent_core.events import (
     AgentEvent,
@@ -229,6 +230,8 @@ class AgentLoop:
         turn = 0
         run_tag = secrets.token_hex(3)  # step ids unique across runs (like Bedrock's trace ids)
         while True:
+            if _cancelled(request.cancel):
+                return  # Stop: the loop ends after the current call
             turn += 1
             step_id = f"cv-{run_tag}-{turn}"
             if time.monotonic() - started > s.max_wall_seconds:
@@ -241,7 +244,8 @@ class AgentLoop:
                 system = system_prompt(description, fenced=fenced)
                 said_something = False
                 try:
-                    for item in adapter.stream_turn(system, messages, step_id, tools=not fenced):
+                    for item in adapter.stream_turn(system, messages, step_id, tools=not fenced,
+                                                    cancel=request.cancel):
                         if isinstance(item, TurnEnd):
                             end = item
                         else:
@@ -249,6 +253,8 @@ class AgentLoop:
                             yield item
                     break
                 except Exception as exc:  # noqa: BLE001 - service / network / in-stream errors
+                    if _cancelled(request.cancel):
+                        return  # a Stop closed the stream: not a failure
                     if not said_something and "tools" not in retried and not fenced \
                             and adapter.tools_refused(exc):
                         retried.add("tools")
@@ -289,6 +295,8 @@ class AgentLoop:
 
             outcomes: list[ToolOutcome] = []
             for call in calls:
+                if _cancelled(request.cancel):
+                    return
                 if tool_calls >= s.max_tool_calls:
                     yield self._bound("max_tool_calls", sid, messages[:-1], step_id)
                     return
@@ -390,6 +398,10 @@ class AgentLoop:
                 self._descriptions[key] = describe_files([f])
             parts.append(self._descriptions[key])
         return "\n".join(parts)
+
+
+def _cancelled(token: CancelToken | None) -> bool:
+    return token is not None and token.cancelled
 
 
 def _digest(f: AttachedFile) -> str:

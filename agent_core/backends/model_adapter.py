@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent_core.cancel import CancelToken
 from agent_core.events import AgentEvent, AgentFailure
 
 TOOL_NAME = "execute_python"
@@ -83,10 +84,11 @@ class ModelAdapter(Protocol):
     def user_message(self, text: str) -> dict[str, Any]: ...
 
     def stream_turn(self, system: str, messages: list[dict[str, Any]], step_id: str, *,
-                    tools: bool) -> Iterator[AgentEvent | TurnEnd]:
+                    tools: bool, cancel: CancelToken | None = None) -> Iterator[AgentEvent | TurnEnd]:
         """Stream one model turn: events as they arrive, a :class:`TurnEnd` last. Service
         errors are raised (the loop maps them with :meth:`failure`). With ``tools=False``
-        no tool is offered and the turn's text is held (not yielded) for the loop."""
+        no tool is offered and the turn's text is held (not yielded) for the loop. A Stop
+        (``cancel``) closes the open response stream, which unblocks a waiting read."""
         ...
 
     def failure(self, exc: BaseException, step_id: str) -> AgentFailure: ...

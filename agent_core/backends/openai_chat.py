@@ -27,6 +27,7 @@ from agent_core.backends.model_adapter import (
     TurnEnd,
 )
 from agent_core.backends.openai_stream import SOURCE, StreamCut, parse_chat_stream
+from agent_core.cancel import CancelToken
 from agent_core.config import Settings, openai_api_key, url_without_credentials
 from agent_core.events import AgentEvent, AgentFailure
 from agent_core.failures import (
@@ -119,7 +120,7 @@ class ChatCompletionsModel:
         return {"role": "user", "content": text}
 
     def stream_turn(self, system: str, messages: list[dict[str, Any]], step_id: str, *,
-                    tools: bool) -> Iterator[AgentEvent | TurnEnd]:
+                    tools: bool, cancel: CancelToken | None = None) -> Iterator[AgentEvent | TurnEnd]:
         s = self.settings
         kwargs: dict[str, Any] = {
             "model": s.openai_model, "stream": True,
@@ -130,6 +131,8 @@ class ChatCompletionsModel:
         if tools:
             kwargs["tools"] = [TOOL]
         stream = self._create(kwargs)
+        if cancel is not None:  # a Stop closes the stream (unblocks a waiting read)
+            cancel.on_cancel(getattr(stream, "close", lambda: None))
         try:
             yield from parse_chat_stream(stream, step_id=step_id, hold_text=not tools)
         finally:

@@ -14,6 +14,7 @@ import shutil
 import stat
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,7 +284,10 @@ class LocalKernel:
             sb.chown_tree(new_workdir, self.uid)
 
     # --- running code -------------------------------------------------------
-    def run(self, code: str, *, timeout: float, snapshot: bool = True) -> RunOutcome:
+    def run(self, code: str, *, timeout: float, snapshot: bool = True,
+            on_output: Callable[[str, str], object] | None = None) -> RunOutcome:
+        """Run ``code``; ``on_output(stream_name, text)`` is called for each piece of
+        stdout/stderr the moment the kernel sends it (the whole is in the result too)."""
         t0 = time.perf_counter()
         before = _snapshot(self.workdir).files if snapshot else {}
         kc = self._kc
@@ -341,6 +345,8 @@ class LocalKernel:
             if kind == "stream":
                 # kept up to the cap as it arrives: a run printing 200 MB never has it all here
                 (out if content.get("name") == "stdout" else err).add(strip_ansi(content.get("text", "")))
+                if on_output is not None:
+                    on_output(str(content.get("name") or "stdout"), strip_ansi(content.get("text", "")))
             elif kind in ("execute_result", "display_data"):
                 data = content.get("data", {})
                 image = next(((m, ext) for m, ext in _IMAGE_MIMES if m in data), None)

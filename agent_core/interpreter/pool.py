@@ -147,15 +147,19 @@ class KernelPool:
                 names.append(name)
         return tuple(names)
 
-    def execute(self, session_id: str, code: str, timeout: float | None = None) -> Execution:
+    def execute(self, session_id: str, code: str, timeout: float | None = None,
+                on_output: Callable[[str, str], object] | None = None) -> Execution:
+        """Run ``code`` in the session's kernel; ``on_output(stream, text)`` sees printed
+        output as it comes (see :meth:`LocalKernel.run`)."""
         try:
-            return self._execute(session_id, code, timeout)
+            return self._execute(session_id, code, timeout, on_output)
         finally:
             # The spare taken by this session (if any) is prepared again once the run that
             # took it is over, so that its start does not compete with that run.
             self._schedule_spare()
 
-    def _execute(self, session_id: str, code: str, timeout: float | None) -> Execution:
+    def _execute(self, session_id: str, code: str, timeout: float | None,
+                 on_output: Callable[[str, str], object] | None) -> Execution:
         timeout = float(timeout if timeout is not None else self.settings.exec_timeout)
         sess = self._session(session_id)
         with sess.lock:
@@ -179,7 +183,7 @@ class KernelPool:
                                      kernel_restarted=notice is not None)
             sess.last_used = time.monotonic()
             try:
-                outcome = sess.kernel.run(code, timeout=timeout)
+                outcome = sess.kernel.run(code, timeout=timeout, on_output=on_output)
             except Exception as exc:  # noqa: BLE001 - never a raw traceback for the UI
                 outcome = RunOutcome(Execution(
                     error=ExecutionError(
@@ -215,6 +219,15 @@ class KernelPool:
             return  # the run will report it
         finally:
             sess.lock.release()
+
+    def interrupt(self, session_id: str) -> None:
+        """Interrupt the code the session's kernel is running now (a Stop); the kernel and
+        its variables stay. Does not wait for the session's lock: the run holds it."""
+        with self._lock:
+            sess = self._sessions.get(session_id)
+        kernel = sess.kernel if sess is not None else None
+        if kernel is not None:
+            kernel.interrupt()
 
     def reset(self, session_id: str) -> None:
         """Shut the session's kernel down; the next run starts a fresh one (no notice)."""

@@ -50,7 +50,9 @@ def run(agent, text, files=(), session="agent-test", **kw):
 
 
 def kinds(result):
-    return [type(e).__name__ for e in result.events]
+    """Event kinds in Bedrock's order (the local agent's own progress events left out:
+    they interleave with the code's output as it is printed)."""
+    return [type(e).__name__ for e in result.events if type(e).__name__ != "CodeOutputProgress"]
 
 
 def file(result, name):
@@ -447,3 +449,46 @@ def test_a_typed_task_is_planned_as_it_is_not_from_the_prose(settings):
     code = second["trace"]["trace"]["orchestrationTrace"]["invocationInput"][
         "codeInterpreterInvocationInput"]["code"]
     assert "7 companies" in rationale and code == plan_code(spec)
+
+
+def test_printed_output_streams_while_the_code_runs(agent):
+    """Issue 13: a loop that prints a line at a time is seen line by line, before it ends."""
+    import time as _time
+
+    from agent_core.events import CodeOutput, CodeOutputProgress
+
+    code = "import time\nfor i in range(3):\n    print('line', i, flush=True)\n    time.sleep(0.7)\n"
+    request = AgentRequest(text=f"run this code:\n```python\n{code}```", session_id="agent-stream")
+    t0 = _time.monotonic()
+    arrivals = []
+    for event in agent.invoke(request):
+        if isinstance(event, (CodeOutputProgress, CodeOutput)):
+            arrivals.append((type(event).__name__, event.text, _time.monotonic() - t0))
+    progress = [a for a in arrivals if a[0] == "CodeOutputProgress"]
+    final = next(a for a in arrivals if a[0] == "CodeOutput")
+    assert "".join(p[1] for p in progress) == final[1] == "line 0\nline 1\nline 2\n"
+    assert progress[0][1].startswith("line 0") and "line 2" not in progress[0][1]
+    assert final[2] - progress[0][2] > 1.0  # the first line came well before the code ended
+
+
+def test_stop_interrupts_the_kernel_and_keeps_its_variables(agent):
+    import threading
+
+    from agent_core.cancel import CancelToken
+    from agent_core.events import CodeOutputProgress
+
+    sid = "agent-stop"
+    assert run(agent, "run this code:\n```python\nkept = 41\n```", session=sid).ok
+    token = CancelToken()
+    code = "import time\nfor i in range(60):\n    print(i, flush=True)\n    time.sleep(1)\n"
+    request = AgentRequest(text=f"run this code:\n```python\n{code}```", session_id=sid, cancel=token)
+    started = None
+    import time as _time
+
+    for event in agent.invoke(request):
+        if isinstance(event, CodeOutputProgress) and started is None:
+            started = _time.monotonic()
+            threading.Timer(0.2, token.cancel).start()
+    assert started is not None and _time.monotonic() - started < 4
+    after = run(agent, "run this code:\n```python\nprint(kept + 1)\n```", session=sid)
+    assert after.ok and "42" in after.text
