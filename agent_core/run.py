@@ -59,7 +59,7 @@ __all__ = [
 REFUSAL_KINDS = frozenset({"guardrail", "content_filtered"})
 #: the events :func:`outcome_of` looks at (a recorder keeps only these)
 #: how long a Stop waits for the backend's reader thread to close the stream
-STOP_WAIT_SECONDS = 1.0
+STOP_WAIT_SECONDS = 0.3
 OUTCOME_EVENTS = (AgentFailure, CodeError, CodeOutput, CodeTimeout, FailureTrace, GuardrailAction,
                   PreProcessing)
 
@@ -195,6 +195,7 @@ class Run:
         self.outcome: str | None = None
         self._collector = RunCollector()
         self._gen: Iterator[AgentEvent | None] | None = None
+        self._stop_requested = False
 
     def result(self) -> RunResult:
         """What the run gave back so far (complete once iteration has ended)."""
@@ -213,13 +214,16 @@ class Run:
         """End the run now: the backend is cancelled (local kernel interrupted, stream
         closed, model loop ended after its current call) and the run is recorded as
         ``stopped`` with everything received so far. Safe at any time, also after the end."""
+        self._stop_requested = True
         self.cancel_token.cancel()
         if self._gen is not None:
-            self._gen.close()  # type: ignore[attr-defined]
+            # ValueError: being read in another thread; that reader ends it, as stopped
+            with contextlib.suppress(ValueError):
+                self._gen.close()  # type: ignore[attr-defined]
 
     @property
     def stopped(self) -> bool:
-        return self.cancel_token.cancelled
+        return self._stop_requested
 
     # --- internals --------------------------------------------------------------------
     def _open(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
@@ -243,7 +247,9 @@ class Run:
                         recorder.add(event)
                     self._collector.add(event)
                     yield event
-                ended = "stopped" if self.cancel_token.cancelled else "normally"
+                ended = "stopped" if self._stop_requested else "normally"
+                if recorder is not None and ended == "stopped":
+                    recorder.stopped_as = "stopped"
             except GeneratorExit:
                 ended = "stopped"
                 self.cancel_token.cancel()
@@ -329,7 +335,7 @@ def _pump(open_stream: Callable[[], Iterator[AgentEvent]], token: CancelToken, *
                 if token.cancelled:
                     break
                 q.put(ev)
-                while not taken.acquire(timeout=0.2):
+                while not taken.acquire(timeout=0.05):
                     if token.cancelled:
                         return
         except Exception as exc:  # noqa: BLE001 - outer edge: a backend must end in AgentFailure, never raise
@@ -368,7 +374,11 @@ def _read(q: queue.Queue[Any], done: object, taken: threading.Semaphore, token: 
             wait = left if wait is None else min(wait, left)
         try:
             item = q.get(timeout=wait)
+            if token.cancelled:
+                return
         except queue.Empty:
+            if token.cancelled:
+                return
             if deadline is not None and time.monotonic() >= deadline:
                 token.cancel()
                 yield AgentFailure(kind="timeout", retryable=True, source="run", message=(

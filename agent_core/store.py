@@ -389,7 +389,7 @@ class RunStore:
             ended = "stopped"
             raise
         finally:
-            rec.finish(ended)
+            rec.finish(rec.stopped_as or ended)
 
     # --- recovery -------------------------------------------------------------------
     def recover_interrupted(self, *, all_running: bool = False) -> list[str]:
@@ -693,6 +693,7 @@ class RunRecorder:
         self.run_id = run_id
         self.signals: list[AgentEvent] = []  # the events agent_core.run.outcome_of looks at
         self.outcome: str | None = None
+        self.stopped_as: str | None = None  # "stopped": the stream ended because of a Stop
 
     @property
     def failed(self) -> bool:

@@ -69,10 +69,33 @@ def _retry_button(prompt: str, i: int, run_id: str | None) -> None:
         st.rerun()
 
 
+K_ACTIVE_RUN = "analysis_active_run"  # (run, prompt) while a run streams
+
+
+def _keep_turn(run: agent_run.Run, prompt: str, *, outcome: str | None = None) -> None:
+    """Add the run to the chat once (the Stop button and the page's own exit both try)."""
+    chat = state.get_chat()
+    if any(t.run_id == run.run_id and t.prompt == prompt for t in chat if run.run_id):
+        return
+    state.add_turn(state.Turn(prompt, run.result(), run.run_id, run.backend_name,
+                              outcome=outcome or run.outcome))
+
+
+def _stop_active() -> None:
+    """The Stop button's callback (it runs first thing in the rerun the click starts):
+    stop the streaming run and keep what arrived. Streamlit stops the old script run on
+    its own; the run is stopped here so it never depends on that run's last moments."""
+    active = st.session_state.pop(K_ACTIVE_RUN, None)
+    if active is not None:
+        run, prompt = active
+        run.stop()
+        _keep_turn(run, prompt, outcome="stopped")
+
+
 def _run(prompt: str, parent_run_id: str | None = None) -> None:
     """Ask the agent through the one run path (agent_core.run); render what it yields as it
-    arrives. A Stop click reruns the page: the run is then stopped (kernel interrupted,
-    stream closed) and kept as ``stopped`` with everything received so far."""
+    arrives. Stop (or a rerun of the page) stops the run (kernel interrupted, stream
+    closed), kept as ``stopped`` with everything received so far."""
     session = state.get_agent_session()
     index = len(state.get_chat())
     with st.chat_message("user"):
@@ -82,28 +105,29 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
                                memory_id=session.memory_id, files=session.attachments,
                                enable_trace=state.enable_trace())
         stop_slot = st.empty()
-        stop_slot.button("Stop", key="stop_run", icon=":material/stop_circle:",
+        stop_slot.button("Stop", key="stop_run", icon=":material/stop_circle:", on_click=_stop_active,
                          help="Stop this run: the code is interrupted, what arrived is kept.")
         router = EventRouter(st.container(), show_code=state.show_code(),
                              show_trace=state.enable_trace(), key=_turn_key(index))
         run = agent_run.start(request, resources.get_backend, parent_run_id=parent_run_id,
                               **resources.run_options())
+        st.session_state[K_ACTIVE_RUN] = (run, prompt)
         ended = False
         try:
-            for event in run.stream(heartbeat=0.5):
+            for event in run.stream(heartbeat=0.25):
                 if event is None:
-                    router.tick()  # elapsed time; a Stop click is handled here
+                    router.tick()  # the elapsed time in the status line
                 else:
                     router.add(event)
             ended = True
-        finally:  # Stop pressed or the page rerun mid-run: stopped, what arrived stays
+        finally:  # stopped, or the page rerun mid-run: what arrived stays in the chat
             if not ended:
                 run.stop()
-            state.add_turn(state.Turn(prompt, run.result(), run.run_id, run.backend_name,
-                                      outcome=run.outcome))
+            st.session_state.pop(K_ACTIVE_RUN, None)
+            _keep_turn(run, prompt, outcome=None if ended else "stopped")
         stop_slot.empty()
-        result = router.finish()
-        if result.failure is not None:
+        result = router.stopped() if run.stopped else router.finish()
+        if result.failure is not None or run.stopped:
             _retry_button(prompt, index, run.run_id)
         _edit_and_rerun(state.get_chat()[-1], index)
 

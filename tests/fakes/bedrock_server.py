@@ -237,6 +237,22 @@ def scenario_slow(delay: float = SLOW_DELAY, parts: int = 4) -> list[Step]:
     return steps
 
 
+def scenario_slow_chart(delay: float = 1.0, parts: int = 4) -> list[Step]:
+    """The chart run, slowly: the PNG and its CSV arrive after a few seconds, then the
+    answer in ``parts`` chunks ``delay`` seconds apart (a file must be drawn on arrival,
+    not after the answer)."""
+    return [
+        rationale("I will load the prices and plot a 20-day moving average.", "t-1"),
+        code_input(CHART_CODE, "t-1", files=["prices.csv"]),
+        ("sleep", delay),
+        code_output("t-1", output="saved chart.png and summary.csv",
+                    files=["chart.png", "summary.csv"]),
+        files(("chart.png", "image/png", make_png()), ("summary.csv", "text/csv", SUMMARY_CSV)),
+        final_response(CHART_ANSWER, "t-2"),
+        *[step for i in range(parts) for step in (("sleep", delay), chunk(f"slow part {i + 1}. "))],
+    ]
+
+
 def scenario_drop() -> list[Step]:
     """Some events, then the connection drops mid-stream."""
     return [rationale("Starting.", "t-1"), chunk("Partial answer"), ("drop",)]
@@ -246,7 +262,7 @@ SCENARIOS: dict[str, Callable[[], list[Step]]] = {
     "chart": scenario_chart, "retry": scenario_retry, "throttle": scenario_throttle,
     "denied": scenario_denied, "not_found": scenario_not_found, "hostile": scenario_hostile,
     "unknown": scenario_unknown, "timeout": scenario_timeout, "slow": scenario_slow,
-    "drop": scenario_drop,
+    "drop": scenario_drop, "slow_chart": scenario_slow_chart,
 }
 
 

@@ -172,3 +172,27 @@ def test_a_run_is_iterated_once():
     list(run)
     with pytest.raises(RuntimeError):
         list(run)
+
+
+def test_stop_from_another_thread_ends_a_waiting_run_as_stopped_with_what_arrived(tmp_path):
+    """Issue 13: the Stop button's callback runs in the next script run's thread while the
+    old one may still be reading; the run ends within a moment, stored as stopped."""
+    import threading
+
+    store = RunStore(tmp_path)
+    backend = ScriptedBackend([TextChunk(text="first")] + [TextChunk(text="late")] * 5, delay=1.0)
+    run = agent_run.start(request(), backend, store=store)
+    seen, ticks = [], 0
+    threading.Timer(1.5, run.stop).start()
+    t0 = time.monotonic()
+    for event in run.stream(heartbeat=0.1):
+        if event is None:
+            ticks += 1
+        else:
+            seen.append(event)
+    assert time.monotonic() - t0 < 2.5 and ticks >= 5  # heartbeats while the backend waited
+    assert seen == [TextChunk(text="first")] and run.outcome == "stopped"
+    assert store.get_run(run.run_id).outcome == "stopped"
+    assert store.run_events(run.run_id) == [TextChunk(text="first")]
+    # a cancelled token reaches the backend through the request
+    assert run.request.cancel is run.cancel_token and run.cancel_token.cancelled
