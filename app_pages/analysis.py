@@ -189,6 +189,10 @@ def _presets() -> str | None:
 
 
 st.title("Analysis")
+# wide output (printed tables, Markdown tables in an answer) scrolls sideways instead of clipping
+st.html("<style>[data-testid='stChatMessage'] [data-testid='stMarkdownContainer'] table "
+        "{display: block; overflow-x: auto; max-width: 100%;} [data-testid='stChatMessage'] pre "
+        "{overflow-x: auto; white-space: pre;}</style>")
 attached = state.get_agent_session().attachments
 if err := resources.backend_error():
     st.warning(err)

@@ -64,6 +64,8 @@ def code_editor(code: str, *, key: str, session_id: str,
     if not st.toggle(label, key=f"{key}_open", help="Change this code and run it in the local "
                      "kernel; the result is stored as a new run linked to this one."):
         return st.session_state.get(last_key)
+    st.html(f"<style>.st-key-{key}_src textarea {{font-family: 'Source Code Pro', ui-monospace, "
+            "SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85rem;}</style>")
     edited = st.text_area("Code", value=code, key=f"{key}_src", height=min(420, 60 + 20 * code.count("\n")),
                           help="Runs in this session's local Jupyter kernel, with the run's "
                                "attached files in its working folder.")

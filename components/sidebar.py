@@ -125,13 +125,22 @@ def render_session() -> None:
             from dataclasses import replace  # noqa: PLC0415
 
             state.set_agent_session(replace(session, memory_id=memory or None))
-    with st.popover("New session", icon=":material/restart_alt:", width="stretch"):
+    with st.popover("New session", icon=":material/restart_alt:", width="stretch",
+                    key=K_NEW_SESSION_POPOVER):
         st.write("Start over with a new session id? The chat, the attached files"
                  + (" and the kernel's variables" if s.backend == "local" else "")
                  + " will be cleared.")
-        if st.button("Yes, start a new session", key="confirm_new_session", type="primary"):
-            state.new_session()
-            st.rerun()
+        st.button("Yes, start a new session", key="confirm_new_session", type="primary",
+                  on_click=_confirm_new_session)
+
+
+K_NEW_SESSION_POPOVER = "new_session_popover"
+
+
+def _confirm_new_session() -> None:
+    """Start the new session and close the popover (its open state is keyed)."""
+    state.new_session()
+    st.session_state[K_NEW_SESSION_POPOVER] = False
 
 
 def render_attachments() -> None:
