@@ -131,6 +131,54 @@ def price_chart(long_df: pd.DataFrame, *, ma_windows: Iterable[int] = (),
     return fig
 
 
+PRICE_BLUE = "#1f4e9c"   # as the static chart: price in blue ...
+AVERAGE_RED = "#d62728"  # ... and its moving average in red
+MAX_PANELS = 4
+
+
+def panel_price_chart(long_df: pd.DataFrame, tickers: Sequence[str], *, window: int,
+                      max_points: int = MAX_POINTS) -> go.Figure:
+    """The interactive twin of a moving-average PNG: one panel per ticker (price blue,
+    average red, as the static chart), one shared time axis, the legend below the plot
+    (never over the toolbar). ``tickers``: the panels, in order (the caller picks them)."""
+    import pandas as pd
+    from plotly.subplots import make_subplots
+
+    shown = [str(t) for t in tickers] or sorted(long_df["ticker"].astype(str).unique())[:1]
+    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[f"{t}: price and {window}-day average" for t in shown])
+    points_in = points_shown = 0
+    labels = long_df["ticker"].astype(str)
+    for row, ticker in enumerate(shown, start=1):
+        part = long_df[labels == ticker]
+        dates = pd.to_datetime(part["date"], errors="coerce")
+        order = dates.sort_values(kind="stable").index
+        dates, price = dates.loc[order], pd.to_numeric(part["price"].loc[order], errors="coerce")
+        average = price.rolling(window, min_periods=window).mean()
+        for values, name, colour, width in ((price, ticker, PRICE_BLUE, 1.4),
+                                            (average, f"{ticker} MA {window}", AVERAGE_RED, 1.8)):
+            x, y, n = _xy(dates, values, max_points)
+            points_in += n
+            points_shown += len(y)
+            fig.add_trace(go_scatter()(x=x, y=y, mode="lines", name=name, line={"color": colour,
+                                       "width": width},
+                                       hovertemplate="%{y:,.2f}<extra>" + f"{name}</extra>"),
+                          row=row, col=1)
+        fig.update_yaxes(title_text="price", row=row, col=1)
+    fig.update_layout(
+        height=max(320, 230 * len(shown)), hovermode="x unified",
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.06, "xanchor": "left", "x": 0},
+        meta={"points_in": points_in, "points_shown": points_shown, "panels": shown})
+    return fig
+
+
+def go_scatter() -> Any:
+    import plotly.graph_objects as go
+
+    return go.Scattergl
+
+
 def _x_column(df: pd.DataFrame) -> str | None:
     """The date column (dates are parsed by agent_core.tables, never here), else the first."""
     import pandas as pd

@@ -183,34 +183,67 @@ def render_files(files: Sequence[ReturnedFile], *, key: str) -> None:
 
 
 def render_interactive(table: ReturnedFile, *, key: str) -> None:
-    """The data behind a chart, as an interactive price chart with its own controls."""
+    """The data behind a chart, as an interactive chart with its own controls. Its controls
+    live in a fragment: changing one chart's window reruns that chart only."""
     st.markdown(f"**Interactive:** {code_span(table.name)}")
-    result = _read(table)
+    _interactive_fragment(table, key)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _twin_data(digest: str, _table: ReturnedFile) -> tuple[Any, Any, int, str]:
+    """The table, its long prices (or None), the window its columns suggest and the unit of
+    that window; read once per file content (finished turns are drawn again on every rerun)."""
+    result = _read(_table)
     df = result.raw
     if df is None:
-        st.info(f"{code_span(table.name)} could not be read as a table.")
+        raise ValueError(f"{code_span(_table.name)} could not be read as a table.")
+    return df, to_long_prices(result), guess_window(df), window_unit(result.profile)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _twin_figure(digest: str, window: int, tickers: tuple[str, ...], _long: Any) -> Any:
+    return build_twin_figure(_long, window, tickers)
+
+
+def build_twin_figure(long: Any, window: int, tickers: tuple[str, ...]) -> Any:
+    """The figure builder of the interactive twin (cached per file, window and panels)."""
+    from components.charts import panel_price_chart  # noqa: PLC0415
+
+    return panel_price_chart(long, tickers, window=window)
+
+
+@st.fragment
+def _interactive_fragment(table: ReturnedFile, key: str) -> None:
+    import hashlib  # noqa: PLC0415
+
+    from components.charts import MAX_PANELS  # noqa: PLC0415
+
+    digest = hashlib.sha256(table.data).hexdigest()
+    try:
+        df, long, window_guess, unit = _twin_data(digest, table)
+    except ValueError as exc:
+        st.info(str(exc))
         _download(table, key)
         return
-    long = to_long_prices(result)
     if long is None:
         st.dataframe(df, width="stretch", height=min(250, 38 + 35 * min(len(df), 10)),
                      column_config=date_formats(df))
         _quick_chart(df, key, table.name)
         _download(table, key)
         return
-    tickers = sorted(long["ticker"].unique().tolist())
-    window = st.number_input(f"Moving-average window ({window_unit(result.profile)})", min_value=2,
-                             max_value=400, value=guess_window(df), step=1, key=f"{key}_win")
-    chosen = st.multiselect("Series", tickers, default=tickers[:5], key=f"{key}_series",
-                            help="Pick the series to draw; click a legend entry to hide one.")
-    view = long[long["ticker"].isin(chosen)] if chosen else long
-    try:
-        from components.charts import price_chart  # noqa: PLC0415
-
-        fig = price_chart(view, ma_windows=(int(window),),
-                          colors=_blue_red_colours(sorted(view["ticker"].unique()), int(window)))
-    except Exception:  # noqa: BLE001 - fall back to a plain plotly chart
-        fig = _fallback_price_chart(view, int(window))
+    tickers = sorted(long["ticker"].astype(str).unique().tolist())
+    window = st.number_input(f"Moving-average window ({unit})", min_value=2,
+                             max_value=400, value=window_guess, step=1, key=f"{key}_win")
+    chosen = tickers
+    if len(tickers) > MAX_PANELS:
+        chosen = st.multiselect(f"Series (up to {MAX_PANELS} panels)", tickers,
+                                default=tickers[:MAX_PANELS], max_selections=MAX_PANELS,
+                                key=f"{key}_series", help="Pick the series to draw, one panel each.")
+        left_out = [t for t in tickers if t not in chosen]
+        if left_out:
+            st.caption("Not drawn: " + neutralise_markdown(", ".join(left_out))
+                       + ". Pick them above to see them.")
+    fig = _twin_figure(digest, int(window), tuple(chosen), long)
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
     with st.expander("Data", expanded=False):
         st.dataframe(df, width="stretch", height=250, column_config=date_formats(df))
