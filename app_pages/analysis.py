@@ -144,23 +144,26 @@ def _kernel_notice() -> None:
             pool is not None and pool.kernel_pid(session.session_id) is not None):
         st.session_state[session_link.K_RESTORED] = False
         return
-    store = resources.get_run_store()
-    cells = session_link.code_cells(store, session.session_id) if store is not None else []
-    if not cells:
+    # counted from the chat in memory (reading every stored run would slow each rerun);
+    # the store is read for the cells only when the analyst asks for the rebuild
+    n_cells = sum(len(code_blocks(t.result.events)) for t in state.get_chat())
+    if not n_cells:
         st.session_state[session_link.K_RESTORED] = False
         return
     with st.container(border=True, key="kernel_notice"):
         st.markdown(f":material/memory: The Python kernel of this session was restarted: "
                     f"variables from earlier runs are gone (files in its working folder are "
-                    f"kept). Rebuild the kernel to re-run the session's {len(cells)} code "
-                    f"cell{'s' if len(cells) != 1 else ''} in order.")
+                    f"kept). Rebuild the kernel to re-run the session's code cells "
+                    f"({n_cells} in its chat, and any re-runs of them) in order.")
         c1, c2, _ = st.columns([1, 1, 3])
         rebuild = c1.button("Rebuild the kernel", key="rebuild_kernel", type="primary",
                             icon=":material/replay:")
         if c2.button("Dismiss", key="dismiss_kernel_notice"):
             st.session_state[session_link.K_RESTORED] = False
             st.rerun()
-        if rebuild:
+        store = resources.get_run_store()
+        cells = session_link.code_cells(store, session.session_id) if rebuild and store else []
+        if cells:
             from components.code_editor import edited_code_request  # noqa: PLC0415
 
             request = edited_code_request(session_link.rebuild_code(cells),
