@@ -344,6 +344,9 @@ def histogram_chart(df: pd.DataFrame, value: str, group: str | None = None, *,
     import plotly.graph_objects as go
 
     values = pd.to_numeric(df[value], errors="coerce")
+    axis_title = str(value)
+    if _is_fraction_of_returns(str(value), values):  # the static chart shows returns in %
+        values, axis_title = values * 100, f"{value} (%)"
     parts = [(str(value), values)] if group is None else \
         [(str(g), v) for g, v in values.groupby(df[group].astype(str), sort=False)]
     fig = go.Figure()
@@ -355,9 +358,21 @@ def histogram_chart(df: pd.DataFrame, value: str, group: str | None = None, *,
         fig.add_trace(go.Histogram(x=v.dropna().to_numpy(), name=name, opacity=0.55,
                                    xbins=bins,
                                    marker={"color": PALETTE[i % len(PALETTE)]}))
-    return _layout(fig, title, barmode="overlay", xaxis={"title": str(value)},
-                   yaxis={"title": "count"}, legend={"orientation": "h", "y": 1.02,
-                                                     "yanchor": "bottom"})
+    # the legend goes below the plot: above it, it covered the toolbar
+    return _layout(fig, title, barmode="overlay", xaxis={"title": axis_title},
+                   yaxis={"title": "count"}, legend={"orientation": "h", "y": -0.18,
+                                                     "yanchor": "top", "x": 0})
+
+
+def _is_fraction_of_returns(name: str, values: pd.Series) -> bool:
+    """A returns column written as fractions (0.012 for 1.2 %), as the agent's recipes
+    write them; their PNGs draw them in percent."""
+    import re
+
+    if not re.search(r"(^|_|\b)(ret|return|returns)(_|\b|$)", name, re.I) or "pct" in name.lower():
+        return False
+    finite = values.dropna()
+    return not finite.empty and float(finite.abs().max()) < 1.0
 
 
 def grouped_lines_chart(df: pd.DataFrame, x: str, group: str, values: Sequence[str], *,

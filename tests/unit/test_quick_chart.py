@@ -180,3 +180,23 @@ def test_parsed_dates_without_a_time_are_shown_as_dates():
     hourly = pd.DataFrame({"date": pd.date_range("2024-03-01 16:00", periods=30, freq="h")
                            .strftime("%Y-%m-%d %H:%M:%S"), "price": np.arange(30.0)})
     assert date_formats(_csv(hourly)) == {}  # times of day stay visible
+
+
+def test_returns_histogram_is_in_percent_like_the_png_and_its_legend_is_below_the_toolbar():
+    """Issue 13: the static chart shows returns in %; the twin showed fractions and its
+    legend sat over the toolbar."""
+    import numpy as np
+    import pandas as pd
+
+    from components.charts import histogram_chart
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"ticker": ["A"] * 200 + ["B"] * 200,
+                       "return": np.concatenate([rng.normal(0, 0.01, 200), rng.normal(0, 0.02, 200)])})
+    fig = histogram_chart(df, "return", "ticker")
+    shown = np.concatenate([np.asarray(t.x) for t in fig.data])
+    assert np.allclose(np.sort(shown), np.sort(df["return"].to_numpy() * 100))
+    assert fig.layout.xaxis.title.text == "return (%)"
+    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+    already = histogram_chart(pd.DataFrame({"return_pct": [1.5, -2.0, 0.3]}), "return_pct")
+    assert list(already.data[0].x) == [1.5, -2.0, 0.3]  # already in percent: left alone
