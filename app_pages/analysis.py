@@ -40,9 +40,8 @@ def _render_history(box, turns: list[state.Turn]) -> None:
                 st.markdown(neutralise_markdown(turn.prompt))
             with st.chat_message("assistant"):
                 result = replay(st.container(), turn.result.events, show_code=state.show_code(),
-                                show_trace=state.enable_trace(), key=_turn_key(i))
-                if turn.outcome == "stopped":
-                    st.caption(":material/stop_circle: Stopped by you; what arrived is kept.")
+                                show_trace=state.enable_trace(), key=_turn_key(i),
+                                stopped=turn.outcome == "stopped")
                 if result.failure is not None or turn.outcome == "stopped":
                     _retry_button(turn.prompt, i, turn.run_id)
                 _edit_and_rerun(turn, i)

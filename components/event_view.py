@@ -250,13 +250,13 @@ class EventRouter:
         text = "".join(self._answer_text) or (self._final or "")
         if text:
             self._answer.markdown(neutralise_markdown(text))
-        elif result.failure is None and not result.files:
+        elif result.failure is None and not result.files and not getattr(self, "_stopped", False):
             self._answer.caption("The agent returned no answer text.")
         n = len(self._steps)
         steps = f"{n} step{'s' if n != 1 else ''}"
         if getattr(self, "_stopped", False):
-            self._status.update(label=f"Stopped by you after {steps} "
-                                      f"({result.duration_seconds:.1f} s); what arrived is kept",
+            took = f" ({result.duration_seconds:.1f} s)" if self._live else ""
+            self._status.update(label=f"Stopped by you after {steps}{took}; what arrived is kept",
                                 state="error", expanded=False)
         elif result.failure is not None:
             self._status.update(label=f"Stopped after {steps}: {result.failure.kind}",
@@ -348,10 +348,12 @@ def describe(event: AgentEvent) -> str:
 
 def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
            show_trace: bool = True, max_visible_steps: int = 12, key: str = "replay",
-           show_files: bool = True) -> RunResult:
+           show_files: bool = True, stopped: bool = False) -> RunResult:
     """Render stored events exactly as a live run would (History page, chat re-render).
     ``key`` must be stable across reruns and unique on the page (widget keys derive from it)."""
     router = EventRouter(parent, show_code=show_code, show_trace=show_trace,
                          max_visible_steps=max_visible_steps, live=False, key=key,
                          show_files=show_files)
-    return router.add_all(events)
+    for event in events:
+        router.add(event)
+    return router.stopped() if stopped else router.finish()

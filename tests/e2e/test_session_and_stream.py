@@ -68,7 +68,8 @@ def test_reload_new_context_and_restart_bring_the_session_back(page, browser, tm
         page.reload()
         wait_for_app(page, expect_run=False)
         expect_session_back(page, sid)
-        screenshot(page, "issue13-after-reload")
+        screenshot(page, "issue13-after-reload", full_page=False,
+                   scroll_to=page.locator('[data-testid="stImage"] img').first)
 
         other = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
@@ -151,7 +152,8 @@ def test_local_print_loop_streams_and_stop_ends_a_long_run(page, app_url, stream
     assert took < 2.0, f"Stop took {took:.1f} s"
     wait_for_app(page)
     expect(page.get_by_text("Stopped by you").first).to_be_visible(timeout=30_000)
-    screenshot(page, "issue13-after-stop", full_page=False)
+    screenshot(page, "issue13-after-stop", full_page=False,
+               scroll_to=page.get_by_text("Stopped by you").first)
     store = RunStore(Path(streamlit_server.home))
     latest = store.list_runs(limit=1)[0]
     assert latest.outcome == "stopped" and "range(60)" in latest.prompt
