@@ -26,7 +26,7 @@ run: $(VENV)/.runtime
 
 # For developers: watch the app's own folders and rerun on save (`make run` watches nothing).
 dev: $(VENV)/.dev
-	$(PY) -m streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port $(PORT) \
+	$(PY) app_server.py --server.address 127.0.0.1 --server.port $(PORT) \
 	  --server.fileWatcherType auto --server.runOnSave true \
 	  --server.folderWatchBlacklist $(VENV) --server.folderWatchBlacklist test-artifacts \
 	  --server.folderWatchBlacklist .git
