@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from agent_core.backends.executors import LocalKernelExecutor
 from agent_core.config import load_settings
 
 
@@ -27,3 +28,16 @@ def kernel_processes(marker: str) -> list[int]:
         if marker.encode() in cmd and (b"ipykernel" in cmd or b"bwrap" in cmd):
             found.append(int(entry))
     return found
+
+
+class StopDuringRun(LocalKernelExecutor):
+    """The real kernel executor of the chat-model loop; a Stop (``token``) arrives while the
+    code of a call runs."""
+
+    def __init__(self, pool, token) -> None:
+        super().__init__(pool)
+        self.token = token
+
+    def run(self, session_id, code, timeout=None):
+        self.token.cancel()
+        return super().run(session_id, code, timeout)

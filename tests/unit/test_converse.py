@@ -19,6 +19,7 @@ from agent_core.events import (
 from agent_core.files import AttachedFile
 from agent_core.run import RunCollector
 from tests.fakes.converse_server import FakeConverse, Reply, Turn, scenario_model
+from tests.unit.interpreter_helpers import StopDuringRun
 
 MODEL = "anthropic.claude-fake-v1:0"
 SHARED = "conv-shared"  # tests that do not depend on a fresh kernel share one (kernel starts cost)
@@ -331,3 +332,20 @@ def test_data_description_reads_semicolon_tables_and_never_the_whole_file():
     assert "calendar-daily, 365 periods a year" in text and "Nr (not a price or volume)" in text
     assert "04.02.2025" not in text and "2024-01-04,100.25" in text  # five rows, not four hundred
     assert "`notes.pdf` (application/pdf" in text and "not read as a table" in text
+
+
+@pytest.mark.timeout(60)
+def test_stop_ends_the_loop_after_the_current_call(pool):
+    """Issue 13: a Stop lets the running call finish, then the shared loop asks the model
+    nothing more and ends without a failure (agent_core.run stores the run as stopped)."""
+    from agent_core.cancel import CancelToken
+
+    token = CancelToken()
+    with FakeConverse(scenario_model("loop")) as fake:  # a model that never stops calling tools
+        settings = load_settings(env={}, secrets={}, backend="converse", model_id=MODEL,
+                                 endpoint_url=fake.endpoint_url, region="us-east-1")
+        agent = ConverseAgent(settings, executor=StopDuringRun(pool, token))
+        events = run(agent, "keep going", SHARED, cancel=token)
+    assert [e.text.strip() for e in events if isinstance(e, CodeOutput)] == ["1"]
+    assert not any(isinstance(e, AgentFailure) for e in events), events
+    assert len(fake.requests) == 1  # no model call after the Stop

@@ -345,3 +345,21 @@ def test_settings_from_env_and_secrets_never_hold_the_key(tmp_path):
 
     with pytest.raises(SettingsError, match="OPENAI_TOOLS"):
         load_settings(env={"OPENAI_TOOLS": "maybe"}, secrets={})
+
+
+@pytest.mark.timeout(60)
+def test_stop_ends_the_loop_after_the_current_call(pool):
+    """Issue 13: the openai backend shares the loop: a Stop lets the running call finish,
+    then no further model call is made and no failure is reported."""
+    from agent_core.cancel import CancelToken
+    from tests.unit.interpreter_helpers import StopDuringRun
+
+    token = CancelToken()
+    with FakeChat(scenario_model("loop")) as fake:  # a model that never stops calling tools
+        settings = load_settings(env={}, secrets={}, backend="openai", openai_base_url=fake.base_url,
+                                 openai_model=MODEL)
+        agent = OpenAIAgent(settings, executor=StopDuringRun(pool, token), api_key="")
+        events = run(agent, "keep going", "oa-stop", cancel=token)
+    assert [e.text.strip() for e in events if isinstance(e, CodeOutput)] == ["1"]
+    assert not any(isinstance(e, AgentFailure) for e in events), events
+    assert len(fake.requests) == 1  # no model call after the Stop
