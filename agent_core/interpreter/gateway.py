@@ -337,7 +337,10 @@ class GatewayKernel:
         LocalKernel.adopt(self, new_workdir)  # type: ignore[arg-type]  # the folder part only (uid None)
 
     # --- running code -------------------------------------------------------
-    def run(self, code: str, *, timeout: float, snapshot: bool = True) -> RunOutcome:
+    def run(self, code: str, *, timeout: float, snapshot: bool = True,
+            on_output: Callable[[str, str], object] | None = None) -> RunOutcome:
+        """As :meth:`LocalKernel.run`: ``on_output(stream_name, text)`` sees printed output
+        the moment the gateway relays it (the whole is in the result too)."""
         t0 = time.perf_counter()
         if not self.is_alive():
             return RunOutcome(Execution(error=ExecutionError("KernelDied", "The kernel is not running.", ""),
@@ -346,7 +349,7 @@ class GatewayKernel:
             prep = self._push_files()
             if prep is not None:
                 return prep
-        got = self._execute(code, timeout=timeout)
+        got = self._execute(code, timeout=timeout, on_output=on_output)
         files: tuple[OutputFile, ...] = ()
         if snapshot and not got.lost:
             back = self._execute(f"__import__('_agent_desk').changed({MAX_RETURNED_FILE_BYTES})",
@@ -383,7 +386,8 @@ class GatewayKernel:
             self._pushed[rel] = stamp
         return None
 
-    def _execute(self, code: str, *, timeout: float, silent: bool = False) -> _Collected:
+    def _execute(self, code: str, *, timeout: float, silent: bool = False,
+                 on_output: Callable[[str, str], object] | None = None) -> _Collected:
         kc = self._kc
         got = _Collected()
         if kc is None:
@@ -421,6 +425,8 @@ class GatewayKernel:
                 continue
             if kind == "stream":
                 (got.out if content.get("name") == "stdout" else got.err).append(content.get("text", ""))
+                if on_output is not None:
+                    on_output(str(content.get("name") or "stdout"), strip_ansi(content.get("text", "")))
             elif kind in ("execute_result", "display_data"):
                 data = content.get("data", {})
                 image = next(((m, ext) for m, ext in _IMAGE_MIMES if m in data), None)
