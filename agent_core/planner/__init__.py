@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from agent_core.files import AttachedFile
 from agent_core.planner.conversation import AnalysisState, next_state, state_intent, understood
-from agent_core.planner.intent import Intent, parse_intent
+from agent_core.planner.intent import Intent, extract_code, parse_intent
 from agent_core.planner.recipes import (
     Answer,
     Plan,
@@ -99,8 +99,9 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         except NotAPriceTable as exc:
             unreadable.append(f"{f.name}: {exc}")
     table, named = _chosen_table(text, tables, state.file if state else None)
-    for t in tables:  # a file named in the request ("same on weekly.csv") is not an analysis word
-        text = re.sub(rf"(?<![\w.]){re.escape(t.name)}(?![\w])", " ", text, flags=re.I)
+    if extract_code(text) is None:  # code to run as is keeps every file name it reads
+        for t in tables:  # a file named in the request ("same on weekly.csv") is not an analysis word
+            text = re.sub(rf"(?<![\w.]){re.escape(t.name)}(?![\w])", " ", text, flags=re.I)
     intent = parse_intent(
         text,
         tickers=table.tickers if table else (),

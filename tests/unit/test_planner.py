@@ -268,3 +268,14 @@ def test_date_range_inside_the_file_runs(tables):
 def test_a_ticker_named_for_a_single_series_file_is_that_series(tables):
     plan = plan_request("chart AAPL with a 20-day moving average", _attach(tables, "text_dates.csv"))
     assert isinstance(plan, Plan)
+
+
+def test_code_to_run_keeps_the_attached_file_names_it_reads():
+    """The file name an analyst's code reads is not an analysis word: it must reach the kernel
+    whole (a stripped name made every re-run fail with FileNotFoundError: ' ')."""
+    data = "date,close\n" + "".join(f"2024-01-{d:02d},{100 + d}\n" for d in range(1, 29))
+    code = 'import pandas as pd\ndf = pd.read_csv("prices.csv")\nprint(len(df))'
+    plan = plan_request("run this code:\n```python\n" + code + "\n```",
+                        [AttachedFile.from_bytes("prices.csv", data.encode())])
+    assert isinstance(plan, Plan)
+    assert 'pd.read_csv("prices.csv")' in plan.code
