@@ -60,7 +60,11 @@ def test_reload_new_context_and_restart_bring_the_session_back(page, browser, tm
         wait_for_app(page, expect_run=False)
         page.get_by_role("button", name="Try it with sample data").click()
         wait_for_app(page)
-        page.get_by_role("button", name="Moving average").click()
+        # the page the sample button leads to may still show the previous run's (stale) copy
+        # of the preset row for a moment: wait until exactly one is on the page
+        preset = page.get_by_role("button", name="Moving average", exact=True)
+        expect(preset).to_have_count(1, timeout=30_000)
+        preset.click()
         wait_for_app(page, timeout=180_000)
         expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=60_000)
         sid = session_in_url(page)
