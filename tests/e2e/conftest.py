@@ -197,14 +197,21 @@ def wait_for_app(page, *, timeout: float = 60_000, expect_run: bool = True) -> N
                 timeout=1_000)
         except Exception:  # noqa: BLE001 - the run may have been too quick to see
             pass
-    page.wait_for_function(
+    idle = (
         "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
         " if (!a) return false;"
         " const s = a.getAttribute('data-test-script-state');"
         " const c = a.getAttribute('data-test-connection-state');"
         " return s === 'notRunning' && (c === null || c === 'CONNECTED')"
-        "   && !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]'); }",
-        timeout=timeout)
+        "   && !document.querySelector('[data-stale=\"true\"]')"
+        "   && !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]'); }")
+    # A page switch (st.switch_page) ends one run and starts another: idle must hold twice,
+    # 250 ms apart, or a stale copy of the old page can still be on screen.
+    for _ in range(20):
+        page.wait_for_function(idle, timeout=timeout)
+        page.wait_for_timeout(250)
+        if page.evaluate(idle):
+            break
     page.wait_for_timeout(150)  # let the last deltas paint
 
 
