@@ -65,6 +65,14 @@ class StoreError(AgentDeskError, RuntimeError):
     kind = "store"
 
 
+class NotYourSessionError(StoreError):
+    """A user wrote into a session that belongs to another user (the owner is not named)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"Session {session_id!r} belongs to another user: start a new session.")
+        self.session_id = session_id
+
+
 class RunNotFoundError(StoreError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "run not found"
@@ -89,6 +97,7 @@ class RunInfo:
     event_count: int = 0
     file_count: int = 0
     over_cap: bool = False  # larger than the whole retention limit: kept, and flagged
+    owner: str | None = None  # the user who ran it; None on a single-user install
 
     @property
     def duration_seconds(self) -> float | None:
@@ -106,6 +115,7 @@ class SessionInfo:
     created: float
     last_used: float
     run_count: int
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,21 +316,27 @@ class RunStore:
     # --- writing a run ----------------------------------------------------------------
     def start_run(self, session_id: str, prompt: str, backend: str, settings: Any = None,
                   attachments: Iterable[AttachedFile] = (), *, parent_run_id: str | None = None,
-                  run_id: str | None = None) -> str:
-        """Record a new run (``running``) and its attached files; returns its id."""
+                  run_id: str | None = None, owner: str | None = None) -> str:
+        """Record a new run (``running``) and its attached files; returns its id.
+
+        ``owner``: the user running it. A new session becomes theirs; a session of another
+        user raises :class:`NotYourSessionError` (nothing is written)."""
         run_id = run_id or new_run_id()
         now = time.time()
         settings_json = json.dumps(public_settings(settings), sort_keys=True, default=str)
         with self._write() as conn:
+            self._check_owner(conn, session_id, owner)
             conn.execute(
-                "INSERT INTO sessions (id, backend, created, last_used) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET last_used = excluded.last_used",
-                (session_id, backend, now, now))
+                "INSERT INTO sessions (id, backend, created, last_used, owner) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET last_used = excluded.last_used, "
+                "owner = COALESCE(sessions.owner, excluded.owner)",
+                (session_id, backend, now, now, owner))
             conn.execute(
                 "INSERT INTO runs (id, session_id, parent_run_id, prompt, backend, settings_json, "
-                "started, outcome, writer_pid, writer_token) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                "started, outcome, writer_pid, writer_token, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (run_id, session_id, parent_run_id, prompt, backend, settings_json, now,
-                 os.getpid(), self._token))
+                 os.getpid(), self._token, owner))
             for pos, f in enumerate(attachments):
                 sha = self._put_blob(conn, bytes(f.data))
                 conn.execute(
@@ -328,6 +344,17 @@ class RunStore:
                     "blob_sha) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (run_id, pos, f.name, f.media_type, f.use_case, len(f.data), sha))
         return run_id
+
+    @staticmethod
+    def _check_owner(conn: sqlite3.Connection, session_id: str, owner: str | None) -> None:
+        """Refuse a user's write into another user's session (inside the write transaction).
+        A session nobody owns (single-user install, written before owners) is taken by the
+        first user who writes into it; no ``owner`` (the CLI, a single-user app) checks nothing."""
+        if owner is None:
+            return
+        row = conn.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is not None and row[0] is not None and row[0] != owner:
+            raise NotYourSessionError(session_id)
 
     def append_event(self, run_id: str, event: AgentEvent) -> int:
         """Write one event now (committed before returning); returns its sequence number."""
@@ -371,7 +398,8 @@ class RunStore:
     @contextmanager
     def recording(self, session_id: str, prompt: str, backend: str, settings: Any = None,
                   attachments: Iterable[AttachedFile] = (), *,
-                  parent_run_id: str | None = None) -> Iterator[RunRecorder]:
+                  parent_run_id: str | None = None,
+                  owner: str | None = None) -> Iterator[RunRecorder]:
         """``with store.recording(...) as rec: for ev in stream: rec.add(ev)``.
 
         The run is ``running`` from the start; each event is written as it is added; at
@@ -379,7 +407,7 @@ class RunStore:
         when the block was left by ``GeneratorExit`` (the reader stopped reading),
         ``interrupted`` by any other exception (e.g. Streamlit stopping the script)."""
         run_id = self.start_run(session_id, prompt, backend, settings, attachments,
-                                parent_run_id=parent_run_id)
+                                parent_run_id=parent_run_id, owner=owner)
         rec = RunRecorder(self, run_id)
         ended = "interrupted"
         try:
@@ -427,13 +455,14 @@ class RunStore:
             first_event_seconds=row.get("first_event_seconds"),
             input_tokens=row.get("input_tokens"), output_tokens=row.get("output_tokens"),
             event_count=row.get("event_count", 0), file_count=row.get("file_count", 0),
-            over_cap=bool(row.get("over_cap") or 0))
+            over_cap=bool(row.get("over_cap") or 0), owner=row.get("owner"))
 
     def list_runs(self, session: str | None = None, backend: str | None = None,
                   outcome: str | None = None, text: str | None = None, limit: int = 200,
-                  offset: int = 0, parent: str | None = None) -> list[RunInfo]:
+                  offset: int = 0, parent: str | None = None,
+                  owner: str | None = None) -> list[RunInfo]:
         """Runs newest first, filtered by session, backend, outcome, words in the prompt,
-        and ``parent`` (the re-runs of one run)."""
+        ``parent`` (the re-runs of one run) and ``owner`` (only that user's runs)."""
         where, args = [], []
         equal = {"r.parent_run_id": parent, "r.session_id": session, "r.backend": backend,
                  "r.outcome": outcome}
@@ -441,6 +470,9 @@ class RunStore:
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
+        if owner is not None:  # an empty name matches nothing rather than everything
+            where.append("r.owner = ?")
+            args.append(owner)
         if text and text.strip():
             escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append("r.prompt LIKE ? ESCAPE '\\'")
@@ -509,16 +541,20 @@ class RunStore:
     def save_session_state(self, session_id: str, backend: str, *,
                            settings: Mapping[str, Any] | None = None,
                            attached: Iterable[AttachedFile] = (),
-                           uploaded: Iterable[AttachedFile] = ()) -> None:
-        """Keep the session's settings and files (replacing what was kept before)."""
+                           uploaded: Iterable[AttachedFile] = (),
+                           owner: str | None = None) -> None:
+        """Keep the session's settings and files (replacing what was kept before).
+        ``owner`` as in :meth:`start_run`: another user's session raises NotYourSessionError."""
         now = time.time()
         state_json = json.dumps(dict(settings or {}), sort_keys=True, default=str)
         with self._write() as conn:
+            self._check_owner(conn, session_id, owner)
             conn.execute(
-                "INSERT INTO sessions (id, backend, created, last_used, state_json) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "last_used = excluded.last_used, state_json = excluded.state_json",
-                (session_id, backend, now, now, state_json))
+                "INSERT INTO sessions (id, backend, created, last_used, state_json, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "last_used = excluded.last_used, state_json = excluded.state_json, "
+                "owner = COALESCE(sessions.owner, excluded.owner)",
+                (session_id, backend, now, now, state_json, owner))
             conn.execute("DELETE FROM session_files WHERE session_id = ?", (session_id,))
             for role, files in (("attached", attached), ("uploaded", uploaded)):
                 for pos, f in enumerate(files):
@@ -551,12 +587,20 @@ class RunStore:
         return SessionState(id=session_id, settings=settings if isinstance(settings, dict) else {},
                             attached=tuple(files["attached"]), uploaded=tuple(files["uploaded"]))
 
-    def list_sessions(self) -> list[SessionInfo]:
+    def session_owner(self, session_id: str) -> str | None:
+        """The user a session belongs to; None when nobody owns it or there is no such session."""
+        rows = self._read("SELECT owner FROM sessions WHERE id = ?", (session_id,))
+        return rows[0]["owner"] if rows else None
+
+    def list_sessions(self, owner: str | None = None) -> list[SessionInfo]:
+        """Sessions, most recently used first; ``owner``: only that user's."""
+        where, args = ("WHERE s.owner = ? ", (owner,)) if owner is not None else ("", ())
         rows = self._read(
             "SELECT s.*, (SELECT COUNT(*) FROM runs r WHERE r.session_id = s.id) AS run_count "
-            "FROM sessions s ORDER BY s.last_used DESC")
+            f"FROM sessions s {where}ORDER BY s.last_used DESC", args)
         return [SessionInfo(id=r["id"], backend=r["backend"], created=r["created"],
-                            last_used=r["last_used"], run_count=r["run_count"]) for r in rows]
+                            last_used=r["last_used"], run_count=r["run_count"], owner=r["owner"])
+                for r in rows]
 
     def backends(self) -> list[str]:
         return [r["backend"] for r in self._read("SELECT DISTINCT backend FROM runs ORDER BY 1")]
@@ -729,7 +773,7 @@ class RunRecorder:
 
 __all__ = [
     "LATEST", "RunStore", "RunRecorder", "RunInfo", "RetentionEntry", "RetentionReport", "SessionInfo",
-    "SessionState", "AttachmentInfo", "SpaceUsed",
+    "SessionState", "AttachmentInfo", "SpaceUsed", "NotYourSessionError",
     "StoreError", "RunNotFoundError", "public_settings", "process_token", "writer_alive",
     "default_home", "new_run_id",
 ]

@@ -148,8 +148,18 @@ CREATE TABLE IF NOT EXISTS session_files (
 CREATE INDEX IF NOT EXISTS session_files_blob ON session_files(blob_sha);
 """
 
+# Version 7 (issue 16): each session and run belongs to a user (the identity from st.login or
+# a trusted proxy header). NULL is "nobody in particular": a single-user install and every row
+# written before this version; such rows are never filtered out when no user is given.
+V7 = """
+ALTER TABLE sessions ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN owner TEXT;
+CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, started);
+CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, last_used);
+"""
+
 # Append new versions at the end; never edit or reorder a released one.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST = len(MIGRATIONS)
 
 

@@ -19,7 +19,9 @@ from agent_core.events import (
     KnowledgeBaseResult, Rationale, TextChunk, UnknownEvent, Usage,
 )
 from agent_core.files import AttachedFile, ReturnedFile
-from agent_core.store import RunNotFoundError, RunStore, public_settings, writer_alive
+from agent_core.store import (
+    NotYourSessionError, RunNotFoundError, RunStore, public_settings, writer_alive,
+)
 from agent_core.store_schema import LATEST, MIGRATIONS, _statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,10 +221,11 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     conn.close()
 
     store = RunStore(tmp_path)
-    assert store.schema_version == LATEST == 6
+    assert store.schema_version == LATEST == 7
     old = store.get_run("run-old")
     assert old.prompt == "old prompt" and old.input_tokens is None and old.duration_seconds == 2.0
     assert not old.over_cap and store.retention_log() == []
+    assert old.owner is None and store.session_owner("s-old") is None  # v7: nobody owns old rows
     assert store.run_events("run-old") == [TextChunk(text="from v1")]
     new = store.start_run("s-old", "new", "bedrock")
     store.append_event(new, Usage(input_tokens=5, output_tokens=7))
@@ -313,3 +316,41 @@ def test_session_state_survives_a_new_store_and_keeps_its_files(tmp_path):
     again.delete_session("s-1")
     assert again.session_state("s-1") is None
     assert again._read("SELECT COUNT(*) AS n FROM session_files")[0]["n"] == 0
+
+
+def test_runs_and_sessions_belong_to_their_owner(tmp_path):
+    """Issue 16: each run and session records its user; History asks for one user's runs;
+    a session of another user cannot be written into; without owners nothing changes."""
+    store = RunStore(tmp_path)
+    a1 = store.start_run("s-ann", "Ann's chart", "local", owner="ann@example.com")
+    with store.recording("s-ann", "Ann again", "local", owner="ann@example.com") as rec:
+        rec.add(TextChunk(text="hi"))
+    b1 = store.start_run("s-bob", "Bob's chart", "local", owner="bob@example.com")
+    free = store.start_run("s-free", "no identity configured", "local")
+    store.save_session_state("s-bob-2", "local", settings={}, owner="bob@example.com")
+
+    assert store.get_run(a1).owner == "ann@example.com" and store.get_run(free).owner is None
+    assert {r.prompt for r in store.list_runs(owner="ann@example.com")} == {"Ann's chart", "Ann again"}
+    assert [r.id for r in store.list_runs(owner="bob@example.com")] == [b1]
+    assert store.list_runs(owner="") == []  # an empty name never means "everybody"
+    assert len(store.list_runs()) == 4  # no owner given: every run, as on a single-user install
+    assert [s.id for s in store.list_sessions(owner="bob@example.com")] == ["s-bob-2", "s-bob"]
+    assert {s.id for s in store.list_sessions()} == {"s-ann", "s-bob", "s-bob-2", "s-free"}
+    assert store.session_owner("s-ann") == "ann@example.com"
+    assert store.session_owner("s-free") is None and store.session_owner("s-nowhere") is None
+
+    # another user's session is refused, whole: no run, no state written, no owner named
+    with pytest.raises(NotYourSessionError) as refused:
+        store.start_run("s-ann", "Bob sneaks in", "local", owner="bob@example.com")
+    assert "example.com" not in str(refused.value) and "another user" in str(refused.value)
+    with pytest.raises(NotYourSessionError):
+        store.save_session_state("s-ann", "local", settings={"x": 1}, owner="bob@example.com")
+    assert store.session_state("s-ann").settings == {}
+    assert [r.prompt for r in store.list_runs(text="sneaks")] == []
+    # a session nobody owned is taken by the first user; writing without a user checks nothing
+    store.start_run("s-free", "now Ann's", "local", owner="ann@example.com")
+    assert store.session_owner("s-free") == "ann@example.com"
+    store.start_run("s-ann", "from the CLI", "local")
+    assert store.session_owner("s-ann") == "ann@example.com"
+    store.close()
+    assert RunStore(tmp_path).session_owner("s-bob") == "bob@example.com"  # survives a restart
