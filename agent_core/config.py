@@ -67,6 +67,13 @@ class Settings:
     # a secret: never a setting, see kernel_gateway_auth_token())
     kernel_gateway_url: str | None = None
     kernel_gateway_kernel_name: str = "python3"
+    # per-user work (issue 16): who the user is when st.login is not configured (a header set
+    # by an authenticating proxy, honoured ONLY when trust_user_header is on), and how much of
+    # the team's capacity one user may take (0: no limit). No user known: no limits, no filter.
+    user_header: str = "X-Forwarded-Email"
+    trust_user_header: bool = False
+    max_runs_per_user: int = 2
+    max_kernels_per_user: int = 2
 
     def public(self) -> dict[str, Any]:
         """The settings as shown in the UI / stored with a run (nothing secret is here: the
@@ -144,6 +151,10 @@ _ENV = {
     "AGENT_DESK_RETENTION_KEEP_RUNS": "retention_keep_runs",
     "KERNEL_GATEWAY_URL": "kernel_gateway_url",
     "KERNEL_GATEWAY_KERNEL_NAME": "kernel_gateway_kernel_name",
+    "AGENT_DESK_USER_HEADER": "user_header",
+    "AGENT_DESK_TRUST_USER_HEADER": "trust_user_header",
+    "AGENT_DESK_MAX_RUNS_PER_USER": "max_runs_per_user",
+    "AGENT_DESK_MAX_KERNELS_PER_USER": "max_kernels_per_user",
 }
 _SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
                 "openai_api_key", "kernel_gateway_auth_token"}
@@ -222,6 +233,13 @@ def validate(s: Settings) -> None:
         raise SettingsError("AGENT_DESK_SANDBOX must be auto, bwrap or none.")
     if s.kernel_cgroups not in ("auto", "off"):
         raise SettingsError("AGENT_DESK_CGROUPS must be auto or off.")
+    if s.trust_user_header and not s.user_header.strip():
+        raise SettingsError("AGENT_DESK_TRUST_USER_HEADER is on but AGENT_DESK_USER_HEADER is empty: "
+                            "name the header your proxy sets, e.g. X-Forwarded-Email.")
+    for name, var in (("max_runs_per_user", "AGENT_DESK_MAX_RUNS_PER_USER"),
+                      ("max_kernels_per_user", "AGENT_DESK_MAX_KERNELS_PER_USER")):
+        if getattr(s, name) < 0:
+            raise SettingsError(f"{var} must be 0 (no limit) or more.")
 
 
 def missing_for_backend(s: Settings) -> list[str]:

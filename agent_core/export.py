@@ -43,7 +43,7 @@ from agent_core.safe_text import neutralise_markdown
 if TYPE_CHECKING:  # nbformat is imported when a notebook is made, not at import
     from nbformat import NotebookNode
 
-    from agent_core.store import RunStore
+    from agent_core.store import RunInfo, RunStore
 
 EMBED_LIMIT_BYTES = 20 * 1024 * 1024  # attachments up to this total are embedded in the notebook
 FORMATS = ("ipynb", "zip")
@@ -54,6 +54,12 @@ class ExportError(AgentDeskError, ValueError):
     """The export cannot be made; the message says why and what to do."""
 
     kind = "export"
+
+
+class ExportNotYoursError(ExportError):
+    """The run or session belongs to another user."""
+
+    kind = "access_denied"
 
 
 # --- notebook ---------------------------------------------------------------------
@@ -105,14 +111,24 @@ def _error_output(nbf: Any, text: str) -> Any:
                           traceback=text.rstrip("\n").splitlines())
 
 
-def run_to_notebook(store: RunStore, run_ids: str | Sequence[str]) -> NotebookNode:
-    """One notebook for one run or several (a session: pass its runs, oldest first)."""
+def check_owner(infos: Iterable[RunInfo], owner: str | None) -> None:
+    """Refuse to export runs of another user (``owner`` None: a single-user install or the
+    operator's CLI, no check). Runs nobody owns (written before users) are exportable."""
+    if owner is not None and any(i.owner not in (None, owner) for i in infos):
+        raise ExportNotYoursError("This run belongs to another user: it cannot be exported.")
+
+
+def run_to_notebook(store: RunStore, run_ids: str | Sequence[str], *,
+                    owner: str | None = None) -> NotebookNode:
+    """One notebook for one run or several (a session: pass its runs, oldest first);
+    ``owner``: the user asking (see :func:`check_owner`)."""
     import nbformat.v4 as nbf
 
     ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
     if not ids:
         raise ExportError("Nothing to export: choose at least one run.")
     infos = [store.get_run(r) for r in ids]
+    check_owner(infos, owner)
     nb = nbf.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -176,11 +192,13 @@ def nbf_validate(nb: NotebookNode) -> None:
     nbformat.validate(nb)
 
 
-def session_to_notebook(store: RunStore, session_id: str) -> NotebookNode:
+def session_to_notebook(store: RunStore, session_id: str, *, owner: str | None = None) -> NotebookNode:
     runs = sorted(store.list_runs(session=session_id, limit=100_000), key=lambda r: r.started)
     if not runs:
         raise ExportError(f"No runs in session {session_id!r}.")
-    return run_to_notebook(store, [r.id for r in runs])
+    if owner is not None and store.session_owner(session_id) not in (None, owner):
+        raise ExportNotYoursError("This session belongs to another user: it cannot be exported.")
+    return run_to_notebook(store, [r.id for r in runs], owner=owner)
 
 
 def notebook_bytes(nb: NotebookNode) -> bytes:
@@ -194,10 +212,11 @@ def events_jsonl(events: Iterable[Any]) -> str:
     return "".join(json.dumps(event_to_dict(e), ensure_ascii=False, default=str) + "\n" for e in events)
 
 
-def run_to_zip(store: RunStore, run_id: str) -> bytes:
+def run_to_zip(store: RunStore, run_id: str, *, owner: str | None = None) -> bytes:
     """The run's returned files (``files/``), attached files (``attached/``),
-    ``run.json`` and ``events.jsonl``."""
+    ``run.json`` and ``events.jsonl``; ``owner``: the user asking (see :func:`check_owner`)."""
     info = store.get_run(run_id)
+    check_owner([info], owner)
     events = store.run_events(run_id)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

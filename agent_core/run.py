@@ -178,10 +178,15 @@ class Run:
                  store: RunStore | None = None, settings: Any = None,
                  backend_name: str | None = None, parent_run_id: str | None = None,
                  timeout: float | None = None, retention_bytes: int | None = None,
-                 retention_keep_runs: int = 3) -> None:
+                 retention_keep_runs: int = 3, owner: str | None = None,
+                 max_runs_per_user: int | None = None) -> None:
         self.cancel_token = request.cancel or CancelToken()
-        self.request = request if request.cancel is not None else dataclasses.replace(
-            request, cancel=self.cancel_token)
+        changes: dict[str, Any] = {}
+        if request.cancel is None:
+            changes["cancel"] = self.cancel_token
+        if owner is not None:
+            changes["owner"] = owner
+        self.request = dataclasses.replace(request, **changes) if changes else request
         self._backend_source = backend
         self.store = store
         self.settings = settings
@@ -191,6 +196,11 @@ class Run:
         self.timeout = timeout
         self.retention_bytes = retention_bytes
         self.retention_keep_runs = retention_keep_runs
+        self.max_runs_per_user = int(max_runs_per_user if max_runs_per_user is not None
+                                     else getattr(settings, "max_runs_per_user", 0) or 0)
+        #: while the run waits for one of its user's run slots: what to show ("Waiting: ...")
+        self.waiting: str | None = None
+        self._refused: failures.AgentDeskError | None = None  # another user's session
         self.run_id: str | None = None
         self.outcome: str | None = None
         self._collector = RunCollector()
@@ -236,7 +246,7 @@ class Run:
         ended = "interrupted"
         with ExitStack() as stack:
             recorder = self._open_recorder(stack)
-            inner = self._backend_events(heartbeat)
+            inner = self._backend_events(heartbeat) if self._refused is None else self._refusal()
             stack.callback(inner.close)  # type: ignore[attr-defined]
             try:
                 for event in inner:
@@ -261,21 +271,59 @@ class Run:
     def _open_recorder(self, stack: ExitStack) -> Any:
         if self.store is None:
             return None
+        from agent_core.store import NotYourSessionError  # noqa: PLC0415 - the store imports run
+
         try:
             recorder = stack.enter_context(self.store.recording(
                 self.request.session_id, self.request.text, self.backend_name, self.settings,
-                self.request.files, parent_run_id=self.parent_run_id))
+                self.request.files, parent_run_id=self.parent_run_id, owner=self.request.owner))
+        except NotYourSessionError as exc:  # never run code in another user's session
+            self._refused = exc
+            return None
         except Exception:  # noqa: BLE001 - outer edge: history is a bonus, a run never depends on it
             log.warning("could not record a run in the store at %s", getattr(self.store, "home", "?"))
             return None
         self.run_id = recorder.run_id
         return recorder
 
+    def _refusal(self) -> Iterator[AgentEvent | None]:
+        yield AgentFailure(kind="access_denied", retryable=False, source="run",
+                           message=failures.clip(str(self._refused), 2 * failures.MAX_MESSAGE))
+
+    def _wait_for_slot(self, heartbeat: float | None) -> Iterator[None]:
+        """At most ``max_runs_per_user`` runs of one user at once (AGENT_DESK_MAX_RUNS_PER_USER),
+        counted in the store, so every app process (and replica) sees the same runs: this run
+        (recorded as running already) goes once fewer than that many of its user's running
+        runs started before it. Until then ``waiting`` says why, a ``None`` goes out every
+        ``heartbeat`` seconds, and a Stop ends the wait."""
+        owner, limit = self.request.owner, self.max_runs_per_user
+        if owner is None or limit <= 0 or self.store is None or self.run_id is None:
+            return
+        from agent_core.run_slots import RunSlots  # noqa: PLC0415
+
+        slots = RunSlots(self.store, owner, limit)
+        try:
+            while not self.cancel_token.cancelled:
+                ahead = slots.ahead(self.run_id)
+                if ahead < limit:
+                    return
+                self.waiting = slots.describe(ahead)
+                if heartbeat is None:
+                    self.cancel_token.wait(slots.poll_seconds)
+                else:
+                    self.cancel_token.wait(min(heartbeat, slots.poll_seconds))
+                    yield None
+        finally:
+            self.waiting = None
+
     def _backend_events(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
         try:
             check_attachment_limits(self.request.files)
         except failures.AgentDeskError as exc:
             yield exc.to_failure(source="run")
+            return
+        yield from self._wait_for_slot(heartbeat)
+        if self.cancel_token.cancelled:
             return
         try:  # built here, in the caller's thread (a page's backend comes from its session)
             backend = self._backend()
@@ -311,7 +359,10 @@ def start(request: AgentRequest, backend: BackendSource, **options: Any) -> Run:
     that builds one: a build failure then ends the run as an ``AgentFailure`` too).
     ``options``: ``store``, ``settings``, ``backend_name``, ``parent_run_id``, ``timeout``
     (seconds in all, then a timeout failure ends it), ``retention_bytes`` and
-    ``retention_keep_runs`` (the newest runs of each session retention never deletes)."""
+    ``retention_keep_runs`` (the newest runs of each session retention never deletes),
+    ``owner`` (the user; else ``request.owner``) and ``max_runs_per_user`` (else the
+    settings'; a run over it waits, with ``run.waiting`` saying so, until one of its
+    user's runs ends)."""
     return Run(request, backend, **options)
 
 

@@ -115,7 +115,7 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
         try:
             for event in run.stream(heartbeat=0.25):
                 if event is None:
-                    router.tick()  # the elapsed time in the status line
+                    router.tick(run.waiting)  # elapsed time, or why it waits, in the status line
                 else:
                     router.add(event)
             ended = True

@@ -13,6 +13,7 @@ from agent_core.store import OUTCOMES, RunInfo, RunStore, StoreError
 from components import resources, state
 from components.code_editor import code_blocks, code_editor
 from components.event_view import replay
+from components.identity import current_user
 from components.run_summary import format_seconds, render_run_summary
 
 MB = 1024 * 1024
@@ -108,7 +109,7 @@ def _confirm_box(store: RunStore) -> None:
             st.rerun()
 
 
-def _downloads(store: RunStore, run: RunInfo) -> None:
+def _downloads(store: RunStore, run: RunInfo, user: str | None) -> None:
     from agent_core.export import (  # noqa: PLC0415
         export_filename,
         notebook_bytes,
@@ -119,15 +120,16 @@ def _downloads(store: RunStore, run: RunInfo) -> None:
 
     c1, c2, c3 = st.columns(3)
     try:
-        c1.download_button("Notebook (.ipynb)", data=notebook_bytes(run_to_notebook(store, run.id)),
+        notebook = notebook_bytes(run_to_notebook(store, run.id, owner=user))
+        c1.download_button("Notebook (.ipynb)", data=notebook,
                            file_name=export_filename(run.id, "ipynb"), mime="application/x-ipynb+json",
                            key="hist_dl_ipynb", icon=":material/code:",
                            help="The prompt, the code and its outputs; runs top to bottom in Jupyter.")
-        c2.download_button("Files + events (.zip)", data=run_to_zip(store, run.id),
+        c2.download_button("Files + events (.zip)", data=run_to_zip(store, run.id, owner=user),
                            file_name=export_filename(run.id, "zip"), mime="application/zip",
                            key="hist_dl_zip", icon=":material/folder_zip:")
         c3.download_button("Whole session (.ipynb)",
-                           data=notebook_bytes(session_to_notebook(store, run.session_id)),
+                           data=notebook_bytes(session_to_notebook(store, run.session_id, owner=user)),
                            file_name=export_filename(run.session_id, "ipynb"),
                            mime="application/x-ipynb+json", key="hist_dl_session",
                            icon=":material/library_books:")
@@ -135,7 +137,7 @@ def _downloads(store: RunStore, run: RunInfo) -> None:
         st.warning(neutralise_markdown(f"Export is unavailable for this run ({exc})."))
 
 
-def _render_run(store: RunStore, run: RunInfo) -> None:
+def _render_run(store: RunStore, run: RunInfo, user: str | None) -> None:
     st.subheader(neutralise_markdown(_short(run.prompt, 90)) or "(empty prompt)")
     prompt = neutralise_markdown(run.prompt)
     st.markdown("\n".join("> " + line for line in prompt.splitlines()) or "> (empty)")
@@ -158,7 +160,7 @@ def _render_run(store: RunStore, run: RunInfo) -> None:
                 "Everything that had arrived is shown.", icon=":material/pause_circle:")
     replay(st.container(border=True), events, key=f"hist_{run.id}")
 
-    _downloads(store, run)
+    _downloads(store, run, user)
     a1, a2, a3 = st.columns(3)
     if a1.button("Continue this session", key="hist_continue", icon=":material/play_circle:",
                  help="Make this run's session the current one, with its attached files."):
@@ -186,14 +188,19 @@ def _render_run(store: RunStore, run: RunInfo) -> None:
         st.caption("Re-runs of this run: " + ", ".join(f"`{c.id}` ({c.outcome})" for c in children))
 
 
-def _retention_notes(store: RunStore, over_cap: tuple[str, ...]) -> None:
-    """Which runs retention removed and why; which runs are kept although over the limit."""
+def _retention_notes(store: RunStore, over_cap: tuple[str, ...], user: str | None) -> None:
+    """Which runs retention removed and why; which runs are kept although over the limit.
+    With users, the log (other users' prompts) is not shown, only its size."""
     if over_cap:
         st.warning(f"{len(over_cap)} run(s) are larger than the retention limit by themselves: they "
                    "are kept (retention never deletes them) and flagged ⚠ in the list. Delete them "
                    "by hand or raise AGENT_DESK_RETENTION_MB.")
     log = store.retention_log(limit=50)
     if not log:
+        return
+    if user is not None:
+        st.caption(f"Retention removed {len(log)} run(s) of the team's oldest lately "
+                   "(AGENT_DESK_RETENTION_MB).")
         return
     with st.expander(f"Removed by retention ({len(log)} most recent)"):
         for e in log:
@@ -212,6 +219,7 @@ if store is None:
              "opened. Check that the folder exists and is writable, then reload the page.")
     st.stop()
 settings = state.get_settings()
+user = current_user(settings)  # None: a single-user install, every run is shown
 limit_bytes = settings.retention_mb * MB
 report = store.enforce_retention(limit_bytes, keep_per_session=settings.retention_keep_runs)
 space = store.space_used()
@@ -221,12 +229,13 @@ st.caption(f"{space.runs} run(s) · {_size(space.total)} used of {settings.reten
 if report.deleted:
     st.info(f"{len(report.deleted)} oldest run(s) were removed just now to stay within the retention "
             "limit; see 'Removed by retention' below.")
-_retention_notes(store, report.over_cap)
+mine = None if user is None else {r.id for r in store.list_runs(owner=user, limit=100_000)}
+_retention_notes(store, tuple(r for r in report.over_cap if mine is None or r in mine), user)
 _show_flash()
 _confirm_box(store)
 
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
-session_ids = [s.id for s in store.list_sessions()]
+session_ids = [s.id for s in store.list_sessions(owner=user)]
 if st.session_state.get("hist_session", ALL) not in [ALL, *session_ids]:
     st.session_state["hist_session"] = ALL
 session = c1.selectbox("Session", [ALL, *session_ids], key="hist_session")
@@ -235,9 +244,9 @@ outcome = c3.selectbox("Outcome", [ALL, *OUTCOMES], key="hist_outcome")
 text = c4.text_input("Search prompts", key="hist_text", placeholder="e.g. moving average")
 runs = store.list_runs(session=None if session == ALL else session,
                        backend=None if backend == ALL else backend,
-                       outcome=None if outcome == ALL else outcome, text=text or None)
+                       outcome=None if outcome == ALL else outcome, text=text or None, owner=user)
 if not runs:
-    if space.runs:
+    if (space.runs if mine is None else mine):
         st.info("No run matches these filters. Clear the search or pick 'All'.")
     else:
         st.info("No runs yet. Ask the agent something on the Analysis page: every run is kept "
@@ -260,4 +269,4 @@ by_id = {r.id: r for r in runs}
 chosen = st.selectbox("Open a run", ids, key=K_RUN,
                       format_func=lambda i: f"{_label(by_id[i])}")
 st.divider()
-_render_run(store, by_id[chosen])
+_render_run(store, by_id[chosen], user)

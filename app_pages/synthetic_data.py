@@ -95,8 +95,7 @@ def _run(spec: SyntheticSpec, prompt: str) -> None:
                          show_trace=state.enable_trace(), key="synthetic", show_files=False,
                          title="Generating")
     run = agent_run.start(request, resources.get_backend, **resources.run_options())
-    for event in run:
-        router.add(event)
+    router.follow(run)
     st.session_state[K_RUN] = SyntheticRun(spec, prompt, router.finish(), run.run_id)
     st.rerun()
 

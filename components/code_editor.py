@@ -82,8 +82,7 @@ def code_editor(code: str, *, key: str, session_id: str,
             resources.get_local_backend, parent_run_id=parent_run_id,
             **resources.run_options(resources.local_settings()))
         router = EventRouter(st.container(), key=f"{key}_live", title="Running your code")
-        for event in run:
-            router.add(event)
+        router.follow(run)
         router.finish()
         run_id = run.run_id
         if run_id:

@@ -185,10 +185,20 @@ class EventRouter:
             self.add(event)
         return self.finish()
 
-    def tick(self) -> None:
-        """No event for a while: refresh the status line's elapsed time (a live run)."""
+    def tick(self, waiting: str | None = None) -> None:
+        """No event for a while: refresh the status line's elapsed time (a live run); while
+        the run waits for a slot (``Run.waiting``), the line says so instead."""
         if self._live:
-            self._status.update(label=self._timed(self._label))
+            self._status.update(label=self._timed(f"{waiting}…" if waiting else self._label))
+
+    def follow(self, run: Any, heartbeat: float = 0.25) -> None:
+        """Render a run's events as they arrive, the status line ticking (and saying why
+        the run waits, if it does) between them."""
+        for event in run.stream(heartbeat=heartbeat):
+            if event is None:
+                self.tick(run.waiting)
+            else:
+                self.add(event)
 
     def stopped(self) -> RunResult:
         """The run was stopped: close the status as stopped and show what arrived."""

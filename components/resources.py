@@ -140,8 +140,11 @@ def get_run_store() -> RunStore | None:
 
 def run_options(settings: Settings | None = None) -> dict[str, Any]:
     """What ``agent_core.run.start`` needs besides the request and the backend: the store
-    to record into, the (public) settings, and the retention limit."""
+    to record into, the (public) settings, the retention limit, and the user the run
+    belongs to (None on a single-user install)."""
+    from components.identity import current_user  # noqa: PLC0415
+
     s = settings or state.get_settings()
     return {"store": get_run_store(), "settings": s, "backend_name": s.backend,
             "retention_bytes": s.retention_mb * 1024 * 1024,
-            "retention_keep_runs": s.retention_keep_runs}
+            "retention_keep_runs": s.retention_keep_runs, "owner": current_user(s)}

@@ -7,6 +7,9 @@ run writes the id back into the URL, and :func:`persist` keeps the session's fil
 toggles in the store whenever they change, so a refresh, a bookmark or a restart of the
 server loses nothing that was on the screen. Kernel variables cannot be kept: after a
 restore, the Analysis page says so once and offers to rebuild the kernel.
+
+With users (components.identity), a session belongs to the user who first worked in it: the
+link of another user's session restores nothing and shows :func:`render_not_yours` instead.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ K_LINKED = "session_linked"        # the URL was read for this browser session
 K_NOTICE = "session_link_notice"   # one line for the user after reading the URL
 K_KEPT = "session_kept_print"      # fingerprint of what was last written to the store
 K_RESTORED = "session_restored"    # True: restored from the store (kernel variables are gone)
+K_FOREIGN = "session_foreign"      # the session id in the link belongs to another user
 SETTING_KEYS = (state.K_ENABLE_TRACE, state.K_SHOW_CODE)
 
 
@@ -39,6 +43,8 @@ def sync() -> None:
     if not ss.get(K_LINKED):
         ss[K_LINKED] = True
         _from_url(st.query_params.get(PARAM))
+    if ss.get(K_FOREIGN):
+        return  # the not-yours page: the link stays as it was, nothing is written
     sid = state.get_agent_session().session_id
     if st.query_params.get(PARAM) != sid:
         st.query_params[PARAM] = sid
@@ -56,12 +62,40 @@ def _store() -> RunStore | None:
     return resources.get_run_store()
 
 
+def _user() -> str | None:
+    from components.identity import current_user  # noqa: PLC0415
+
+    return current_user(state.get_settings())
+
+
+def is_foreign(store: RunStore, session_id: str) -> bool:
+    """Whether ``session_id`` belongs to a user other than the current one (no user, or a
+    session nobody owns: never)."""
+    user = _user()
+    owner = store.session_owner(session_id) if user is not None else None
+    return owner is not None and owner != user
+
+
+def render_not_yours() -> None:
+    """The page a link to another user's session gets: nothing of that session, a way on."""
+    st.title("This session belongs to another user")
+    st.warning("The session in this link is not one of yours, so nothing of it is shown. "
+               "Your own sessions and runs are on the History page.", icon=":material/lock:")
+    if st.button("Start a session of your own", type="primary", key="not_yours_new",
+                 icon=":material/add:"):
+        st.session_state.pop(K_FOREIGN, None)
+        st.rerun()
+
+
 def _from_url(wanted: str | None) -> None:
     if not wanted:
         return
     if wanted == state.get_agent_session().session_id:
         return
     store = _store()
+    if store is not None and is_valid_session_id(wanted) and is_foreign(store, wanted):
+        st.session_state[K_FOREIGN] = True
+        return
     kept = store.session_state(wanted) if store is not None and is_valid_session_id(wanted) else None
     if kept is None:
         what = "is not a valid session id" if not is_valid_session_id(wanted) else "was not found"
@@ -136,7 +170,7 @@ def persist() -> None:
     try:
         store.save_session_state(session.session_id, state.get_settings().backend,
                                  settings={k: bool(ss.get(k)) for k in SETTING_KEYS},
-                                 attached=session.attachments, uploaded=uploaded)
+                                 attached=session.attachments, uploaded=uploaded, owner=_user())
     except Exception:  # noqa: BLE001 - outer edge: keeping the session is a bonus; the page goes on
         log.warning("could not keep session %s in the store", session.session_id)
         return

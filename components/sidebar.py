@@ -9,6 +9,7 @@ from agent_core.config import Settings, kernels_on_gateway, runs_code_here, url_
 from agent_core.files import human_size
 from agent_core.safe_text import neutralise_markdown
 from components import resources, state
+from components.identity import Identity, render_user, require_login
 
 ROOT = Path(__file__).resolve().parent.parent
 # (file, title, icon, default); a page file that is not there is left out.
@@ -166,8 +167,10 @@ def render_toggles() -> None:
     st.toggle("Show generated code", key=state.K_SHOW_CODE)
 
 
-def render_sidebar() -> None:
+def render_sidebar(who: Identity | None = None) -> None:
     with st.sidebar:
+        if who is not None:
+            render_user(who)
         render_backend()
         st.divider()
         render_session()
@@ -230,11 +233,15 @@ def build_frame():
     state.init_state()
     from components import session_link  # noqa: PLC0415
 
+    who = require_login(state.get_settings())  # not logged in: a login page, nothing else
     session_link.sync()
+    if st.session_state.get(session_link.K_FOREIGN):
+        session_link.render_not_yours()
+        st.stop()
     pages = [st.Page(str(ROOT / path), title=title, icon=icon, default=default)
              for path, title, icon, default in PAGES if (ROOT / path).exists()]
     nav = st.navigation(pages)
-    render_sidebar()
+    render_sidebar(who)
     render_welcome(analysis_page="app_pages/analysis.py")
     session_link.show_notice()
     return nav

@@ -23,6 +23,9 @@ class AgentRequest:
     # A typed task for the local agent (e.g. the Synthetic page's SyntheticSpec), planned as
     # it is; ``text`` is what model backends read. Backends that do not know it ignore it.
     task: object | None = None
+    # The user the run belongs to (components.identity; None on a single-user install): the
+    # store records it, the kernel pool counts that user's kernels against their limit.
+    owner: str | None = None
     # Set by agent_core.run: a Stop cancels it (kernel interrupted, stream closed, loop ended).
     cancel: CancelToken | None = field(default=None, compare=False, repr=False)
 

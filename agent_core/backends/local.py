@@ -88,6 +88,7 @@ class LocalAgent:
 
         run = uuid.uuid4().hex[:12]
         sid = request.session_id
+        self.pool.set_owner(sid, request.owner)  # its kernel counts against the user's limit
         attached: tuple[str, ...] = ()
         if request.files:
             attached = self.pool.put_files(sid, request.files)
@@ -121,10 +122,8 @@ class LocalAgent:
                 "traceId": trace_id, "invocationType": _CODE,
                 "codeInterpreterInvocationInput": {"code": current.code, "files": list(attached)},
             }})
-            if self.pool.waiting_for_kernel(sid):  # say so before blocking: the page shows it
-                yield self._trace(sid, {"rationale": {"traceId": f"{trace_id}-wait", "text": (
-                    f"Waiting for a free interpreter: all {self.settings.max_kernels} are busy with "
-                    "other sessions' runs (AGENT_DESK_MAX_KERNELS).")}})
+            if wait := self.pool.wait_reason(sid):  # say so before blocking: the page shows it
+                yield self._trace(sid, {"rationale": {"traceId": f"{trace_id}-wait", "text": wait}})
             execution = yield from self._execute(sid, current.code, trace_id, request, progress)
             attempts.append((current, execution))
             observation, files = execution_raw(execution, trace_id)

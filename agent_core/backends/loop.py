@@ -211,6 +211,9 @@ class AgentLoop:
             return
         started = time.monotonic()
         sid = request.session_id
+        set_owner = getattr(getattr(self.executor, "pool", None), "set_owner", None)
+        if set_owner is not None:  # a kernel of the pool: counted against the user's limit
+            set_owner(sid, request.owner)
         try:
             new_files = self._new_files(sid, request.files)
             self.executor.start(sid)

@@ -9,7 +9,11 @@
   ``--die-with-parent`` fires when the *thread* that started it ends, and Streamlit runs
   each script run in a thread of its own. A spare is prepared again after one is taken.
 * At most ``settings.max_kernels`` kernels are alive, the spare included: starting one
-  more shuts the least recently used session kernel down. Kernels idle for
+  more shuts the least recently used session kernel down.
+* At most ``settings.max_kernels_per_user`` of them belong to one user's sessions
+  (:meth:`KernelPool.set_owner`; sessions of no user are not counted): a user's next kernel
+  first shuts down that user's own least recently used idle kernel, else waits for one of
+  theirs, so one user cannot take the team's kernels. Kernels idle for
   ``settings.kernel_idle_seconds`` are shut down by a reaper thread. Either way the
   session's next run says that in-memory state was lost (its files are kept).
 * Thread-safe: one lock per session, one for the pool's own tables.
@@ -64,6 +68,8 @@ class _Session:
     last_used: float = field(default_factory=time.monotonic)
     pending_notice: str | None = None
     starting: tuple[Future, bool] | None = None  # begun by prestart(): (kernel future, is the spare)
+    owner: str | None = None  # the user whose session this is (None: not counted per user)
+    reserved: bool = False    # counted against its owner's limit while its kernel starts
 
 
 class KernelPool:
@@ -126,6 +132,12 @@ class KernelPool:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def set_owner(self, session_id: str, owner: str | None) -> None:
+        """Count this session's kernel against ``owner``'s AGENT_DESK_MAX_KERNELS_PER_USER
+        (the backends call it with ``AgentRequest.owner`` before running code)."""
+        if owner is not None:
+            self._session(session_id).owner = owner
+
     def put_files(self, session_id: str, files: Iterable[AttachedFile]) -> tuple[str, ...]:
         """Write attached files into the session's working folder (safe names); the names."""
         sess = self._session(session_id)
@@ -181,6 +193,8 @@ class KernelPool:
                 except (KernelStartError, NoFreeKernel, uids.NoFreeUid, OSError) as exc:
                     return Execution(error=ExecutionError("KernelStartError", str(exc), ""), notice=notice,
                                      kernel_restarted=notice is not None)
+                finally:
+                    sess.reserved = False  # counted as its owner's live kernel now (or not at all)
             sess.last_used = time.monotonic()
             try:
                 outcome = sess.kernel.run(code, timeout=timeout, on_output=on_output)
@@ -214,10 +228,13 @@ class KernelPool:
         try:
             if self._closed or sess.kernel is not None or sess.starting is not None:
                 return
+            if not self._owner_room(session_id, sess, wait=False):
+                return  # the user's kernels are all busy: the run waits for one
             sess.starting = self._claim(session_id)
         except KernelStartError:
             return  # the run will report it
         finally:
+            sess.reserved = False  # a kernel coming (``starting``) is counted from now on
             sess.lock.release()
 
     def interrupt(self, session_id: str) -> None:
@@ -403,6 +420,8 @@ class KernelPool:
         spare, else a cold start; a dead or failed spare is replaced by a cold start."""
         workdir = self.workdir(session_id)
         claimed, sess.starting = sess.starting, None
+        if claimed is None:
+            self._owner_room(session_id, sess, wait=True)
         fut, is_spare = claimed or self._claim(session_id)
         kernel = None
         try:
@@ -432,30 +451,84 @@ class KernelPool:
         if spare is not None:
             _discard_spare(spare)
             return True
-        for _, _sid, s in sorted((s.last_used, sid, s) for sid, s in live if sid != session_id):
+        return self._evict_idle([(sid, s) for sid, s in live if sid != session_id],
+                                f"at most {self.settings.max_kernels} run at once")
+
+    @staticmethod
+    def _evict_idle(candidates: list[tuple[str, _Session]], why: str) -> bool:
+        """Shut down the least recently used idle kernel among ``candidates``; False when
+        every one of them is busy."""
+        for _, _sid, s in sorted((s.last_used, sid, s) for sid, s in candidates):
             if s.lock.acquire(blocking=False):
                 try:
                     if s.kernel is not None:
                         s.kernel.shutdown()
                         s.kernel = None
                         s.pending_notice = (
-                            f"This session's Python kernel was shut down to make room (at most "
-                            f"{self.settings.max_kernels} run at once): variables in memory were lost "
-                            "(files in the working folder are kept).")
+                            f"This session's Python kernel was shut down to make room ({why}): "
+                            "variables in memory were lost (files in the working folder are kept).")
                         return True
                 finally:
                     s.lock.release()
         return False
 
+    def _owners_kernels(self, sess: _Session) -> list[tuple[str, _Session]]:
+        """The other sessions of ``sess``'s owner that hold, or are getting, a kernel."""
+        with self._lock:
+            return [(sid, s) for sid, s in self._sessions.items()
+                    if s is not sess and s.owner == sess.owner
+                    and (s.kernel is not None or s.starting is not None or s.reserved)]
+
+    def _owner_room(self, session_id: str, sess: _Session, *, wait: bool) -> bool:
+        """Room for one more kernel of ``sess``'s owner (AGENT_DESK_MAX_KERNELS_PER_USER):
+        reserved at once when they have fewer; else their least recently used idle kernel is
+        shut down; else (``wait``) wait up to KERNEL_WAIT_SECONDS for one of theirs to end
+        (:class:`NoFreeKernel` after that), or (not ``wait``) False."""
+        limit = self.settings.max_kernels_per_user
+        if sess.owner is None or limit <= 0:
+            return True
+        deadline = time.monotonic() + KERNEL_WAIT_SECONDS
+        while True:
+            with self._lock:
+                theirs = self._owners_kernels(sess)
+                if len(theirs) < limit:
+                    sess.reserved = True
+                    return True
+            if self._evict_idle([(sid, s) for sid, s in theirs if s.kernel is not None],
+                                f"at most {limit} kernels per user"):
+                continue
+            if not wait:
+                return False
+            if self._closed or time.monotonic() >= deadline:
+                raise NoFreeKernel(
+                    f"Your {limit} Python kernels stayed busy for {KERNEL_WAIT_SECONDS:g} s "
+                    "(AGENT_DESK_MAX_KERNELS_PER_USER); try again when one of your runs ends.")
+            time.sleep(0.1)
+
     def waiting_for_kernel(self, session_id: str) -> bool:
         """Would this session's next run wait for a free interpreter? (for a status line)"""
+        return self.wait_reason(session_id) is not None
+
+    def wait_reason(self, session_id: str) -> str | None:
+        """Why this session's next run would wait for a kernel, in words, or None."""
         with self._lock:
             sess = self._sessions.get(session_id)
             has_kernel = sess is not None and sess.kernel is not None and sess.kernel.is_alive()
             idle_other = any(s.kernel is not None and not s.lock.locked()
                              for sid, s in self._sessions.items() if sid != session_id)
             spare = self._spare is not None
-        return not has_kernel and not spare and not idle_other and self.slots.in_use >= self.slots.limit
+        if has_kernel:
+            return None
+        limit = self.settings.max_kernels_per_user
+        if sess is not None and sess.owner is not None and limit > 0:
+            theirs = self._owners_kernels(sess)
+            if len(theirs) >= limit and all(s.kernel is None or s.lock.locked() for _, s in theirs):
+                return (f"Waiting for one of your Python kernels: you have {len(theirs)} busy "
+                        f"(at most {limit} per user, AGENT_DESK_MAX_KERNELS_PER_USER).")
+        if not spare and not idle_other and self.slots.in_use >= self.slots.limit:
+            return (f"Waiting for a free interpreter: all {self.settings.max_kernels} are busy with "
+                    "other sessions' runs (AGENT_DESK_MAX_KERNELS).")
+        return None
 
     def _schedule_spare(self) -> None:
         with self._lock:

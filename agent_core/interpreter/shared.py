@@ -24,7 +24,7 @@ def pool_key(settings: Settings) -> tuple:
     return (str(settings.home), settings.sandbox, settings.max_kernels, settings.kernel_memory_mb,
             settings.kernel_idle_seconds, settings.exec_timeout,
             settings.code_executor == "gateway", settings.kernel_gateway_url,
-            settings.kernel_gateway_kernel_name)
+            settings.kernel_gateway_kernel_name, settings.max_kernels_per_user)
 
 
 def shared_pool(settings: Settings) -> KernelPool:
