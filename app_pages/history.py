@@ -223,13 +223,14 @@ user = current_user(settings)  # None: a single-user install, every run is shown
 limit_bytes = settings.retention_mb * MB
 report = store.enforce_retention(limit_bytes, keep_per_session=settings.retention_keep_runs)
 space = store.space_used()
-st.caption(f"{space.runs} run(s) · {_size(space.total)} used of {settings.retention_mb:,} MB "
+mine = None if user is None else {r.id for r in store.list_runs(owner=user, limit=100_000)}
+counted = f"{space.runs} run(s)" if mine is None else f"{len(mine)} run(s) of yours · the team's store"
+st.caption(f"{counted} · {_size(space.total)} used of {settings.retention_mb:,} MB "
            f"(AGENT_DESK_RETENTION_MB; past it, the oldest runs go first, never the newest "
            f"{settings.retention_keep_runs} of a session) · `{store.home}`")
 if report.deleted:
     st.info(f"{len(report.deleted)} oldest run(s) were removed just now to stay within the retention "
             "limit; see 'Removed by retention' below.")
-mine = None if user is None else {r.id for r in store.list_runs(owner=user, limit=100_000)}
 _retention_notes(store, tuple(r for r in report.over_cap if mine is None or r in mine), user)
 _show_flash()
 _confirm_box(store)

@@ -22,6 +22,7 @@ from typing import Any
 import streamlit as st
 
 from agent_core.config import Settings
+from agent_core.safe_text import neutralise_markdown
 
 MAX_NAME = 320  # the longest e-mail address
 
@@ -121,6 +122,6 @@ def render_user(who: Identity) -> None:
     """The sidebar line: who is logged in (and a logout button with st.login)."""
     if who.user is None:
         return
-    st.caption(f"Signed in as **{who.user}**")
+    st.caption(f"Signed in as **{neutralise_markdown(who.user)}**")
     if who.source == "login":
         st.button("Log out", key="identity_logout", icon=":material/logout:", on_click=st.logout)
