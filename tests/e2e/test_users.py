@@ -88,3 +88,45 @@ def test_two_users_see_only_their_own_work(browser, streamlit_server_factory):
     finally:
         for ctx in (ann_ctx, bob_ctx, nobody_ctx):
             ctx.close()
+
+
+def test_a_users_run_over_the_limit_waits_visibly_then_runs(browser, streamlit_server_factory):
+    """AGENT_DESK_MAX_RUNS_PER_USER=1: Ann's second tab asks while her first tab's run is
+    going; its status line says it waits (not an error) and it runs once the first ends."""
+    from playwright.sync_api import expect
+
+    server = streamlit_server_factory({**USERS_ENV, "AGENT_DESK_MAX_RUNS_PER_USER": "1"})
+    ctx, first = _as(browser, ANN)
+    try:
+        second = ctx.new_page()
+        second.set_default_timeout(30_000)
+        for tab in (first, second):
+            tab.goto(server.url)
+            wait_for_app(tab, expect_run=False)
+        box = first.get_by_test_id("stChatInputTextArea")
+        box.fill("run this code: ```import time\ntime.sleep(12)\nprint('slow one done')```")
+        box.press("Enter")
+        expect(first.get_by_text("Running code").first).to_be_visible(timeout=60_000)
+        box = second.get_by_test_id("stChatInputTextArea")
+        box.fill("run this code: ```print('quick one ' + str(6 * 7))```")
+        box.press("Enter")
+        waiting = second.get_by_text(re.compile(r"Waiting: you have 1 run going \(at most 1 at once"))
+        expect(waiting.first).to_be_visible(timeout=30_000)
+        expect(second.locator('[data-testid="stException"]')).to_have_count(0)
+        expect(second.locator('[data-testid="stAlert"]').filter(has_text="fail")).to_have_count(0)
+        screenshot(second, "users-run-waiting")
+        wait_for_app(first, timeout=120_000)
+        wait_for_app(second, timeout=120_000)
+        expect(second.get_by_text("quick one 42").first).to_be_attached(timeout=60_000)
+        db = sqlite3.connect(server.home / "runs.sqlite3")
+        rows = db.execute("SELECT prompt, started, ended, outcome, (SELECT MIN(at) FROM events e "
+                          "WHERE e.run_id = r.id) FROM runs r WHERE owner = ? ORDER BY started",
+                          (ANN,)).fetchall()
+        db.close()
+        [slow] = [r for r in rows if "slow one" in r[0]]
+        [quick] = [r for r in rows if "quick one" in r[0]]
+        assert slow[3] == quick[3] == "completed", rows
+        assert quick[1] < slow[2], "the waiting run is recorded (as running) while it waits"
+        assert quick[4] >= slow[2] - 0.5, "the waiting run reached the agent only after the first ended"
+    finally:
+        ctx.close()
