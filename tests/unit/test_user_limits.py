@@ -211,3 +211,25 @@ def test_kernels_per_user_real_pool(tmp_path):
         assert pool.kernel_pid("free-1") and pool.kernel_pid("free-2") and pool.live_kernels() == 4
     finally:
         pool.shutdown()
+
+
+def test_a_store_that_breaks_while_a_run_waits_lets_it_go_instead_of_raising(tmp_path):
+    store = RunStore(tmp_path)
+    agent = GatedAgent()
+    first = agent_run.start(AgentRequest(text="busy", session_id="s-1"), agent, store=store,
+                            owner="ann", max_runs_per_user=1)
+    reader = Reader(first)
+    reader.start()
+    assert _until(lambda: "busy" in agent.reached)
+    second = agent_run.start(AgentRequest(text="next", session_id="s-2"), agent, store=store,
+                             owner="ann", max_runs_per_user=1)
+    waiter = Reader(second)
+    waiter.start()
+    assert _until(lambda: bool(waiter.waiting_seen))
+    store.close()  # the store goes away (disk gone, database closed) while it waits
+    agent.gate("next").set()
+    assert _until(lambda: "next" in agent.reached, timeout=10)
+    waiter.join(10)
+    assert second.outcome == "completed" and second.waiting is None
+    agent.gate("busy").set()
+    reader.join(10)
