@@ -108,19 +108,25 @@ def test_a_users_third_run_waits_visibly_and_starts_when_one_ends(tmp_path):
     assert [r.outcome for r in store.list_runs(owner="ann@example.com")] == ["completed"] * 3
 
 
+def _one_going_one_waiting(store: RunStore, agent: GatedAgent, second: str) -> tuple[Reader, Reader]:
+    """Ann (limit 1) has a run "busy" going and a run ``second`` waiting."""
+    readers = []
+    for text in ("busy", second):
+        run = agent_run.start(AgentRequest(text=text, session_id=f"s-{text}"), agent, store=store,
+                              owner="ann", max_runs_per_user=1)
+        readers.append(Reader(run))
+        readers[-1].start()
+        assert _until(lambda: "busy" in agent.reached)
+    reader, waiter = readers
+    assert _until(lambda: bool(waiter.waiting_seen))
+    return reader, waiter
+
+
 def test_a_waiting_run_can_be_stopped_and_never_reaches_the_agent(tmp_path):
     store = RunStore(tmp_path)
     agent = GatedAgent()
-    first = agent_run.start(AgentRequest(text="busy", session_id="s-1"), agent, store=store,
-                            owner="ann", max_runs_per_user=1)
-    reader = Reader(first)
-    reader.start()
-    assert _until(lambda: "busy" in agent.reached)
-    waiting = agent_run.start(AgentRequest(text="queued", session_id="s-2"), agent, store=store,
-                              owner="ann", max_runs_per_user=1)
-    waiter = Reader(waiting)
-    waiter.start()
-    assert _until(lambda: bool(waiter.waiting_seen))
+    reader, waiter = _one_going_one_waiting(store, agent, "queued")
+    waiting = waiter.run_
     assert waiter.waiting_seen[-1].startswith("Waiting: you have 1 run going")
     waiting.stop()
     waiter.join(10)
@@ -216,16 +222,8 @@ def test_kernels_per_user_real_pool(tmp_path):
 def test_a_store_that_breaks_while_a_run_waits_lets_it_go_instead_of_raising(tmp_path):
     store = RunStore(tmp_path)
     agent = GatedAgent()
-    first = agent_run.start(AgentRequest(text="busy", session_id="s-1"), agent, store=store,
-                            owner="ann", max_runs_per_user=1)
-    reader = Reader(first)
-    reader.start()
-    assert _until(lambda: "busy" in agent.reached)
-    second = agent_run.start(AgentRequest(text="next", session_id="s-2"), agent, store=store,
-                             owner="ann", max_runs_per_user=1)
-    waiter = Reader(second)
-    waiter.start()
-    assert _until(lambda: bool(waiter.waiting_seen))
+    reader, waiter = _one_going_one_waiting(store, agent, "next")
+    second = waiter.run_
     store.close()  # the store goes away (disk gone, database closed) while it waits
     agent.gate("next").set()
     assert _until(lambda: "next" in agent.reached, timeout=10)
