@@ -39,6 +39,7 @@ from agent_core.events import (
     FinalResponse,
     GuardrailAction,
     PreProcessing,
+    RunEnd,
     TextChunk,
     Usage,
 )
@@ -224,6 +225,14 @@ class Run:
     @property
     def stopped(self) -> bool:
         return self._stop_requested
+
+    def end_event(self) -> RunEnd:
+        """The run's closing event, once it has ended: its one outcome, run and session id
+        (the CLI prints it last, so ``--json`` ends with what History and the exit status say)."""
+        if self.outcome is None:
+            raise RuntimeError("The run has not ended yet: iterate it to the end first.")
+        return RunEnd(outcome=self.outcome, run_id=self.run_id, session_id=self.request.session_id,
+                      source="run")
 
     # --- internals --------------------------------------------------------------------
     def _open(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:

@@ -41,7 +41,7 @@ def _render_history(box, turns: list[state.Turn]) -> None:
             with st.chat_message("assistant"):
                 result = replay(st.container(), turn.result.events, show_code=state.show_code(),
                                 show_trace=state.enable_trace(), key=_turn_key(i),
-                                stopped=turn.outcome == "stopped")
+                                outcome=turn.outcome)
                 if result.failure is not None or turn.outcome == "stopped":
                     _retry_button(turn.prompt, i, turn.run_id)
                 _edit_and_rerun(turn, i)
