@@ -244,7 +244,7 @@ def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | 
     # recorded in the run store (History shows CLI runs); the app keeps the store within its
     # retention limit, so the CLI exits as soon as its last event is out
     run = agent_run.start(request, backend, store=_open_store(settings, err), settings=settings,
-                          timeout=args.timeout)
+                          timeout=args.timeout, page="cli")
     for event in run:
         printer.event(event)
     end = run.end_event()  # the last JSON line: the outcome History and the exit status give

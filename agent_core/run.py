@@ -179,7 +179,7 @@ class Run:
                  store: RunStore | None = None, settings: Any = None,
                  backend_name: str | None = None, parent_run_id: str | None = None,
                  timeout: float | None = None, retention_bytes: int | None = None,
-                 retention_keep_runs: int = 3) -> None:
+                 retention_keep_runs: int = 3, page: str | None = None) -> None:
         self.cancel_token = request.cancel or CancelToken()
         self.request = request if request.cancel is not None else dataclasses.replace(
             request, cancel=self.cancel_token)
@@ -192,6 +192,7 @@ class Run:
         self.timeout = timeout
         self.retention_bytes = retention_bytes
         self.retention_keep_runs = retention_keep_runs
+        self.page = page
         self.run_id: str | None = None
         self.outcome: str | None = None
         self._collector = RunCollector()
@@ -272,13 +273,22 @@ class Run:
             return None
         try:
             recorder = stack.enter_context(self.store.recording(
-                self.request.session_id, self.request.text, self.backend_name, self.settings,
+                self.request.session_id, self.request.text, self.backend_name, self._recorded_settings(),
                 self.request.files, parent_run_id=self.parent_run_id))
         except Exception:  # noqa: BLE001 - outer edge: history is a bonus, a run never depends on it
             log.warning("could not record a run in the store at %s", getattr(self.store, "home", "?"))
             return None
         self.run_id = recorder.run_id
         return recorder
+
+    def _recorded_settings(self) -> Any:
+        """The settings kept with the run, and which page (or tool) started it: the Analysis
+        chat restores only its own conversation, never the Synthetic page's runs."""
+        if self.page is None:
+            return self.settings
+        from agent_core.store import public_settings
+
+        return {**public_settings(self.settings), "page": self.page}
 
     def _backend_events(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
         try:
@@ -319,8 +329,10 @@ def start(request: AgentRequest, backend: BackendSource, **options: Any) -> Run:
     """Start a run of ``request`` on ``backend`` (an object with ``invoke``, or a function
     that builds one: a build failure then ends the run as an ``AgentFailure`` too).
     ``options``: ``store``, ``settings``, ``backend_name``, ``parent_run_id``, ``timeout``
-    (seconds in all, then a timeout failure ends it), ``retention_bytes`` and
-    ``retention_keep_runs`` (the newest runs of each session retention never deletes)."""
+    (seconds in all, then a timeout failure ends it), ``retention_bytes``,
+    ``retention_keep_runs`` (the newest runs of each session retention never deletes) and
+    ``page`` (what started it: ``analysis``, ``synthetic``, ``rebuild``, ``cli``; kept with
+    the run's settings)."""
     return Run(request, backend, **options)
 
 
