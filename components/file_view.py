@@ -227,15 +227,18 @@ def _twin_data(digest: str, _table: ReturnedFile) -> tuple[Any, Any, int, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _twin_figure(digest: str, window: int, tickers: tuple[str, ...], _long: Any) -> Any:
-    return build_twin_figure(_long, window, tickers)
+def _twin_figure(digest: str, window: int, tickers: tuple[str, ...], unit: str, _long: Any) -> Any:
+    return build_twin_figure(_long, window, tickers, unit)
 
 
-def build_twin_figure(long: Any, window: int, tickers: tuple[str, ...]) -> Any:
-    """The figure builder of the interactive twin (cached per file, window and panels)."""
+def build_twin_figure(long: Any, window: int, tickers: tuple[str, ...], unit: str = "days") -> Any:
+    """The figure builder of the interactive twin (cached per file, window and panels);
+    ``unit``: :func:`window_unit` of the table (its panels say "20-month average")."""
     from components.charts import panel_price_chart  # noqa: PLC0415
 
-    return panel_price_chart(long, tickers, window=window)
+    period = unit.split()[-1]
+    return panel_price_chart(long, tickers, window=window,
+                             period=period[:-1] if period.endswith("s") else period)
 
 
 @st.fragment
@@ -269,7 +272,7 @@ def _interactive_fragment(table: ReturnedFile, key: str) -> None:
         if left_out:
             st.caption("Not drawn: " + neutralise_markdown(", ".join(left_out))
                        + ". Pick them above to see them.")
-    fig = _twin_figure(digest, int(window), tuple(chosen), long)
+    fig = _twin_figure(digest, int(window), tuple(chosen), unit, long)
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
     with st.expander("Data", expanded=False):
         st.dataframe(df, width="stretch", height=250, column_config=date_formats(df))

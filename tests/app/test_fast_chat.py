@@ -60,9 +60,9 @@ def counted(monkeypatch, tmp_path):
     calls: list[tuple[int, tuple[str, ...]]] = []
     real = file_view.build_twin_figure
 
-    def counting(long, window, tickers):
+    def counting(long, window, tickers, unit="days"):
         calls.append((window, tickers))
-        return real(long, window, tickers)
+        return real(long, window, tickers, unit)
 
     monkeypatch.setattr(file_view, "build_twin_figure", counting)
     return calls
