@@ -83,7 +83,9 @@ def _add_ask(sub: Any) -> None:
         "ask", help="send one request to the agent and print its events",
         description="Send one request to the agent, print every event as it arrives "
                     "(a transcript, or JSON lines with --json) and save returned files. "
-                    "Exit status: 0 completed, 1 the run ended in a failure, 2 bad usage.",
+                    "Exit status: 0 completed, 1 any other outcome (completed with problems, refused, "
+                    "failed, stopped), 2 bad usage. With --json the last line is the RunEnd event "
+                    "with the outcome.",
     )
     p.add_argument("prompt", metavar="PROMPT", help="what to ask the agent")
     p.add_argument("--backend", choices=BACKENDS, default=None,
@@ -242,11 +244,13 @@ def _ask(args: argparse.Namespace, settings: Any, files: tuple, out_dir: Path | 
     # recorded in the run store (History shows CLI runs); the app keeps the store within its
     # retention limit, so the CLI exits as soon as its last event is out
     run = agent_run.start(request, backend, store=_open_store(settings, err), settings=settings,
-                          timeout=args.timeout)
+                          timeout=args.timeout, page="cli")
     for event in run:
         printer.event(event)
+    end = run.end_event()  # the last JSON line: the outcome History and the exit status give
+    printer.event(end)
     printer.finish()
-    return EXIT_OK if run.outcome == "completed" else EXIT_FAILED
+    return EXIT_OK if end.outcome == "completed" else EXIT_FAILED
 
 
 def _open_store(settings: Any, err: TextIO) -> Any:
@@ -361,6 +365,7 @@ class _TranscriptPrinter(_Printer):
         self._answer_open = False
         self._final: str | None = None
         self._had_text = False
+        self._outcome: str | None = None
 
     def _line(self, text: str) -> None:
         if self._answer_open:
@@ -412,6 +417,8 @@ class _TranscriptPrinter(_Printer):
             print(f"error: {strip_terminal_controls(event.message)}", file=self.err)
         elif isinstance(event, ev.UnknownEvent):
             self._line(f"[unknown event] {_short(event.raw)}")
+        elif isinstance(event, ev.RunEnd):
+            self._outcome = event.outcome
         else:
             from agent_core.events import event_to_dict
 
@@ -425,6 +432,8 @@ class _TranscriptPrinter(_Printer):
             self._answer_open = True
         if self._answer_open:
             self.out.write("\n")
+        if self._outcome is not None:
+            self.out.write(f"\n== outcome: {self._outcome} ==\n")
         self.out.flush()
 
 

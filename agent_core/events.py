@@ -214,6 +214,17 @@ class AgentFailure(AgentEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunEnd(AgentEvent):
+    """How a run ended: its one outcome (agent_core.run.outcome_of: ``completed``,
+    ``completed with problems``, ``refused``, ``failed``, ``stopped``, ``interrupted``).
+    Not from any stream: the run path's own closing event (the CLI's last ``--json`` line)."""
+
+    outcome: str
+    run_id: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnknownEvent(AgentEvent):
     """Anything the parser did not recognise, kept whole for display and the store."""
 
@@ -228,7 +239,7 @@ EVENT_TYPES: dict[str, type[AgentEvent]] = {
         ModelOutput, RepromptResponse, PreProcessing, PostProcessing, GuardrailAction,
         FailureTrace, RoutingClassification, CustomOrchestration, ActionGroupInput,
         ActionGroupOutput, KnowledgeBaseQuery, KnowledgeBaseResult, CollaboratorInput,
-        CollaboratorOutput, ReturnControl, AgentFailure, UnknownEvent,
+        CollaboratorOutput, ReturnControl, AgentFailure, RunEnd, UnknownEvent,
     )
 }
 

@@ -39,6 +39,7 @@ from agent_core.events import (
     FinalResponse,
     GuardrailAction,
     PreProcessing,
+    RunEnd,
     TextChunk,
     Usage,
 )
@@ -179,7 +180,7 @@ class Run:
                  backend_name: str | None = None, parent_run_id: str | None = None,
                  timeout: float | None = None, retention_bytes: int | None = None,
                  retention_keep_runs: int = 3, owner: str | None = None,
-                 max_runs_per_user: int | None = None) -> None:
+                 max_runs_per_user: int | None = None, page: str | None = None) -> None:
         self.cancel_token = request.cancel or CancelToken()
         changes: dict[str, Any] = {}
         if request.cancel is None:
@@ -201,6 +202,7 @@ class Run:
         #: while the run waits for one of its user's run slots: what to show ("Waiting: ...")
         self.waiting: str | None = None
         self._refused: failures.AgentDeskError | None = None  # another user's session
+        self.page = page
         self.run_id: str | None = None
         self.outcome: str | None = None
         self._collector = RunCollector()
@@ -234,6 +236,14 @@ class Run:
     @property
     def stopped(self) -> bool:
         return self._stop_requested
+
+    def end_event(self) -> RunEnd:
+        """The run's closing event, once it has ended: its one outcome, run and session id
+        (the CLI prints it last, so ``--json`` ends with what History and the exit status say)."""
+        if self.outcome is None:
+            raise RuntimeError("The run has not ended yet: iterate it to the end first.")
+        return RunEnd(outcome=self.outcome, run_id=self.run_id, session_id=self.request.session_id,
+                      source="run")
 
     # --- internals --------------------------------------------------------------------
     def _open(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
@@ -275,7 +285,7 @@ class Run:
 
         try:
             recorder = stack.enter_context(self.store.recording(
-                self.request.session_id, self.request.text, self.backend_name, self.settings,
+                self.request.session_id, self.request.text, self.backend_name, self._recorded_settings(),
                 self.request.files, parent_run_id=self.parent_run_id, owner=self.request.owner))
         except NotYourSessionError as exc:  # never run code in another user's session
             self._refused = exc
@@ -319,6 +329,15 @@ class Run:
                     yield None
         finally:
             self.waiting = None
+
+    def _recorded_settings(self) -> Any:
+        """The settings kept with the run, and which page (or tool) started it: the Analysis
+        chat restores only its own conversation, never the Synthetic page's runs."""
+        if self.page is None:
+            return self.settings
+        from agent_core.store import public_settings
+
+        return {**public_settings(self.settings), "page": self.page}
 
     def _backend_events(self, heartbeat: float | None) -> Iterator[AgentEvent | None]:
         try:
@@ -364,9 +383,10 @@ def start(request: AgentRequest, backend: BackendSource, **options: Any) -> Run:
     ``options``: ``store``, ``settings``, ``backend_name``, ``parent_run_id``, ``timeout``
     (seconds in all, then a timeout failure ends it), ``retention_bytes`` and
     ``retention_keep_runs`` (the newest runs of each session retention never deletes),
-    ``owner`` (the user; else ``request.owner``) and ``max_runs_per_user`` (else the
+    ``owner`` (the user; else ``request.owner``), ``max_runs_per_user`` (else the
     settings'; a run over it waits, with ``run.waiting`` saying so, until one of its
-    user's runs ends)."""
+    user's runs ends) and ``page`` (what started it: ``analysis``, ``synthetic``,
+    ``rebuild``, ``cli``; kept with the run's settings)."""
     return Run(request, backend, **options)
 
 

@@ -41,7 +41,7 @@ def _render_history(box, turns: list[state.Turn]) -> None:
             with st.chat_message("assistant"):
                 result = replay(st.container(), turn.result.events, show_code=state.show_code(),
                                 show_trace=state.enable_trace(), key=_turn_key(i),
-                                stopped=turn.outcome == "stopped")
+                                outcome=turn.outcome)
                 if result.failure is not None or turn.outcome == "stopped":
                     _retry_button(turn.prompt, i, turn.run_id)
                 _edit_and_rerun(turn, i)
@@ -109,7 +109,7 @@ def _run(prompt: str, parent_run_id: str | None = None) -> None:
         router = EventRouter(st.container(), show_code=state.show_code(),
                              show_trace=state.enable_trace(), key=_turn_key(index))
         run = agent_run.start(request, resources.get_backend, parent_run_id=parent_run_id,
-                              **resources.run_options())
+                              page="analysis", **resources.run_options())
         st.session_state[K_ACTIVE_RUN] = (run, prompt)
         ended = False
         try:
@@ -168,7 +168,7 @@ def _kernel_notice() -> None:
             request = edited_code_request(session_link.rebuild_code(cells),
                                           session_id=session.session_id,
                                           attachments=session.attachments)
-            run = agent_run.start(request, resources.get_local_backend,
+            run = agent_run.start(request, resources.get_local_backend, page="rebuild",
                                   **resources.run_options(resources.local_settings()))
             router = EventRouter(st.container(), key="rebuild", title="Rebuilding the kernel",
                                  show_code=False)

@@ -158,7 +158,7 @@ def _render_run(store: RunStore, run: RunInfo, user: str | None) -> None:
     if run.outcome == "interrupted":
         st.info("This run was interrupted (the app or the browser tab closed while it ran). "
                 "Everything that had arrived is shown.", icon=":material/pause_circle:")
-    replay(st.container(border=True), events, key=f"hist_{run.id}")
+    replay(st.container(border=True), events, key=f"hist_{run.id}", outcome=run.outcome)
 
     _downloads(store, run, user)
     a1, a2, a3 = st.columns(3)

@@ -94,7 +94,7 @@ def _run(spec: SyntheticSpec, prompt: str) -> None:
     router = EventRouter(st.container(), show_code=state.show_code(),
                          show_trace=state.enable_trace(), key="synthetic", show_files=False,
                          title="Generating")
-    run = agent_run.start(request, resources.get_backend, **resources.run_options())
+    run = agent_run.start(request, resources.get_backend, page="synthetic", **resources.run_options())
     router.follow(run)
     st.session_state[K_RUN] = SyntheticRun(spec, prompt, router.finish(), run.run_id)
     st.rerun()

@@ -137,16 +137,17 @@ MAX_PANELS = 4
 
 
 def panel_price_chart(long_df: pd.DataFrame, tickers: Sequence[str], *, window: int,
-                      max_points: int = MAX_POINTS) -> go.Figure:
+                      max_points: int = MAX_POINTS, period: str = "day") -> go.Figure:
     """The interactive twin of a moving-average PNG: one panel per ticker (price blue,
     average red, as the static chart), one shared time axis, the legend below the plot
-    (never over the toolbar). ``tickers``: the panels, in order (the caller picks them)."""
+    (never over the toolbar). ``tickers``: the panels, in order (the caller picks them);
+    ``period``: one row of the data (``month`` on monthly data: a "20-month average")."""
     import pandas as pd
     from plotly.subplots import make_subplots
 
     shown = [str(t) for t in tickers] or sorted(long_df["ticker"].astype(str).unique())[:1]
     fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[f"{t}: price and {window}-day average" for t in shown])
+                        subplot_titles=[f"{t}: price and {window}-{period} average" for t in shown])
     points_in = points_shown = 0
     labels = long_df["ticker"].astype(str)
     for row, ticker in enumerate(shown, start=1):

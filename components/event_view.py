@@ -251,8 +251,9 @@ class EventRouter:
         """What has come so far (also valid mid-run)."""
         return self._collector.result()
 
-    def finish(self) -> RunResult:
-        """Close the status, show the answer, files, failure and usage; return the result."""
+    def finish(self, outcome: str | None = None) -> RunResult:
+        """Close the status, show the answer, files, failure and usage; return the result.
+        ``outcome``: the run's recorded outcome (a replay); otherwise it comes from the events."""
         from agent_core.run import outcome_of  # noqa: PLC0415
         from components.file_view import render_files  # noqa: PLC0415
 
@@ -264,19 +265,28 @@ class EventRouter:
             self._answer.caption("The agent returned no answer text.")
         n = len(self._steps)
         steps = f"{n} step{'s' if n != 1 else ''}"
+        took = f" in {result.duration_seconds:.1f} s" if self._live else ""
+        # the status line says the run's one outcome in the same words as History and the CLI
         if getattr(self, "_stopped", False):
+            outcome = "stopped"
+        elif outcome is None or outcome == "running":
+            outcome = outcome_of(result.events)
+        if outcome == "stopped":
             took = f" ({result.duration_seconds:.1f} s)" if self._live else ""
-            self._status.update(label=f"Stopped by you after {steps}{took}; what arrived is kept",
-                                state="error", expanded=False)
-        elif result.failure is not None:
-            self._status.update(label=f"Stopped after {steps}: {result.failure.kind}",
-                                state="error", expanded=False)
-        elif outcome_of(result.events) == "completed with problems":  # never "Done" (issue 12)
-            self._status.update(label=f"Completed with problems: {steps}; the last code step failed "
-                                      "(its error is in the step above)", state="error", expanded=False)
+            label = f"Stopped by you after {steps}{took}; what arrived is kept"
+        elif outcome == "interrupted":
+            label = f"Interrupted after {steps}: the app or the tab closed while it ran; what arrived is kept"
+        elif outcome == "failed" and result.failure is not None:
+            label = f"Failed after {steps}: {result.failure.kind}"
+        elif outcome == "refused":
+            label = f"Refused: {steps}; the agent declined the request (its answer says why)"
+        elif outcome == "completed with problems":  # never "done" (issue 12)
+            label = (f"Completed with problems: {steps}; the last code step failed or its result "
+                     "failed its own checks (the error is in the step above)")
         else:
-            took = f" in {result.duration_seconds:.1f} s" if self._live else ""
-            self._status.update(label=f"Done: {steps}{took}", state="complete", expanded=False)
+            label = f"Completed: {steps}{took}"
+        self._status.update(label=label, state="complete" if outcome == "completed" else "error",
+                            expanded=False)
         with self._tail:
             if self._live and self._show_files:  # files were drawn as they came; tables
                 from components.file_view import render_file  # noqa: PLC0415
@@ -358,12 +368,13 @@ def describe(event: AgentEvent) -> str:
 
 def replay(parent: Any, events: Iterable[AgentEvent], *, show_code: bool = True,
            show_trace: bool = True, max_visible_steps: int = 12, key: str = "replay",
-           show_files: bool = True, stopped: bool = False) -> RunResult:
+           show_files: bool = True, stopped: bool = False, outcome: str | None = None) -> RunResult:
     """Render stored events exactly as a live run would (History page, chat re-render).
-    ``key`` must be stable across reruns and unique on the page (widget keys derive from it)."""
+    ``key`` must be stable across reruns and unique on the page (widget keys derive from it).
+    ``outcome``: the run's recorded outcome, said in the status line (else judged from the events)."""
     router = EventRouter(parent, show_code=show_code, show_trace=show_trace,
                          max_visible_steps=max_visible_steps, live=False, key=key,
                          show_files=show_files)
     for event in events:
         router.add(event)
-    return router.stopped() if stopped else router.finish()
+    return router.stopped() if stopped or outcome == "stopped" else router.finish(outcome)

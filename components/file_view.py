@@ -63,6 +63,34 @@ def _full_size(name: str, data: bytes) -> None:
     st.image(data, caption=neutralise_markdown(name), width="content")
 
 
+def image_problem(data: bytes) -> str | None:
+    """Why these image bytes cannot be drawn (None when they can): PIL, which ``st.image``
+    uses, must identify and verify them; a damaged or truncated file would otherwise end
+    the page in a traceback."""
+    import io  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415  (Streamlit's own dependency)
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except Exception as exc:  # noqa: BLE001 - outer edge: PIL raises many kinds for a damaged file
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return None
+
+
+def _image(f: ReturnedFile, key: str) -> None:
+    problem = image_problem(f.data)
+    if problem is not None:
+        st.warning(f"{code_span(f.name)} looks like an image ({f.media_type}) but cannot be drawn: the "
+                   "file is damaged or truncated. Download it to inspect it, or ask the agent to "
+                   "save the chart again.", icon=":material/broken_image:")
+        return
+    st.image(f.data, caption=neutralise_markdown(f.name), width="content")
+    if st.button("Open full size", key=f"{key}_full", icon=":material/open_in_full:"):
+        _full_size(f.name, f.data)
+
+
 def formula_guard(f: ReturnedFile, key: str) -> None:
     """A CSV with cells a spreadsheet would run as formulas: say so, offer a safe copy."""
     if f.media_type not in ("text/csv", "text/tab-separated-values"):
@@ -96,9 +124,7 @@ def render_file(f: ReturnedFile, *, key: str) -> None:
     st.markdown(f"**{neutralise_markdown(f.name)}**")
     _mismatch_note(f)
     if f.is_image:
-        st.image(f.data, caption=neutralise_markdown(f.name), width="content")
-        if st.button("Open full size", key=f"{key}_full", icon=":material/open_in_full:"):
-            _full_size(f.name, f.data)
+        _image(f, key)
     elif f.is_table:
         try:
             df = read_table(f)
@@ -201,15 +227,18 @@ def _twin_data(digest: str, _table: ReturnedFile) -> tuple[Any, Any, int, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _twin_figure(digest: str, window: int, tickers: tuple[str, ...], _long: Any) -> Any:
-    return build_twin_figure(_long, window, tickers)
+def _twin_figure(digest: str, window: int, tickers: tuple[str, ...], unit: str, _long: Any) -> Any:
+    return build_twin_figure(_long, window, tickers, unit)
 
 
-def build_twin_figure(long: Any, window: int, tickers: tuple[str, ...]) -> Any:
-    """The figure builder of the interactive twin (cached per file, window and panels)."""
+def build_twin_figure(long: Any, window: int, tickers: tuple[str, ...], unit: str = "days") -> Any:
+    """The figure builder of the interactive twin (cached per file, window and panels);
+    ``unit``: :func:`window_unit` of the table (its panels say "20-month average")."""
     from components.charts import panel_price_chart  # noqa: PLC0415
 
-    return panel_price_chart(long, tickers, window=window)
+    period = unit.split()[-1]
+    return panel_price_chart(long, tickers, window=window,
+                             period=period[:-1] if period.endswith("s") else period)
 
 
 @st.fragment
@@ -243,7 +272,7 @@ def _interactive_fragment(table: ReturnedFile, key: str) -> None:
         if left_out:
             st.caption("Not drawn: " + neutralise_markdown(", ".join(left_out))
                        + ". Pick them above to see them.")
-    fig = _twin_figure(digest, int(window), tuple(chosen), long)
+    fig = _twin_figure(digest, int(window), tuple(chosen), unit, long)
     st.plotly_chart(fig, key=f"{key}_chart", width="stretch")
     with st.expander("Data", expanded=False):
         st.dataframe(df, width="stretch", height=250, column_config=date_formats(df))

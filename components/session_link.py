@@ -106,6 +106,10 @@ def _from_url(wanted: str | None) -> None:
     restore(store, wanted)
 
 
+#: pages whose runs share the session but are not turns of its Analysis chat (agent_core.run's ``page``)
+NOT_IN_CHAT = ("synthetic", "rebuild")
+
+
 def restore(store: RunStore, session_id: str) -> int:
     """Make ``session_id`` the current session from the store: files, toggles and chat.
     Returns the number of turns restored."""
@@ -123,7 +127,10 @@ def restore(store: RunStore, session_id: str) -> int:
                 ss[key] = kept.settings[key]
         ss[state.K_UPLOADED] = {f.name: f.data for f in kept.uploaded}
     turns = []
-    runs = [r for r in store.list_runs(session=session_id, limit=1000) if r.parent_run_id is None]
+    # the Analysis conversation only: not re-runs (History shows them under their run), nor the
+    # Synthetic page's runs or kernel rebuilds, which share the session id
+    runs = [r for r in store.list_runs(session=session_id, limit=1000)
+            if r.parent_run_id is None and r.settings.get("page") not in NOT_IN_CHAT]
     for r in sorted(runs, key=lambda r: r.started):
         collector = RunCollector()
         for event in store.run_events(r.id):

@@ -197,7 +197,8 @@ _SWITCH_HINT = {
 def render_welcome(*, analysis_page: str | None = "app_pages/analysis.py") -> None:
     """A short first-visit welcome: which backend is active, how to switch, a sample to try.
     "Try it with sample data" attaches the synthetic sample and opens ``analysis_page``."""
-    if st.session_state.get(state.K_WELCOMED) or state.get_chat():
+    # its job is done once the analyst has a file attached or a conversation going
+    if st.session_state.get(state.K_WELCOMED) or state.get_chat() or state.get_agent_session().attachments:
         return
     s = state.get_settings()
     hint_key = "local-gateway" if s.backend == "local" and kernels_on_gateway(s) else s.backend

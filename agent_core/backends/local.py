@@ -84,7 +84,7 @@ class LocalAgent:
         ``request.task`` (the Synthetic page's spec) is planned as it is, not from the prose.
         ``progress`` adds this agent's own ``codeOutputProgress`` member (not Bedrock's):
         what the code prints, as it prints it."""
-        from agent_core.planner import Answer, plan_task
+        from agent_core.planner import Answer, Refusal, plan_task
 
         run = uuid.uuid4().hex[:12]
         sid = request.session_id
@@ -106,6 +106,8 @@ class LocalAgent:
                     rationale="The planner failed on this request.")
 
         step = 0
+        if isinstance(plan, Refusal):  # as Bedrock says it: pre-processing found the request invalid
+            yield self._refusal(sid, f"{run}-pre", plan.rationale)
         yield self._trace(sid, {"rationale": {"traceId": f"{run}-{step}", "text": plan.rationale}})
         if isinstance(plan, Answer):
             yield from self._finish(sid, f"{run}-{step}", plan.text)
@@ -211,6 +213,13 @@ class LocalAgent:
     def _trace(self, sid: str, orchestration: dict[str, Any]) -> dict[str, Any]:
         return {"trace": {"agentId": AGENT_ID, "agentAliasId": ALIAS_ID, "sessionId": sid,
                           "trace": {"orchestrationTrace": orchestration}}}
+
+    def _refusal(self, sid: str, trace_id: str, why: str) -> dict[str, Any]:
+        """Bedrock's shape of a declined request: the pre-processing step's parsed response
+        says ``isValid: false`` (the run then ends ``refused``, agent_core.run.outcome_of)."""
+        return {"trace": {"agentId": AGENT_ID, "agentAliasId": ALIAS_ID, "sessionId": sid,
+                          "trace": {"preProcessingTrace": {"modelInvocationOutput": {
+                              "traceId": trace_id, "parsedResponse": {"isValid": False, "rationale": why}}}}}}
 
     def _finish(self, sid: str, trace_id: str, text: str) -> Iterator[dict[str, Any]]:
         yield self._trace(sid, {"observation": {"traceId": trace_id, "type": "FINISH",

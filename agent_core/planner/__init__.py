@@ -22,6 +22,12 @@ from agent_core.planner.recipes import (
 )
 
 
+@dataclass(frozen=True)
+class Refusal(Answer):
+    """An :class:`Answer` that declines the request (it needs world knowledge or free text, or
+    no recipe fits): no code runs and the run ends ``refused``, never ``completed``."""
+
+
 class NotAPriceTable(ValueError):
     """The file cannot be read as prices; the message says why and what to do."""
 
@@ -39,8 +45,9 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Plan", "Intent", "TableInfo", "plan_request",
-           "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES", "capabilities_text"]
+__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Refusal", "Plan", "Intent", "TableInfo",
+           "plan_request", "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES",
+           "capabilities_text"]
 
 #: what the local agent can do, with an example prompt for each
 CAPABILITIES: tuple[tuple[str, str], ...] = (
@@ -108,7 +115,7 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         columns=table.numeric_columns if table else (),
     )
     if intent.kind == "out_of_scope":
-        return Answer(
+        return Refusal(
             text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "
                  "analysis of your price file, and the local agent only runs price analyses it can "
                  f"check, so I did not run any code. Switch the backend to {OTHER_BACKENDS}: a model "
@@ -149,7 +156,7 @@ def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInf
                            + "\n\nFor free-form requests, switch to the Bedrock backend.",
                       rationale="The request asks what I can do.")
     if intent.kind == "unknown":
-        return Answer(
+        return Refusal(
             text="I could not map this request to one of the local agent's analyses, so I did not run "
                  "any code (I do not guess). The local agent can do:\n" + capabilities_text()
                  + "\n\nRephrase your request like one of these examples, or run your own code with "

@@ -38,7 +38,7 @@ def test_bedrock_chart_run_lands_in_expanders_and_survives_rerun(bedrock_env):
     names = [b.label for b in at.download_button]
     assert any(n.startswith("Download chart.png") for n in names)
     assert any(n.startswith("Download summary.csv") for n in names)
-    assert at.status[0].label.startswith("Done: 1 step")
+    assert at.status[0].label.startswith("Completed: 1 step")
     # the request carried this browser session's id
     sid = at.session_state["session_id"]
     assert f"/sessions/{sid}/" in invocations(bedrock_env)[0].path
@@ -61,7 +61,7 @@ def test_bedrock_throttling_shows_error_keeps_partial_output_and_retry_works(bed
     assert "Retry" in at.error[0].value
     # partial output stays: the rationale and the code that arrived before the failure
     assert expander(at, "Generated code").code[0].value == "print(1)"
-    assert at.status[0].label.startswith("Stopped")
+    assert at.status[0].label.startswith("Failed after")
     retry = next(b for b in at.button if b.label == "Retry")
     retry.click().run(timeout=RUN_TIMEOUT)
     assert not at.exception

@@ -138,7 +138,7 @@ def test_seed_chart_request_lands_in_the_usual_expanders(converse_env):
     downloads = [b.label for b in at.download_button]
     assert any(n.startswith("Download moving_average.png") for n in downloads), downloads
     assert any(n.startswith("Download moving_average.csv") for n in downloads), downloads
-    assert at.status[0].label.startswith("Done")
+    assert at.status[0].label.startswith("Completed: ")
     answer = at.session_state["chat"][0].result.text
     assert answer.startswith("Done. I wrote ") and "rows=" in answer
     assert "moving_average.png" in answer and "moving_average.csv" in answer
@@ -173,7 +173,7 @@ def test_throttling_shows_the_failure_with_a_retry_that_recovers(converse_env):
     assert at.error, "the failure must show"
     message = at.error[0].value
     assert "throttling" in message.lower() and MODEL_ID in message and "retry" in message.lower()
-    assert at.status[0].label.startswith("Stopped")
+    assert at.status[0].label.startswith("Failed after")
     assert "Looking at the data" in rendered_text(at)  # what arrived before the failure stays
 
     fakes.model.name = "chart"

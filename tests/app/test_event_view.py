@@ -12,7 +12,8 @@ def _events_app(show_code: bool = True, show_trace: bool = True, max_steps: int 
 
     from agent_core.events import (
         AgentFailure, CodeError, CodeInvocation, CodeOutput, CodeTimeout, FileReturned,
-        FilesGenerated, FinalResponse, GuardrailAction, Rationale, TextChunk, UnknownEvent, Usage,
+        FilesGenerated, FinalResponse, GuardrailAction, PreProcessing, Rationale, TextChunk, UnknownEvent,
+        Usage,
     )
     from agent_core.files import ReturnedFile
     from components.event_view import EventRouter, replay
@@ -43,10 +44,14 @@ def _events_app(show_code: bool = True, show_trace: bool = True, max_steps: int 
     if mode == "failure":
         events = events[:3] + [AgentFailure(kind="throttling", message="Too many requests.",
                                             retryable=True)]
+    if mode == "refused":  # pre-processing declined it (Bedrock, and the local agent's refusals)
+        events = [PreProcessing(rationale="Needs world knowledge.", is_valid=False, step_id="p"),
+                  TextChunk(text="I cannot do this here.")]
     parent = st.container()
-    if mode == "replay":
+    if mode in ("replay", "interrupted"):
         result = replay(parent, events, show_code=show_code, show_trace=show_trace,
-                        max_visible_steps=max_steps, key="r")
+                        max_visible_steps=max_steps, key="r",
+                        outcome="interrupted" if mode == "interrupted" else None)
     else:
         router = EventRouter(parent, show_code=show_code, show_trace=show_trace,
                              max_visible_steps=max_steps, key="r")
@@ -90,7 +95,11 @@ def test_each_event_lands_in_its_steps_expander():
     assert [m.value for m in at.markdown].count("Done: the answer.") == 1
     # the last code step failed (an error, then a time-out): never "Done" (issue 12)
     assert at.status[0].label.startswith("Completed with problems: 3 steps")
-    assert run_events(mode="clean").status[0].label.startswith("Done: ")
+    # the status line says the run's outcome in History's and the CLI's words
+    assert run_events(mode="clean").status[0].label.startswith("Completed: ")
+    assert run_events(mode="refused").status[0].label.startswith("Refused: ")
+    # a replay says the outcome the store recorded (an interrupted run is never "Completed")
+    assert run_events(mode="interrupted", many=0).status[0].label.startswith("Interrupted after ")
     assert "Tokens: 10 in, 5 out" in [c.value for c in at.caption]
     result = at.session_state["result"]
     assert result.text == "Done: the answer." and len(result.files) == 2
@@ -123,7 +132,7 @@ def test_steps_past_the_limit_go_into_one_more_steps_expander():
 def test_failure_shows_error_keeps_partial_output():
     at = run_events(mode="failure")
     assert at.error[0].value == "Too many requests. Press Retry to try again."
-    assert at.status[0].label == "Stopped after 1 step: throttling"
+    assert at.status[0].label == "Failed after 1 step: throttling"
     assert by_label(at, "Step 1 · Generated code").code[0].value.endswith("print(1)")
 
 

@@ -60,9 +60,9 @@ def counted(monkeypatch, tmp_path):
     calls: list[tuple[int, tuple[str, ...]]] = []
     real = file_view.build_twin_figure
 
-    def counting(long, window, tickers):
+    def counting(long, window, tickers, unit="days"):
         calls.append((window, tickers))
-        return real(long, window, tickers)
+        return real(long, window, tickers, unit)
 
     monkeypatch.setattr(file_view, "build_twin_figure", counting)
     return calls
@@ -110,3 +110,16 @@ def test_twin_has_a_panel_per_ticker_blue_and_red_and_names_what_it_left_out(cou
     assert len(picker.value) == MAX_PANELS
     left_out = [c.value for c in at.caption if c.value.startswith("Not drawn:")]
     assert left_out == ["Not drawn: T04, T05. Pick them above to see them."]
+    titles = [a["text"] for a in layout["annotations"]]
+    assert titles[0] == "T00: price and 20-day average"  # business-daily rows: days
+
+
+def test_twin_titles_count_the_datas_own_periods():
+    """On monthly data the twin's panels say "20-month average" (issue 12), as the answer does."""
+    import pandas as pd
+
+    long = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=30, freq="MS"), "ticker": "AAPL",
+                         "price": range(30)})
+    for unit, words in (("months", "20-month"), ("weeks", "20-week"), ("5min bars", "20-bar")):
+        fig = file_view.build_twin_figure(long, 20, ("AAPL",), unit)
+        assert fig.layout.annotations[0].text == f"AAPL: price and {words} average"

@@ -48,6 +48,17 @@ def test_welcome_names_the_backend_and_sample_button_attaches_synthetic_prices(l
     assert at.session_state["agent_session"].attachments == ()
 
 
+def test_welcome_goes_once_a_file_is_attached_another_way(local_env):
+    """An analyst who attached a file (Upload page, or Analysis's own button) no longer sees
+    the first-visit welcome above the chat (the done-when screenshots showed it there)."""
+    at = new_app("app_pages/analysis.py")
+    assert "Welcome to Agent Desk" in all_text(at)
+    at.button(key="analysis_sample").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["agent_session"].attachments
+    assert "Welcome to Agent Desk" not in all_text(at)
+
+
 def test_session_id_is_kept_across_reruns_and_pages(local_env):
     at = new_app()
     sid = at.session_state["session_id"]

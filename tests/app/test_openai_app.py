@@ -87,7 +87,7 @@ def test_seed_chart_request_lands_in_the_usual_expanders(openai_env):
     downloads = [b.label for b in at.download_button]
     assert any(n.startswith("Download moving_average.png") for n in downloads), downloads
     assert any(n.startswith("Download moving_average.csv") for n in downloads), downloads
-    assert at.status[0].label.startswith("Done")
+    assert at.status[0].label.startswith("Completed: ")
     answer = at.session_state["chat"][0].result.text
     assert answer.startswith("Done. I wrote moving_average.png, moving_average.csv")
     new = fake.requests[asked:]

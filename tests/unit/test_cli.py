@@ -44,7 +44,10 @@ def test_json_lines_and_saved_files(bedrock_server, tmp_path):
     lines = json_lines(proc.stdout)
     names = [d["event"] for d in lines]
     assert names[:2] == ["Rationale", "CodeInvocation"]
-    assert "AgentFailure" not in names and names[-1] == "TextChunk"
+    # the answer, then the run's closing event: the outcome History and the exit status give
+    assert "AgentFailure" not in names and names[-2:] == ["TextChunk", "RunEnd"]
+    assert lines[-1]["outcome"] == "completed" and lines[-1]["session_id"] == "cli-session-1"
+    assert lines[-1]["run_id"]
     files = [d for d in lines if d["event"] == "FileReturned"]
     assert [d["file"]["name"] for d in files] == ["chart.png", "summary.csv"]
     for d in files:  # bytes left out, size and safe name kept
@@ -66,6 +69,7 @@ def test_transcript_is_readable(bedrock_server, tmp_path):
     assert "[code error]" in text and "NameError" in text and "[output]" in text
     assert "== answer ==\nThe mean close is 101.47." in text
     assert text.count("The mean close is 101.47.") == 1  # final response not printed twice
+    assert text.rstrip().endswith("== outcome: completed ==")
 
 
 def test_failure_exits_1_with_events_kept(bedrock_server, tmp_path):
@@ -73,8 +77,9 @@ def test_failure_exits_1_with_events_kept(bedrock_server, tmp_path):
     proc = ask(bedrock_server, tmp_path, "x", "--json")
     assert proc.returncode == 1
     lines = json_lines(proc.stdout)
-    assert [d["event"] for d in lines] == ["Rationale", "CodeInvocation", "AgentFailure"]
-    assert lines[-1]["kind"] == "throttling" and lines[-1]["retryable"] is True
+    assert [d["event"] for d in lines] == ["Rationale", "CodeInvocation", "AgentFailure", "RunEnd"]
+    assert lines[-2]["kind"] == "throttling" and lines[-2]["retryable"] is True
+    assert lines[-1]["outcome"] == "failed"
     # the one run path recorded it: History shows CLI runs with the same outcome
     from agent_core.store import RunStore
 
@@ -123,7 +128,8 @@ def test_timeout_ends_run_with_failure(bedrock_server, tmp_path):
     assert time.monotonic() - started < 8  # the stream would take 10 s
     lines = json_lines(proc.stdout)
     assert lines[0]["event"] == "Rationale"  # what arrived is kept
-    assert lines[-1]["event"] == "AgentFailure" and lines[-1]["kind"] == "timeout"
+    assert lines[-2]["event"] == "AgentFailure" and lines[-2]["kind"] == "timeout"
+    assert lines[-1]["event"] == "RunEnd" and lines[-1]["outcome"] == "failed"
 
 
 def test_bad_usage_exits_2_without_traceback(bedrock_server, tmp_path):
@@ -148,8 +154,9 @@ def test_missing_agent_id_exits_1_naming_variable(bedrock_server, tmp_path):
                            "bedrock", "--endpoint-url", bedrock_server.url, "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    [failure] = json_lines(proc.stdout)
+    failure, end = json_lines(proc.stdout)
     assert failure["kind"] == "configuration" and "BEDROCK_AGENT_ID" in failure["message"]
+    assert end["event"] == "RunEnd" and end["outcome"] == "failed"
 
 
 def test_help_explains_every_flag():
@@ -211,6 +218,7 @@ def test_local_ask_exits_within_a_second_of_its_last_event(tmp_path):
             proc.kill()
     assert proc.returncode == 0, proc.stderr.read()
     names = [d["event"] for d in lines]
-    assert "FileReturned" in names and names[-1] == "TextChunk"
+    assert "FileReturned" in names and names[-2:] == ["TextChunk", "RunEnd"]
+    assert lines[-1]["outcome"] == "completed"
     assert (out / "moving_average.png").stat().st_size > 0
     assert exited_at - last_at < 1.0, f"exited {exited_at - last_at:.2f} s after its last event"

@@ -53,7 +53,8 @@ def events(proc: subprocess.CompletedProcess) -> list[dict]:
     assert FAKE_SECRET_KEY not in proc.stdout + proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     names = [d["event"] for d in lines]
-    assert "AgentFailure" not in names and names[-1] == "FinalResponse", names
+    assert "AgentFailure" not in names and names[-2:] == ["FinalResponse", "RunEnd"], names
+    assert lines[-1]["outcome"] == "completed"
     assert names.index("Rationale") < names.index("CodeInvocation") < names.index("CodeOutput")
     return lines
 

@@ -47,9 +47,10 @@ def events(proc: subprocess.CompletedProcess, key: str = KEY) -> list[dict]:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     names = [d["event"] for d in lines]
-    assert "AgentFailure" not in names and names[-1] == "FinalResponse", names
+    assert "AgentFailure" not in names and names[-2:] == ["FinalResponse", "RunEnd"], names
+    assert lines[-1]["outcome"] == "completed"
     assert names.index("Rationale") < names.index("CodeInvocation") < names.index("CodeOutput")
-    assert all(d.get("source") == "openai" for d in lines)
+    assert all(d.get("source") == "openai" for d in lines[:-1])  # the last: RunEnd, from the run
     return lines
 
 

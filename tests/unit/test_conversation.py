@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from agent_core.files import AttachedFile
-from agent_core.planner import AnalysisState, Answer, Plan, plan_turn
+from agent_core.planner import AnalysisState, Answer, Plan, Refusal, plan_turn
 
 TICKERS = ("AAPL", "MSFT", "GOOG", "IBM")
 
@@ -120,7 +120,7 @@ BOOKS = "Please generate a list of the 10 greatest books of all time. Return it 
 @pytest.mark.parametrize("attach", [False, True])
 def test_books_request_is_refused_naming_backends(monthly, attach):
     plan, state = plan_turn(BOOKS, [monthly] if attach else [], None)
-    assert isinstance(plan, Answer)
+    assert isinstance(plan, Refusal)  # the run ends "refused", never "completed"
     for backend in ("bedrock", "converse", "openai"):
         assert backend in plan.text
     assert "did not run any code" in plan.text and state is None
@@ -176,10 +176,11 @@ FOLLOW_UPS = [
 def test_phrasings(monthly, text, expected):
     plan, state = plan_turn(text, [monthly], None)
     if expected == "refused":
-        assert isinstance(plan, Answer) and "did not run any code" in plan.text, plan
+        assert isinstance(plan, Refusal) and "did not run any code" in plan.text, plan
         return
     if expected == "help":
-        assert isinstance(plan, Answer) and "what the local agent can do" in plan.text
+        assert isinstance(plan, Answer) and not isinstance(plan, Refusal)
+        assert "what the local agent can do" in plan.text
         return
     assert isinstance(plan, Plan), plan
     if expected == "run_code":

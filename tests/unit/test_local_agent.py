@@ -19,7 +19,7 @@ from agent_core.events import (
 )
 from agent_core.files import AttachedFile
 from agent_core.planner import Plan
-from agent_core.run import RunCollector
+from agent_core.run import RunCollector, outcome_of
 from agent_core.synthetic import SyntheticSpec, read_tables, verify
 
 pytestmark = pytest.mark.timeout(240)
@@ -204,7 +204,10 @@ def test_unknown_request_runs_no_code(agent):
     result = run(agent, "write me a poem about the sea", [attach("long.csv", LAYOUTS["long.csv"][0])])
     seq = kinds(result)
     assert "CodeInvocation" not in seq and not result.files
-    assert seq[0] == "Rationale" and "FinalResponse" in seq
+    # declined as Bedrock declines: pre-processing says it is not valid, so the run is "refused"
+    assert seq[:2] == ["PreProcessing", "Rationale"] and "FinalResponse" in seq
+    assert result.events[0].is_valid is False
+    assert outcome_of(result.events) == "refused"
     assert "did not run any code" in result.text and "Bedrock" in result.text
 
 

@@ -22,7 +22,7 @@ from agent_core.events import (
     CustomOrchestration, FailureTrace, FileReturned, FilesGenerated, FinalResponse,
     GuardrailAction, KnowledgeBaseQuery, KnowledgeBaseResult, ModelInput, ModelOutput,
     PostProcessing, PreProcessing, Rationale, Reasoning, RepromptResponse, ReturnControl,
-    RoutingClassification, TextChunk, UnknownEvent, Usage, event_from_dict, event_to_dict,
+    RoutingClassification, RunEnd, TextChunk, UnknownEvent, Usage, event_from_dict, event_to_dict,
 )
 from agent_core.stream import (
     StreamState, Utf8ChunkDecoder, failure_for_code, parse_item, parse_stream,
@@ -572,8 +572,9 @@ def test_model_full_examples_of_every_member_parse_without_unknowns(shapes, stre
             unknown = [e for e in events if isinstance(e, (UnknownEvent, AgentFailure))]
             assert not unknown, (member, item)
             seen.update(type(e) for e in events)
-    # CodeOutputProgress is the local agent's own member (output printed while code runs)
-    expected = set(EVENT_TYPES.values()) - {UnknownEvent, AgentFailure, CodeOutputProgress}
+    # CodeOutputProgress is the local agent's own member (output printed while code runs);
+    # RunEnd is the run path's closing event, never in a stream
+    expected = set(EVENT_TYPES.values()) - {UnknownEvent, AgentFailure, CodeOutputProgress, RunEnd}
     assert expected <= seen, f"never produced: {sorted(c.__name__ for c in expected - seen)}"
 
 
