@@ -180,6 +180,49 @@ def _kernel_notice() -> None:
                 st.success("The kernel was rebuilt: the session's variables are back.")
 
 
+ELSEWHERE_REFRESH_SECONDS = 2.0
+
+
+@st.fragment(run_every=ELSEWHERE_REFRESH_SECONDS)
+def _runs_elsewhere() -> None:
+    """Runs of this session that another replica (or a page reloaded mid-run) is still
+    writing, seen after a restore: their steps so far, read-only, refreshed until they end;
+    then they join the chat. A new request meanwhile runs here as usual."""
+    store = resources.get_run_store()
+    if store is None:
+        return
+    from agent_core.store import RunInfo, RunNotFoundError  # noqa: PLC0415
+
+    session_id = state.get_agent_session().session_id
+    store.recover_interrupted()  # a run whose writer is gone (replica killed) ends as interrupted
+    going: list[RunInfo] = []
+    ended: list[RunInfo] = []
+    for run_id in st.session_state.get(session_link.K_ELSEWHERE) or []:
+        try:
+            info = store.get_run(run_id)
+        except RunNotFoundError:  # deleted meanwhile
+            continue
+        if info.session_id == session_id:
+            (going if info.outcome == "running" else ended).append(info)
+    st.session_state[session_link.K_ELSEWHERE] = [r.id for r in going]
+    if ended:
+        for info in ended:
+            state.add_turn(session_link.stored_turn(store, info))
+        st.rerun(scope="app")
+    for info in going:
+        with st.chat_message("user"):
+            st.markdown(neutralise_markdown(info.prompt))
+        with st.chat_message("assistant"):
+            st.caption(f":material/sync: Running on another replica (or in another tab) since "
+                       f"{info.started_at:%H:%M:%S} UTC: its steps so far, read-only, refreshed "
+                       f"every {ELSEWHERE_REFRESH_SECONDS:g} s. You can ask something new meanwhile.")
+            router = EventRouter(st.container(), show_code=state.show_code(),
+                                 show_trace=state.enable_trace(), key=f"elsewhere_{info.id}",
+                                 title="Running on another replica")
+            for event in store.run_events(info.id):
+                router.add(event)
+
+
 def _presets() -> str | None:
     """One button per common job (all drawn every run); the prompt of the one clicked."""
     chosen = None
@@ -217,7 +260,7 @@ if not chat:
     st.caption("Pick a common job above, or type your own question below. The agent's steps "
                "(rationale, code, output) appear as it works; returned files show under "
                "its answer.")
-history_box, live_box = st.container(), st.container()
+history_box, elsewhere_box, live_box = st.container(), st.container(), st.container()
 typed = st.chat_input("Ask about your data, e.g. 'chart the 50-day moving average'",
                       key="chat_prompt")
 pending = st.session_state.pop(state.K_PENDING_PROMPT, None)
@@ -229,3 +272,6 @@ with live_box:  # the new turn first: its first step does not wait for the older
     elif pending:
         _run(*pending)
 _render_history(history_box, chat)
+if st.session_state.get(session_link.K_ELSEWHERE):  # called only then: no refresh timer otherwise
+    with elsewhere_box:
+        _runs_elsewhere()

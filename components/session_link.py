@@ -23,7 +23,7 @@ from agent_core.session import AgentSession, is_valid_session_id
 from components import state
 
 if TYPE_CHECKING:
-    from agent_core.store import RunStore
+    from agent_core.store import RunInfo, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ K_NOTICE = "session_link_notice"   # one line for the user after reading the URL
 K_KEPT = "session_kept_print"      # fingerprint of what was last written to the store
 K_RESTORED = "session_restored"    # True: restored from the store (kernel variables are gone)
 K_FOREIGN = "session_foreign"      # the session id in the link belongs to another user
+K_ELSEWHERE = "session_runs_elsewhere"  # ids of the session's runs another process is writing
 SETTING_KEYS = (state.K_ENABLE_TRACE, state.K_SHOW_CODE)
 
 
@@ -113,8 +114,6 @@ NOT_IN_CHAT = ("synthetic", "rebuild")
 def restore(store: RunStore, session_id: str) -> int:
     """Make ``session_id`` the current session from the store: files, toggles and chat.
     Returns the number of turns restored."""
-    from agent_core.run import RunCollector  # noqa: PLC0415
-
     kept = store.session_state(session_id)
     old = state.get_agent_session()
     attached = kept.attached if kept is not None else ()
@@ -131,17 +130,28 @@ def restore(store: RunStore, session_id: str) -> int:
     # Synthetic page's runs or kernel rebuilds, which share the session id
     runs = [r for r in store.list_runs(session=session_id, limit=1000)
             if r.parent_run_id is None and r.settings.get("page") not in NOT_IN_CHAT]
+    # a run still ``running`` is another process's (another replica, or this one's page that was
+    # reloaded mid-run): the Analysis page follows it read-only until it ends
+    ss[K_ELSEWHERE] = [r.id for r in sorted(runs, key=lambda r: r.started) if r.outcome == "running"]
     for r in sorted(runs, key=lambda r: r.started):
-        collector = RunCollector()
-        for event in store.run_events(r.id):
-            collector.add(event)
-        turns.append(state.Turn(r.prompt, collector.result(), r.id, r.backend, outcome=r.outcome))
+        if r.outcome != "running":
+            turns.append(stored_turn(store, r))
     ss[state.K_CHAT] = turns
     ss[K_RESTORED] = bool(turns)
     ss[K_KEPT] = _fingerprint()
     if turns:
         ss[state.K_WELCOMED] = True
     return len(turns)
+
+
+def stored_turn(store: RunStore, run: RunInfo) -> state.Turn:
+    """A chat turn rebuilt from a stored run's events."""
+    from agent_core.run import RunCollector  # noqa: PLC0415
+
+    collector = RunCollector()
+    for event in store.run_events(run.id):
+        collector.add(event)
+    return state.Turn(run.prompt, collector.result(), run.id, run.backend, outcome=run.outcome)
 
 
 def _fingerprint() -> str:

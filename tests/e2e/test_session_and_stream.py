@@ -50,24 +50,39 @@ def expect_session_back(page, sid: str) -> None:
     expect(page.get_by_text("Welcome to Agent Desk")).to_have_count(0)
 
 
+def seed_chart_run(page, url: str) -> str:
+    """First visit: the sample, the Moving average preset, its chart; returns the session id."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    wait_for_app(page, expect_run=False)
+    page.get_by_role("button", name="Try it with sample data").click()
+    wait_for_app(page)
+    # the page the sample button leads to may still show the previous run's (stale) copy
+    # of the preset row for a moment: click once exactly one has stayed on the page a moment
+    preset = page.get_by_role("button", name="Moving average", exact=True)
+    for attempt in range(3):
+        expect(preset).to_have_count(1, timeout=30_000)
+        page.wait_for_timeout(500)
+        try:
+            preset.click(timeout=5_000)
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+    wait_for_app(page, timeout=180_000)
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=60_000)
+    return session_in_url(page)
+
+
 def test_reload_new_context_and_restart_bring_the_session_back(page, browser, tmp_path):
     from playwright.sync_api import expect
 
     home = tmp_path / "home"
     server = start_streamlit({"AGENT_DESK_E2E_SERVER": "restore"}, home)
     try:
-        page.goto(server.url)
-        wait_for_app(page, expect_run=False)
-        page.get_by_role("button", name="Try it with sample data").click()
-        wait_for_app(page)
-        # the page the sample button leads to may still show the previous run's (stale) copy
-        # of the preset row for a moment: wait until exactly one is on the page
-        preset = page.get_by_role("button", name="Moving average", exact=True)
-        expect(preset).to_have_count(1, timeout=30_000)
-        preset.click()
-        wait_for_app(page, timeout=180_000)
-        expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=60_000)
-        sid = session_in_url(page)
+        sid = seed_chart_run(page, server.url)
 
         page.reload()
         wait_for_app(page, expect_run=False)
