@@ -110,3 +110,39 @@ def test_unknown_or_malformed_link_gets_a_new_session_and_one_line(home, wanted)
 def test_no_link_gets_a_new_session_in_the_url(home):
     at = open_link(None)
     assert url_session(at) == at.session_state["session_id"]
+
+
+def test_a_run_still_going_elsewhere_is_followed_read_only_then_joins_the_chat(home):
+    """Issue 16: a restored session whose run another replica is still writing shows that
+    run's steps so far, read-only; a new request works meanwhile; once the run ends it joins
+    the chat like any other turn."""
+    from tests.app.conftest import RUN_TIMEOUT
+
+    sid = seed_session(home, turns=1)
+    store = RunStore(home)
+    going = store.start_run(sid, "the long one", "local", attachments=[PRICES])
+    store.append_event(going, CodeInvocation(code="import time\ntime.sleep(600)", step_id="s1"))
+    store.append_event(going, CodeOutput(text="halfway there\n", step_id="s1"))
+    at = open_link(sid)
+    text = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert any("Running on another replica" in t for t in text), text
+    assert any("halfway there" in c.value for c in at.code), [c.value for c in at.code]
+    assert [t.prompt for t in at.session_state["chat"]] == ["question 0"]  # not a finished turn
+    assert at.session_state["session_runs_elsewhere"] == [going]
+
+    at.chat_input[0].set_value("run this code:\n```python\nprint('meanwhile', 6 * 7)\n```"
+                               ).run(timeout=RUN_TIMEOUT)
+    assert not at.exception, at.exception
+    assert any("meanwhile 42" in c.value for c in at.code)
+    assert [t.prompt for t in at.session_state["chat"]][0] == "question 0"
+
+    store.append_event(going, TextChunk(text="the long one is done"))
+    store.finish_run(going, "completed")
+    store.close()
+    at.run()
+    assert not at.exception, at.exception
+    text = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any("Running on another replica" in t for t in text)
+    assert "the long one" in [t.prompt for t in at.session_state["chat"]]
+    assert "the long one is done" in [m.value for m in at.markdown]
+    assert not at.session_state["session_runs_elsewhere"]
