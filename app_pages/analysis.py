@@ -218,7 +218,7 @@ def _runs_elsewhere() -> None:
                        f"every {ELSEWHERE_REFRESH_SECONDS:g} s. You can ask something new meanwhile.")
             router = EventRouter(st.container(), show_code=state.show_code(),
                                  show_trace=state.enable_trace(), key=f"elsewhere_{info.id}",
-                                 title="Running on another replica")
+                                 title="Running on another replica", since=info.started)
             for event in store.run_events(info.id):
                 router.add(event)
 

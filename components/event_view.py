@@ -88,7 +88,7 @@ class EventRouter:
 
     def __init__(self, parent: Any, *, show_code: bool = True, show_trace: bool = True,
                  max_visible_steps: int = 12, live: bool = True, title: str = "Working",
-                 key: str = "run", show_files: bool = True) -> None:
+                 key: str = "run", show_files: bool = True, since: float | None = None) -> None:
         self._key = key
         self._show_files = show_files
         self.show_code, self.show_trace = show_code, show_trace
@@ -100,7 +100,8 @@ class EventRouter:
         self._final: str | None = None
         self._live = live
         self._overflow: Any = None
-        self._started = time.monotonic()
+        # ``since``: the run's start (epoch seconds) when it began before this view did
+        self._started = time.monotonic() - (max(0.0, time.time() - since) if since else 0.0)
         self._label = f"{title}…"
         self._files_box: Any = None
         self._twin_slots: dict[str, Any] = {}

@@ -6,6 +6,7 @@ SIGKILLed (the run becomes interrupted on B's page); a reload through nginx land
 chat, the chart and the session id back, and a follow-up request works there."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import secrets
@@ -18,107 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
-from tests.e2e.conftest import ROOT, free_port, screenshot, start_streamlit, wait_for_app
+from tests.nginx import require_tool_path, start_nginx
+from tests.e2e.conftest import screenshot, start_streamlit, wait_for_app
 from tests.e2e.test_session_and_stream import ask, code_request, expect_session_back, seed_chart_run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]  # ~90 s idle; 3 min seen on a loaded machine
 
-NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
-TEMPLATE_VARS = ("AGENT_DESK_LISTEN", "AGENT_DESK_REPLICA_1", "AGENT_DESK_REPLICA_2",
-                 "AGENT_DESK_LOG_DIR")
-
-
-def render_nginx_conf(values: dict[str, str]) -> str:
-    """What ``envsubst '$AGENT_DESK_LISTEN ...' < deploy/nginx.conf`` gives: the template's own
-    variables filled, nginx's ``$...`` variables untouched."""
-    text = NGINX_TEMPLATE.read_text()
-    for name in TEMPLATE_VARS:
-        text = text.replace("${" + name + "}", values[name])
-    left = re.findall(r"\$\{\w+\}", text)
-    assert not left, f"unfilled template variables in deploy/nginx.conf: {left}"
-    return text
-
-
-@dataclass
-class Nginx:
-    port: int
-    prefix: Path
-    process: subprocess.Popen
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def access_log(self) -> list[str]:
-        path = self.prefix / "agent-desk.access.log"
-        return path.read_text().splitlines() if path.exists() else []
-
-    def upstreams(self) -> list[str]:
-        """The replica address(es) that answered each logged request (the last one tried)."""
-        found = [re.search(r"upstream=(\S+)", line) for line in self.access_log()]
-        return [m.group(1).split(",")[-1].strip() for m in found if m and m.group(1) != "-"]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def start_nginx(prefix: Path, replicas: list[str]) -> Nginx:
-    """deploy/nginx.conf inside a minimal main configuration of our own (temporary folders under
-    ``prefix``), nginx in the foreground as this user, listening on a free 127.0.0.1 port."""
-    nginx = require_tool_path("nginx")
-    prefix.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    site = prefix / "agent-desk.conf"
-    site.write_text(render_nginx_conf({
-        "AGENT_DESK_LISTEN": f"127.0.0.1:{port}", "AGENT_DESK_REPLICA_1": replicas[0],
-        "AGENT_DESK_REPLICA_2": replicas[1], "AGENT_DESK_LOG_DIR": str(prefix)}))
-    temp = "\n".join(f"  {kind}_temp_path {prefix / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    main = prefix / "nginx.conf"
-    main.write_text(("user root;\n" if os.geteuid() == 0 else "")
-                    + "worker_processes 1;\nevents { worker_connections 512; }\n"
-                    + f"http {{\n{temp}\n  include {site};\n}}\n")
-    error_log = prefix / "error.log"
-    cmd = [nginx, "-p", str(prefix), "-e", str(error_log), "-c", str(main),
-           "-g", f"daemon off; pid {prefix / 'nginx.pid'}; error_log {error_log} info;"]
-    check = subprocess.run([*cmd, "-t"], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, f"nginx -t refused deploy/nginx.conf:\n{check.stderr}"
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    server = Nginx(port=port, prefix=prefix, process=proc)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited with {proc.returncode}:\n{error_log.read_text()}")
-        try:
-            import urllib.request
-
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"nginx did not answer:\n{error_log.read_text()}")
-
-
-def require_tool_path(name: str) -> str:
-    """nginx lives in /usr/sbin, which a plain user's PATH may lack."""
-    for folder in ("/usr/sbin", "/usr/local/sbin"):
-        if os.access(f"{folder}/{name}", os.X_OK) and name not in os.environ.get("PATH", ""):
-            os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + folder
-    require_tool(name, "the replica test puts a real nginx in front of two app replicas")
-    import shutil
-
-    return shutil.which(name) or name
-
+HAVE_PG = importlib.util.find_spec("tests.pg") is not None  # the PostgreSQL store's test server
+if HAVE_PG:
+    from tests.pg import pg_url  # noqa: F401  (fixture)
 
 def kill_hard(server) -> None:
     """SIGKILL the replica and everything it started: a crash, not a shutdown."""
@@ -126,7 +35,15 @@ def kill_hard(server) -> None:
     server.process.wait(timeout=10)
 
 
-def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path):
+def shared_store_url(request) -> str | None:
+    """A fresh PostgreSQL database for the replicas (tests/pg.py's ``pg_url``), or None
+    while the store has no PostgreSQL support."""
+    if not HAVE_PG:
+        return None
+    return request.getfixturevalue("pg_url")
+
+
+def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path, request):
     from playwright.sync_api import expect
 
     require_tool_path("nginx")
@@ -136,8 +53,12 @@ def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path)
     def mark(what: str) -> None:
         took[what] = round(time.monotonic() - t_start, 1)
 
-    store_home = tmp_path / "store"  # one store for both replicas (SQLite in WAL mode)
-    env = {"AGENT_DESK_HOME": str(store_home),
+    store_home = tmp_path / "store"
+    # one store for both replicas: PostgreSQL (a database of the test's own) where the store
+    # supports it, else one SQLite file in WAL mode (replicas on one host only)
+    store_url = shared_store_url(request)
+    env = {"AGENT_DESK_HOME": str(store_home), **({"AGENT_DESK_STORE_URL": store_url} if store_url else {}),
+           "AGENT_DESK_LEASE_SECONDS": "6",  # a killed replica's run is interrupted within 6 s
            # the same cookie secret on every replica: Streamlit's XSRF cookie (uploads) and
            # st.login's cookie must be valid on whichever replica a request lands
            "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16)}
@@ -175,7 +96,7 @@ def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path)
 
             kill_hard(a)  # the replica dies mid-run
             # B's page sees the run end (its writer is gone): it joins the chat as interrupted
-            expect(watcher.get_by_text("Running on another replica")).to_have_count(0, timeout=30_000)
+            expect(watcher.get_by_text("Running on another replica")).to_have_count(0, timeout=60_000)
             mark("A killed, B shows the run ended")
         finally:
             other.close()
@@ -197,7 +118,7 @@ def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path)
 
         from agent_core.store import RunStore
 
-        with RunStore(store_home, recover=False) as store:
+        with RunStore(store_home, recover=False, **({"url": store_url} if store_url else {})) as store:
             runs = store.list_runs(session=sid)
         assert [r.outcome for r in runs[:3]] == ["completed", "interrupted", "completed"], runs[:3]
     finally:
