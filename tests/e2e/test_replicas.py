@@ -111,7 +111,7 @@ def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path,
             expect(elsewhere).to_be_visible(timeout=120_000)
             expect(watcher.get_by_text(re.compile(r"beat [3-9]")).first).to_be_visible(timeout=20_000)
             mark("B shows it read-only")
-            screenshot(watcher, "issue16-run-on-another-replica", full_page=False)
+            screenshot(watcher, "issue16-run-on-another-replica", full_page=False, scroll_to=elsewhere)
 
             kill_hard(a)  # the replica dies mid-run
             # B's page sees the run end (its writer is gone): it joins the chat as interrupted
