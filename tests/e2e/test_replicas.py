@@ -90,25 +90,28 @@ def test_killed_replica_session_comes_back_on_the_other(page, browser, tmp_path,
         proxy = start_nginx(tmp_path / "nginx", list(by_addr))
         mark("replicas and nginx up")
         assert upload_status(proxy.url, 5 * 1024 * 1024) != 413  # nginx's default limit is 1 MB
-
-        sid = seed_chart_run(page, proxy.url)  # on whichever replica nginx picks: call it A
-        mark("seed chart on A")
-        served = set(proxy.upstreams())
-        assert len(served) == 1, f"one client address, one replica (sticky): {served}"
+        served = set(proxy.upstreams())  # this client's replica: call it A
+        assert len(served) == 1, served
         a = by_addr[served.pop()]
         b = next(r for r in replicas if r is not a)
+        other = browser.new_context(viewport={"width": 1400, "height": 1000})
+        watcher = other.new_page()
+        watcher.goto(b.url)  # B's first page (imports, caches) loads while A draws the chart
+
+        sid = seed_chart_run(page, proxy.url)
+        mark("seed chart on A")
+        assert set(proxy.upstreams()) == {f"127.0.0.1:{a.port}"}, "one client address, one replica"
 
         # a long run on A, followed read-only from B (its URL opened directly)
         ask(page, code_request("import time\nfor i in range(900):\n    print(f'beat {i}', flush=True)\n"
                                "    time.sleep(1)"))
         page.get_by_text("beat 1").first.wait_for(state="visible", timeout=60_000)
-        other = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
             mark("long run going on A")
-            watcher = other.new_page()
             watcher.goto(f"{b.url}/?session={sid}")  # not waiting for an idle page: it refreshes
             elsewhere = watcher.get_by_text("Running on another replica").first
             expect(elsewhere).to_be_visible(timeout=120_000)
+            mark("B: the run is there")
             expect(watcher.get_by_text(re.compile(r"beat [3-9]")).first).to_be_visible(timeout=20_000)
             mark("B shows it read-only")
             screenshot(watcher, "issue16-run-on-another-replica", full_page=False, scroll_to=elsewhere)
