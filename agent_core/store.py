@@ -1,29 +1,31 @@
-"""Run history that survives a refresh and a restart.
+"""Run history that survives a refresh, a restart and the loss of a replica.
 
-One SQLite file (``home/runs.sqlite3``, WAL mode) holds sessions, runs and every
-event of a run in order; file bytes (returned and attached) live in a
-content-addressed folder next to it (``home/blobs/ab/abcdef...``, sha256), so the
-same file stored twice takes its space once.
+One database holds sessions, runs and every event of a run in order: by default a
+SQLite file (``home/runs.sqlite3``, WAL mode, busy timeout), or PostgreSQL when
+``AGENT_DESK_STORE_URL=postgresql://user@host:port/db`` is set (several app replicas on
+one store). Both go through SQLAlchemy Core with one schema and one set of Alembic
+migrations (``agent_core/migrations``), applied when a store is opened. File bytes are
+content addressed (sha256, stored once): see :mod:`agent_core.store_blobs` for where.
 
 Events are written through, one committed transaction per event, so a run whose
-process dies keeps everything it had received. Such a run is left ``running``;
-the next :class:`RunStore` opened (any process) marks it ``interrupted`` once
-its writer process is gone. A run of a live writer is never touched: each run
-records its writer's pid and a token made of the pid and the process's start
-time, so a recycled pid is not mistaken for the writer.
+process dies keeps everything it had received. A running run holds a lease: its
+writer (``writer_id``: this open store) refreshes ``heartbeat_at`` on every event and
+from a small thread every few seconds; any store on any host marks a run whose
+heartbeat is older than ``AGENT_DESK_LEASE_SECONDS`` (default 30) ``interrupted``, at
+open and then at most every quarter lease when it lists or reads runs.
 
-Safe for several threads (one lock per store) and several processes (SQLite's
-own locking, ``busy_timeout``) writing at once.
+Safe for several threads (a connection pool) and several processes and hosts writing
+at once (SQLite's ``BEGIN IMMEDIATE`` + busy timeout; PostgreSQL's row locks).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -31,10 +33,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import psutil
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent_core.events import (
     AgentEvent,
@@ -46,10 +52,19 @@ from agent_core.events import (
 )
 from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile
-from agent_core.store_schema import LATEST, migrate
+from agent_core.store_blobs import FILES_URL_ENV, BlobError, Blobs, FileBlobs, blobs_for, check_sha
+from agent_core.store_schema import LATEST as LEGACY_LATEST
+from agent_core.store_schema import SchemaTooNewError, migrate
 
 DB_NAME = "runs.sqlite3"
 BLOB_DIR = "blobs"
+STORE_URL_ENV = "AGENT_DESK_STORE_URL"
+LEASE_ENV = "AGENT_DESK_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 30.0
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: The schema version (the newest Alembic revision, as a number).
+LATEST = 8
+HEAD = f"{LATEST:04d}"
 #: How a run ended (agent_core.run.outcome_of decides which); ``running`` until then.
 FINAL_OUTCOMES = ("completed", "completed with problems", "refused", "failed", "stopped",
                   "interrupted")
@@ -57,7 +72,8 @@ OUTCOMES = ("running", *FINAL_OUTCOMES)
 log = logging.getLogger(__name__)
 _SECRETISH = re.compile(
     r"secret|password|passwd|credential|access_key|session_key|api_key|(^|_)token$", re.I)
-
+_PG_BLOB_LOCK = 0x61676e74  # advisory lock: blob writers share it, blob collection takes it alone
+_PG_MIGRATE_LOCK = 0x6d696772
 
 class StoreError(AgentDeskError, RuntimeError):
     """A store operation that cannot be done; the message says what to do."""
@@ -197,7 +213,8 @@ def process_token(pid: int | None = None) -> str:
 
 
 def writer_alive(pid: int | None, token: str | None) -> bool:
-    """Whether the process that wrote a run is still that same live process."""
+    """Whether a process on THIS host is still the one that wrote a run (diagnostics only:
+    recovery goes by the heartbeat lease, which works across hosts)."""
     if not pid or not _pid_alive(pid):
         return False
     if token and not token.endswith(":unknown"):
@@ -227,37 +244,205 @@ def default_home() -> Path:
     return Path(os.environ.get("AGENT_DESK_HOME") or "~/.agent-desk").expanduser()
 
 
+def lease_from_env() -> float:
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_LEASE_SECONDS
+    except ValueError:
+        raise StoreError(f"{LEASE_ENV} must be a number of seconds, not {raw!r}.") from None
+    if value <= 0:
+        raise StoreError(f"{LEASE_ENV} must be more than 0 seconds.")
+    return value
+
+
+def engine_url(url: str) -> sa.URL:
+    """``postgresql://user@host:port/db`` (or ``postgres://``) -> SQLAlchemy's psycopg 3 URL."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"{STORE_URL_ENV} must look like postgresql://user@host:5432/database "
+                         "(leave it unset for SQLite under AGENT_DESK_HOME).") from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("sqlite"):
+        return parsed
+    raise StoreError(f"{STORE_URL_ENV} must be a postgresql:// URL, not {parsed.drivername}://.")
+
+
+@lru_cache(maxsize=1024)
+def _sql(query: str) -> sa.TextClause:
+    """The store's SQL is written with ``?`` placeholders (one text for both databases);
+    SQLAlchemy binds them as ``:p0, :p1, ...``."""
+    parts = query.split("?")
+    named = parts[0] + "".join(f":p{i}{part}" for i, part in enumerate(parts[1:]))
+    return sa.text(named)
+
+
+def _params(args: Iterable[Any]) -> dict[str, Any]:
+    return {f"p{i}": value for i, value in enumerate(args)}
+
+
+class _Tx:
+    """A connection inside one transaction, with sqlite3's ``execute(sql, args)`` shape."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def execute(self, query: str, args: Iterable[Any] = ()) -> CursorResult[Any]:
+        return self.conn.execute(_sql(query), _params(args))
+
+
 class RunStore:
-    """Sessions, runs, events and files of Agent Desk under ``home``."""
+    """Sessions, runs, events and files of Agent Desk (SQLite under ``home``, or ``url``)."""
 
     def __init__(self, home: Path | str | None = None, *, busy_timeout_ms: int = 30_000,
-                 recover: bool = True) -> None:
+                 recover: bool = True, url: str | None = None, files_url: str | None = None,
+                 lease_seconds: float | None = None) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
+        url = url if url is not None else os.environ.get(STORE_URL_ENV, "").strip()
+        files_url = files_url if files_url is not None else os.environ.get(FILES_URL_ENV, "").strip()
+        self.lease_seconds = float(lease_seconds) if lease_seconds else lease_from_env()
+        self.is_sqlite = not url
+        self._url = url
+        self.path: Path | None = self.home / DB_NAME if self.is_sqlite else None
+        if self.is_sqlite:
+            self.home.mkdir(parents=True, exist_ok=True)
+        self.blobs: Blobs = blobs_for(files_url or None, database_is_sqlite=self.is_sqlite,
+                                      home=self.home)
         self.blob_root = self.home / BLOB_DIR
-        self.blob_root.mkdir(exist_ok=True)
-        self.path = self.home / DB_NAME
-        self._lock = threading.RLock()
         self._token = process_token()
+        #: This open store, as the writer of its runs (host, process, and a random part).
+        self.writer_id = f"{socket.gethostname()}:{self._token}:{secrets.token_hex(4)}"
+        self._recover = recover
+        self._last_recovery = 0.0
+        self._live: set[str] = set()  # runs this store is writing: their heartbeats are ours
+        self._live_lock = threading.Lock()
+        self._beat_stop = threading.Event()
+        self._beat_thread: threading.Thread | None = None
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                         timeout=busy_timeout_ms / 1000)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")  # WAL: survives a killed process
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            migrate(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"The run store at {self.path} cannot be opened ({exc}). If the file is damaged, "
-                "move it away and restart: a new, empty history will be created.") from None
+            if self.is_sqlite:
+                self._legacy_upgrade(self.home / DB_NAME, busy_timeout_ms)
+                self.engine = self._sqlite_engine(self.home / DB_NAME, busy_timeout_ms)
+            else:
+                self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True, pool_size=5,
+                                               max_overflow=10)
+            self._migrate()
+        except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
+            raise StoreError(f"The run store at {self.location} cannot be opened "
+                             f"({_short(exc)}). {self._fix_hint}") from None
         if recover:
             self.recover_interrupted()
 
+    @property
+    def location(self) -> str:
+        """Where the store is, in words (a PostgreSQL URL without its password)."""
+        if self.is_sqlite:
+            return str(self.path)
+        return engine_url(self._url).set(drivername="postgresql").render_as_string(
+            hide_password=True)
+
+    @property
+    def _fix_hint(self) -> str:
+        if self.is_sqlite:
+            return ("If the file is damaged, move it away and restart: a new, empty history "
+                    "will be created.")
+        return f"Check that the server is running and {STORE_URL_ENV} names a database you may use."
+
+    # --- opening and migrating --------------------------------------------------------
+    @staticmethod
+    def _legacy_upgrade(path: Path, busy_timeout_ms: int) -> None:
+        """A file written before Alembic (``PRAGMA user_version`` 1..5, no alembic table):
+        bring it to version 6 with its own SQL first (agent_core.store_schema)."""
+        if not path.exists():
+            return
+        conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            alembic = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'"
+                                   ).fetchone()
+            if version > LATEST:
+                raise SchemaTooNewError(
+                    f"The run store has schema version {version}, newer than this app knows "
+                    f"({LATEST}). Update Agent Desk, or point AGENT_DESK_HOME at another folder.")
+            if 0 < version < LEGACY_LATEST and alembic is None:
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                migrate(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _sqlite_engine(path: Path, busy_timeout_ms: int) -> Engine:
+        engine = sa.create_engine(f"sqlite:///{path}", pool_size=5, max_overflow=10)
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # BEGIN is ours (below), not the driver's
+            for pragma in (f"busy_timeout = {int(busy_timeout_ms)}", "journal_mode = WAL",
+                           "synchronous = NORMAL",  # WAL: survives a killed process
+                           "foreign_keys = ON"):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # a write takes SQLite's write lock at its start (waits on the busy timeout
+            # instead of failing when a read would have to become a write)
+            read = conn.get_execution_options().get("store_read", False)
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+        return engine
+
+    def _migrate(self) -> None:
+        """Bring the database to :data:`HEAD` under a lock (SQLite's write lock, a
+        PostgreSQL advisory lock), so that replicas starting at once migrate it once."""
+        if self._version_of() == LATEST:
+            return
+        from alembic import command  # noqa: PLC0415  (only when there is work to do)
+        from alembic.config import Config  # noqa: PLC0415
+
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_LOCK})
+            version = self._version_of(conn)
+            if version > LATEST:
+                raise SchemaTooNewError(
+                    f"The run store has schema version {version}, newer than this app knows "
+                    f"({LATEST}). Update Agent Desk, or point {self._setting} at another store.")
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+            cfg.attributes["connection"] = conn
+            if version and not self._has_alembic(conn):  # a pre-Alembic SQLite file
+                command.stamp(cfg, f"{version:04d}")
+            command.upgrade(cfg, HEAD)
+            if self.is_sqlite:  # an older app opening this file refuses it (newer than it knows)
+                conn.exec_driver_sql(f"PRAGMA user_version = {LATEST:d}")
+
+    @property
+    def _setting(self) -> str:
+        return "AGENT_DESK_HOME" if self.is_sqlite else STORE_URL_ENV
+
+    def _has_alembic(self, conn: Connection) -> bool:
+        return sa.inspect(conn).has_table("alembic_version")
+
+    def _version_of(self, conn: Connection | None = None) -> int:
+        """The schema version: Alembic's revision, or a pre-Alembic file's user_version."""
+        if conn is None:
+            with self.engine.connect().execution_options(store_read=True) as own:
+                return self._version_of(own)
+        if self._has_alembic(conn):
+            rev = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            if rev is not None:
+                return int(rev)
+        if self.is_sqlite:
+            return int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+        return 0
+
     # --- plumbing -------------------------------------------------------------------
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._beat_stop.set()
+        thread = self._beat_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+        self.engine.dispose()
 
     def __enter__(self) -> RunStore:
         return self
@@ -266,58 +451,75 @@ class RunStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from its start."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:  # rolled back, then re-raised: a write is whole or not at all
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _write(self) -> Iterator[_Tx]:
+        """One write transaction (SQLite: holding the write lock from its start)."""
+        with self.engine.begin() as conn:
+            yield _Tx(conn)
 
-    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self._conn.execute(sql, tuple(args))
-            cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    def _read(self, query: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self.engine.connect().execution_options(store_read=True) as conn:
+            result = conn.execute(_sql(query), _params(args))
+            return [dict(row) for row in result.mappings()]
+
+    def _now_sql(self) -> str:
+        """The database's clock in seconds since the epoch (one clock for every replica)."""
+        if self.is_sqlite:
+            return "((julianday('now') - 2440587.5) * 86400.0)"
+        return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
     @property
     def schema_version(self) -> int:
-        return self._read("PRAGMA user_version")[0]["user_version"]
+        return self._version_of()
 
     # --- blobs ----------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", sha or ""):
-            raise StoreError(f"{sha!r} is not a file hash of this store.")
-        return self.blob_root / sha[:2] / sha
+        """Where a file's bytes are on disk (only when files live under the home folder)."""
+        try:
+            check_sha(sha)
+        except BlobError as exc:
+            raise StoreError(str(exc)) from None
+        if not isinstance(self.blobs, FileBlobs):
+            raise StoreError(f"Files of this store are kept {self.blobs.describe()}, not on disk.")
+        return self.blobs.path(sha)
 
-    def _put_blob(self, conn: sqlite3.Connection, data: bytes) -> str:
-        """Store bytes (inside a write transaction, so retention cannot race it)."""
+    def _put_blob(self, conn: _Tx, data: bytes) -> str:
+        """Store bytes inside a write transaction (so retention cannot race it): the row
+        first (on PostgreSQL it waits for a collection in progress), then the bytes."""
         sha = hashlib.sha256(data).hexdigest()
-        path = self.blob_path(sha)
-        if not path.exists() or path.stat().st_size != len(data):
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        conn.execute("INSERT OR IGNORE INTO blobs (sha, size, created) VALUES (?, ?, ?)",
-                     (sha, len(data), time.time()))
+        if not self.is_sqlite:
+            conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (_PG_BLOB_LOCK,))
+        in_db = self.blobs.in_database
+        conn.execute("INSERT INTO blobs (sha, size, created, data) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (sha) DO NOTHING",
+                     (sha, len(data), time.time(), data if in_db else None))
+        if not in_db:
+            try:
+                self.blobs.put(sha, data)
+            except BlobError as exc:
+                raise StoreError(str(exc)) from None
         return sha
 
     def read_blob(self, sha: str) -> bytes:
+        data: bytes | None
         try:
-            return self.blob_path(sha).read_bytes()
-        except FileNotFoundError:
-            raise StoreError(f"The stored file {sha[:12]}... is missing from {self.blob_root}; "
-                             "it may have been deleted by hand.") from None
+            if self.blobs.in_database:
+                rows = self._read("SELECT data FROM blobs WHERE sha = ?", (check_sha(sha),))
+                data = bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
+            else:
+                data = self.blobs.get(sha)
+        except BlobError as exc:
+            raise StoreError(str(exc)) from None
+        if data is None:
+            raise StoreError(f"The stored file {sha[:12]}... is missing from "
+                             f"{self.blobs.describe()}; it may have been deleted by hand.")
+        return data
 
     # --- writing a run ----------------------------------------------------------------
     def start_run(self, session_id: str, prompt: str, backend: str, settings: Any = None,
                   attachments: Iterable[AttachedFile] = (), *, parent_run_id: str | None = None,
                   run_id: str | None = None, owner: str | None = None) -> str:
-        """Record a new run (``running``) and its attached files; returns its id.
+        """Record a new run (``running``, leased to this store) and its attached files;
+        returns its id.
 
         ``owner``: the user running it. A new session becomes theirs; a session of another
         user raises :class:`NotYourSessionError` (nothing is written)."""
@@ -333,20 +535,21 @@ class RunStore:
                 (session_id, backend, now, now, owner))
             conn.execute(
                 "INSERT INTO runs (id, session_id, parent_run_id, prompt, backend, settings_json, "
-                "started, outcome, writer_pid, writer_token, owner) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                "started, outcome, writer_pid, writer_token, owner, writer_id, heartbeat_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, {self._now_sql()})",
                 (run_id, session_id, parent_run_id, prompt, backend, settings_json, now,
-                 os.getpid(), self._token, owner))
+                 os.getpid(), self._token, owner, self.writer_id))
             for pos, f in enumerate(attachments):
                 sha = self._put_blob(conn, bytes(f.data))
                 conn.execute(
                     "INSERT INTO attachments (run_id, position, name, media_type, use_case, size, "
                     "blob_sha) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (run_id, pos, f.name, f.media_type, f.use_case, len(f.data), sha))
+        self._hold_lease(run_id)
         return run_id
 
     @staticmethod
-    def _check_owner(conn: sqlite3.Connection, session_id: str, owner: str | None) -> None:
+    def _check_owner(conn: _Tx, session_id: str, owner: str | None) -> None:
         """Refuse a user's write into another user's session (inside the write transaction).
         A session nobody owns (single-user install, written before owners) is taken by the
         first user who writes into it; no ``owner`` (the CLI, a single-user app) checks nothing."""
@@ -357,43 +560,47 @@ class RunStore:
             raise NotYourSessionError(session_id)
 
     def append_event(self, run_id: str, event: AgentEvent) -> int:
-        """Write one event now (committed before returning); returns its sequence number."""
+        """Write one event now (committed before returning); returns its sequence number.
+
+        The run's row is updated first (its heartbeat): that locks it, so the writers of
+        one run get their sequence numbers in order on PostgreSQL as on SQLite."""
         data = event_to_dict(event)
         payload = bytes(event.file.data) if isinstance(event, FileReturned) else None
         now = time.time()
         with self._write() as conn:
+            beat = conn.execute(f"UPDATE runs SET heartbeat_at = {self._now_sql()} WHERE id = ?",
+                                (run_id,))
+            if beat.rowcount == 0:
+                raise RunNotFoundError(f"No run {run_id!r} in the store (was it deleted?).")
             sha = self._put_blob(conn, payload) if payload is not None else None
-            row = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?",
-                               (run_id,)).fetchone()
-            seq = row[0]
-            try:
-                conn.execute(
-                    "INSERT INTO events (run_id, seq, at, kind, event_json, blob_sha) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (run_id, seq, now, data["event"], json.dumps(data, default=str), sha))
-            except sqlite3.IntegrityError:
-                raise RunNotFoundError(f"No run {run_id!r} in the store (was it deleted?).") from None
+            seq = conn.execute(
+                "INSERT INTO events (run_id, seq, at, kind, event_json, blob_sha) "
+                "SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? FROM events WHERE run_id = ? "
+                "RETURNING seq",
+                (run_id, now, data["event"], json.dumps(data, default=str), sha, run_id)).scalar_one()
             if seq == 0:
-                conn.execute("UPDATE runs SET first_event_seconds = MAX(0, ? - started) "
-                             "WHERE id = ? AND first_event_seconds IS NULL", (now, run_id))
-            if isinstance(event, Usage) and (event.input_tokens is not None
-                                             or event.output_tokens is not None):
-                conn.execute(
-                    "UPDATE runs SET input_tokens = CASE WHEN ? IS NULL THEN input_tokens "
-                    "ELSE COALESCE(input_tokens, 0) + ? END, output_tokens = CASE WHEN ? IS NULL "
-                    "THEN output_tokens ELSE COALESCE(output_tokens, 0) + ? END WHERE id = ?",
-                    (event.input_tokens, event.input_tokens, event.output_tokens,
-                     event.output_tokens, run_id))
-        return seq
+                conn.execute("UPDATE runs SET first_event_seconds = CASE WHEN ? > started "
+                             "THEN ? - started ELSE 0 END "
+                             "WHERE id = ? AND first_event_seconds IS NULL", (now, now, run_id))
+            if isinstance(event, Usage):
+                used = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
+                sets = [f"{col} = COALESCE({col}, 0) + ?" for col, n in used.items() if n is not None]
+                if sets:
+                    conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?",
+                                 (*(n for n in used.values() if n is not None), run_id))
+        return int(seq)
 
     def finish_run(self, run_id: str, outcome: str) -> None:
         if outcome not in FINAL_OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(FINAL_OUTCOMES)}, not {outcome!r}")
-        with self._write() as conn:
-            cur = conn.execute("UPDATE runs SET outcome = ?, ended = ? WHERE id = ?",
-                               (outcome, time.time(), run_id))
-            if cur.rowcount == 0:
-                raise RunNotFoundError(f"No run {run_id!r} in the store.")
+        try:
+            with self._write() as conn:
+                cur = conn.execute("UPDATE runs SET outcome = ?, ended = ? WHERE id = ?",
+                                   (outcome, time.time(), run_id))
+                if cur.rowcount == 0:
+                    raise RunNotFoundError(f"No run {run_id!r} in the store.")
+        finally:
+            self._release_lease(run_id)
 
     @contextmanager
     def recording(self, session_id: str, prompt: str, backend: str, settings: Any = None,
@@ -419,22 +626,68 @@ class RunStore:
         finally:
             rec.finish(rec.stopped_as or ended)
 
+    # --- the lease ------------------------------------------------------------------
+    def _hold_lease(self, run_id: str) -> None:
+        """Keep the run's heartbeat fresh from a small thread while this store writes it
+        (a run waiting on a long code cell sends no events)."""
+        with self._live_lock:
+            self._live.add(run_id)
+            if self._beat_thread is None and not self._beat_stop.is_set():
+                self._beat_thread = threading.Thread(target=self._beat, name="run-store-heartbeat",
+                                                     daemon=True)
+                self._beat_thread.start()
+
+    def _release_lease(self, run_id: str) -> None:
+        with self._live_lock:
+            self._live.discard(run_id)
+
+    def _beat(self) -> None:
+        interval = max(0.2, self.lease_seconds / 4)
+        while not self._beat_stop.wait(interval):
+            with self._live_lock:
+                live = sorted(self._live)
+                if not live:
+                    self._beat_thread = None
+                    return
+            try:
+                with self._write() as conn:
+                    marks = ", ".join("?" for _ in live)
+                    conn.execute(f"UPDATE runs SET heartbeat_at = {self._now_sql()} "
+                                 f"WHERE outcome = 'running' AND id IN ({marks})", live)
+            except (SQLAlchemyError, sqlite3.Error):  # the next beat tries again
+                log.warning("could not refresh the heartbeat of %d running run(s)", len(live))
+
     # --- recovery -------------------------------------------------------------------
     def recover_interrupted(self, *, all_running: bool = False) -> list[str]:
-        """Mark ``interrupted`` every running run whose writer process is gone
-        (``all_running``: every running run not written by this process)."""
-        rows = self._read("SELECT id, writer_pid, writer_token FROM runs WHERE outcome = 'running'")
-        dead = [r["id"] for r in rows
-                if r["writer_token"] != self._token
-                and (all_running or not writer_alive(r["writer_pid"], r["writer_token"]))]
-        if dead:
-            with self._write() as conn:
-                for run_id in dead:
-                    conn.execute(
-                        "UPDATE runs SET outcome = 'interrupted', ended = COALESCE("
-                        "(SELECT MAX(at) FROM events WHERE run_id = runs.id), started) "
-                        "WHERE id = ? AND outcome = 'running'", (run_id,))
+        """Mark ``interrupted`` every running run whose lease ran out: its heartbeat is
+        older than :attr:`lease_seconds` on the database's clock, whichever host wrote it
+        (``all_running``: every running run not written by this store)."""
+        self._last_recovery = time.monotonic()
+        stale = ("" if all_running else
+                 f" AND COALESCE(heartbeat_at, started) < {self._now_sql()} - ?")
+        args: list[Any] = [self.writer_id] + ([] if all_running else [self.lease_seconds])
+        query = ("SELECT id FROM runs WHERE outcome = 'running' "
+                 "AND (writer_id IS NULL OR writer_id <> ?)" + stale)
+        if not self._read(query, args):  # a read first: no write lock when nothing is stale
+            return []
+        with self._write() as conn:
+            dead = [r[0] for r in conn.execute(query + ("" if self.is_sqlite else " FOR UPDATE"),
+                                               args)]
+            for run_id in dead:
+                conn.execute(
+                    "UPDATE runs SET outcome = 'interrupted', ended = COALESCE("
+                    "(SELECT MAX(at) FROM events WHERE run_id = runs.id), started) "
+                    "WHERE id = ? AND outcome = 'running'", (run_id,))
         return dead
+
+    def _recover_now_and_then(self) -> None:
+        """Readers see another replica's dead run as interrupted within the lease: recovery
+        runs again when a quarter of the lease has passed since the last time."""
+        if self._recover and time.monotonic() - self._last_recovery > self.lease_seconds / 4:
+            try:
+                self.recover_interrupted()
+            except (SQLAlchemyError, sqlite3.Error):
+                log.warning("could not mark runs whose writer is gone as interrupted")
 
     # --- reading --------------------------------------------------------------------
     _RUN_SELECT = (
@@ -463,6 +716,7 @@ class RunStore:
                   owner: str | None = None) -> list[RunInfo]:
         """Runs newest first, filtered by session, backend, outcome, words in the prompt,
         ``parent`` (the re-runs of one run) and ``owner`` (only that user's runs)."""
+        self._recover_now_and_then()
         where, args = [], []
         equal = {"r.parent_run_id": parent, "r.session_id": session, "r.backend": backend,
                  "r.outcome": outcome}
@@ -475,16 +729,17 @@ class RunStore:
             args.append(owner)
         if text and text.strip():
             escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append("r.prompt LIKE ? ESCAPE '\\'")
-            args.append(f"%{escaped}%")
+            where.append("LOWER(r.prompt) LIKE ? ESCAPE '\\'")  # ASCII case as SQLite's LIKE
+            args.append(f"%{escaped.lower()}%")
         sql = self._RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY r.started DESC, r.rowid DESC LIMIT ? OFFSET ?"
+        sql += " ORDER BY r.started DESC, r.id DESC LIMIT ? OFFSET ?"
         return [self._run_info(r) for r in self._read(sql, [*args, int(limit), int(offset)])]
 
     def get_run(self, run_id: str) -> RunInfo:
+        self._recover_now_and_then()
         rows = self._read(self._RUN_SELECT + " WHERE r.id = ?", (run_id,))
         if not rows:
-            raise RunNotFoundError(f"No run {run_id!r} in the store at {self.home}.")
+            raise RunNotFoundError(f"No run {run_id!r} in the store at {self.location}.")
         return self._run_info(rows[0])
 
     def run_events(self, run_id: str) -> list[AgentEvent]:
@@ -633,40 +888,54 @@ class RunStore:
             self._collect_blobs(conn)
         return len(ids)
 
-    def _collect_blobs(self, conn: sqlite3.Connection) -> int:
-        """Delete blobs no event or attachment refers to (inside the write transaction:
-        a writer storing the same bytes waits for us, then writes the file again)."""
+    def _collect_blobs(self, conn: _Tx) -> int:
+        """Delete blobs no event or attachment refers to, inside the write transaction: a
+        writer storing the same bytes waits for us (SQLite's write lock; on PostgreSQL an
+        advisory lock every blob writer shares), then writes its row and bytes again."""
+        if not self.is_sqlite:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_PG_BLOB_LOCK,))
         shas = [r[0] for r in conn.execute(
             "SELECT sha FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.blob_sha = b.sha) "
             "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.blob_sha = b.sha) "
             "AND NOT EXISTS (SELECT 1 FROM session_files f WHERE f.blob_sha = b.sha)")]
         for sha in shas:
             conn.execute("DELETE FROM blobs WHERE sha = ?", (sha,))
-            with contextlib.suppress(FileNotFoundError):
-                self.blob_path(sha).unlink()
+            try:
+                self.blobs.delete(sha)
+            except BlobError as exc:  # its row is gone: an orphan object, never read again
+                log.warning("%s", exc)
         return len(shas)
 
     def space_used(self) -> SpaceUsed:
-        with self._lock:
-            page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
-            free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-            blob_bytes, blobs = self._conn.execute(
-                "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs").fetchone()
-            runs = self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        return SpaceUsed(database_bytes=(pages - free) * page_size, blob_bytes=blob_bytes,
-                         runs=runs, blobs=blobs)
+        """Bytes the store holds. SQLite: the pages in use; PostgreSQL: the text of the rows
+        (its files keep the space of deleted rows until VACUUM, so their size would never
+        go down when retention deletes); both: the files' bytes, wherever they are kept."""
+        with self.engine.connect().execution_options(store_read=True) as conn:
+            if self.is_sqlite:
+                page_size, pages, free = (conn.exec_driver_sql(f"PRAGMA {name}").scalar() or 0
+                                          for name in ("page_size", "page_count", "freelist_count"))
+                database_bytes = (pages - free) * page_size
+            else:
+                database_bytes = int(conn.execute(sa.text(
+                    "SELECT (SELECT COALESCE(SUM(OCTET_LENGTH(event_json)), 0) FROM events) + "
+                    "(SELECT COALESCE(SUM(OCTET_LENGTH(prompt) + OCTET_LENGTH(settings_json)), 0) "
+                    "FROM runs) + (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM sessions) "
+                    "+ (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM conversation_state)"
+                )).scalar() or 0)
+            blob_bytes, blobs = conn.execute(
+                sa.text("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs")).one()
+            runs = conn.execute(sa.text("SELECT COUNT(*) FROM runs")).scalar() or 0
+        return SpaceUsed(database_bytes=int(database_bytes), blob_bytes=int(blob_bytes),
+                         runs=int(runs), blobs=int(blobs))
 
     def run_size(self, run_id: str) -> int:
         """Bytes a run holds: its events' text and the files it refers to."""
-        with self._lock:
-            text = self._conn.execute("SELECT COALESCE(SUM(LENGTH(event_json)), 0) FROM events "
-                                      "WHERE run_id = ?", (run_id,)).fetchone()[0]
-            files = self._conn.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE sha IN (SELECT blob_sha FROM events "
-                "WHERE run_id = ? UNION SELECT blob_sha FROM attachments WHERE run_id = ?)",
-                (run_id, run_id)).fetchone()[0]
-        return int(text) + int(files)
+        rows = self._read(
+            "SELECT (SELECT COALESCE(SUM(LENGTH(event_json)), 0) FROM events WHERE run_id = ?) "
+            "AS text, (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE sha IN (SELECT blob_sha "
+            "FROM events WHERE run_id = ? UNION SELECT blob_sha FROM attachments WHERE run_id = ?)"
+            ") AS files", (run_id, run_id, run_id))
+        return int(rows[0]["text"]) + int(rows[0]["files"])
 
     def enforce_retention(self, max_bytes: int, *, keep_per_session: int = 3,
                           current_run: str | None = None) -> RetentionReport:
@@ -679,8 +948,8 @@ class RunStore:
         keep = max(1, int(keep_per_session))
         rows = self._read(
             "SELECT id, session_id, prompt, outcome, over_cap, ROW_NUMBER() OVER ("
-            "PARTITION BY session_id ORDER BY started DESC, rowid DESC) AS newest "
-            "FROM runs ORDER BY started, rowid")
+            "PARTITION BY session_id ORDER BY started DESC, id DESC) AS newest "
+            "FROM runs ORDER BY started, id")
         over_cap: list[str] = []
         candidates: list[Mapping[str, Any]] = []
         for row in rows:
@@ -721,9 +990,18 @@ class RunStore:
 
     def retention_log(self, limit: int = 100) -> list[RetentionEntry]:
         """Runs removed by retention, newest first."""
-        rows = self._read("SELECT * FROM retention_log ORDER BY at DESC, rowid DESC LIMIT ?", (int(limit),))
+        rows = self._read("SELECT * FROM retention_log ORDER BY at DESC, run_id DESC LIMIT ?", (int(limit),))
         return [RetentionEntry(r["at"], r["run_id"], r["session_id"], r["prompt"], r["size"], r["reason"])
                 for r in rows]
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a database error (a driver's own message, without the SQL and the
+    parameters SQLAlchemy adds), secrets masked."""
+    from agent_core.failures import mask_secrets  # noqa: PLC0415
+
+    inner = getattr(exc, "orig", None) or exc
+    return mask_secrets((str(inner).strip().splitlines() or [type(inner).__name__])[0])
 
 
 class RunRecorder:
@@ -750,7 +1028,7 @@ class RunRecorder:
             self.signals.append(event)
         try:
             self.store.append_event(self.run_id, event)
-        except (StoreError, sqlite3.Error, OSError):
+        except (StoreError, SQLAlchemyError, sqlite3.Error, OSError):
             log.warning("could not store an event of run %s", self.run_id)
         return event
 
@@ -766,7 +1044,7 @@ class RunRecorder:
         self.outcome = outcome_of(self.signals, ended=ended)
         try:
             self.store.finish_run(self.run_id, self.outcome)
-        except (StoreError, sqlite3.Error, OSError):
+        except (StoreError, SQLAlchemyError, sqlite3.Error, OSError):
             log.warning("could not finish run %s in the store", self.run_id)
         return self.outcome
 
