@@ -39,6 +39,7 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENT_DESK_HOME", str(home))
     for var in ("AGENT_BACKEND", "BEDROCK_AGENT_ID", "BEDROCK_AGENT_ALIAS_ID", "BEDROCK_MODEL_ID",
                 "BEDROCK_ENDPOINT_URL", "CODE_EXECUTOR", "KERNEL_GATEWAY_URL", "KERNEL_GATEWAY_AUTH_TOKEN",
-                "KERNEL_GATEWAY_KERNEL_NAME"):
+                "KERNEL_GATEWAY_KERNEL_NAME", "AGENT_DESK_STORE_URL", "AGENT_DESK_FILES_URL",
+                "AGENT_DESK_LEASE_SECONDS"):
         monkeypatch.delenv(var, raising=False)
     yield home
