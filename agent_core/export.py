@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import sys
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -93,7 +94,8 @@ def _load_files_cell(store: RunStore, run_ids: Sequence[str]) -> str | None:
             files[f.name] = f  # the latest of each name wins
     if not files:
         return None
-    if sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES:  # small: the bytes go in the cell
+    small = sum(f.size for f in files.values()) <= EMBED_LIMIT_BYTES
+    if small or not store.files_on_disk:  # the bytes go in the cell (no file to point at)
         entries = [f"    {safe_name(f.name)!r}: {base64.b64encode(f.data).decode('ascii')!r},"
                    for f in files.values()]
         return EMBEDDED_FILES_CELL.substitute(entries="\n".join(entries))
@@ -267,11 +269,11 @@ def add_export_arguments(parser: Any) -> None:
 
 
 def cli_main(args: Any) -> int:
-    from agent_core.store import RunNotFoundError, RunStore, StoreError, default_home
+    from agent_core.store import STORE_URL_ENV, RunNotFoundError, RunStore, StoreError, default_home
 
     fmt = getattr(args, "export_format", None) or getattr(args, "format", None) or "ipynb"
     home = Path(args.home).expanduser() if getattr(args, "home", None) else default_home()
-    if not (home / "runs.sqlite3").exists():
+    if not os.environ.get(STORE_URL_ENV, "").strip() and not (home / "runs.sqlite3").exists():
         print(f"No run store at {home}; set AGENT_DESK_HOME or pass --home.", file=sys.stderr)
         return 2
     try:

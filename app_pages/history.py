@@ -227,7 +227,7 @@ mine = None if user is None else {r.id for r in store.list_runs(owner=user, limi
 counted = f"{space.runs} run(s)" if mine is None else f"{len(mine)} run(s) of yours · the team's store"
 st.caption(f"{counted} · {_size(space.total)} used of {settings.retention_mb:,} MB "
            f"(AGENT_DESK_RETENTION_MB; past it, the oldest runs go first, never the newest "
-           f"{settings.retention_keep_runs} of a session) · `{store.home}`")
+           f"{settings.retention_keep_runs} of a session) · `{store.location}`")
 if report.deleted:
     st.info(f"{len(report.deleted)} oldest run(s) were removed just now to stay within the retention "
             "limit; see 'Removed by retention' below.")
