@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 
 from agent_core.planner import AnalysisState
-from agent_core.store import RunStore
-from agent_core.store_schema import LATEST
+from agent_core.store import LATEST, RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
