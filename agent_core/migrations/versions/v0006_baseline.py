@@ -19,6 +19,18 @@ OUTCOMES = ("running", "completed", "completed with problems", "refused", "faile
             "interrupted")
 
 
+def _file_columns() -> list[sa.Column]:
+    """A file as attachments and session_files keep it (bytes in ``blobs``)."""
+    return [
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("media_type", sa.Text, nullable=False),
+        sa.Column("use_case", sa.Text, nullable=False, server_default="CODE_INTERPRETER"),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("blob_sha", sa.Text, sa.ForeignKey("blobs.sha"), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "sessions",
@@ -71,12 +83,7 @@ def upgrade() -> None:
     op.create_table(
         "attachments",
         sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("position", sa.Integer, nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("media_type", sa.Text, nullable=False),
-        sa.Column("use_case", sa.Text, nullable=False, server_default="CODE_INTERPRETER"),
-        sa.Column("size", sa.BigInteger, nullable=False),
-        sa.Column("blob_sha", sa.Text, sa.ForeignKey("blobs.sha"), nullable=False),
+        *_file_columns(),
         sa.PrimaryKeyConstraint("run_id", "position"),
     )
     op.create_index("attachments_blob", "attachments", ["blob_sha"])
@@ -101,12 +108,7 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Text, sa.ForeignKey("sessions.id", ondelete="CASCADE"),
                   nullable=False),
         sa.Column("role", sa.Text, nullable=False),
-        sa.Column("position", sa.Integer, nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("media_type", sa.Text, nullable=False),
-        sa.Column("use_case", sa.Text, nullable=False, server_default="CODE_INTERPRETER"),
-        sa.Column("size", sa.BigInteger, nullable=False),
-        sa.Column("blob_sha", sa.Text, sa.ForeignKey("blobs.sha"), nullable=False),
+        *_file_columns(),
         sa.PrimaryKeyConstraint("session_id", "role", "position"),
         sa.CheckConstraint("role IN ('attached', 'uploaded')", name="session_files_role"),
     )
