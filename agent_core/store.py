@@ -29,7 +29,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -325,6 +325,7 @@ class RunStore:
                 self.engine = self._sqlite_engine(self.home / DB_NAME, busy_timeout_ms)
             else:
                 self.engine = self._postgres_engine(url)
+                self._fast = self._postgres_engine(url, autocommit=True)
             self._migrate()
         except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
             raise StoreError(f"The run store at {self.location} cannot be opened "
@@ -396,8 +397,12 @@ class RunStore:
         return engine
 
     @staticmethod
-    def _postgres_engine(url: str) -> Engine:
-        engine = sa.create_engine(engine_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10,
+    def _postgres_engine(url: str, *, autocommit: bool = False) -> Engine:
+        """The store's engine (a ping on each checkout: survives a server restart), or the
+        one that streams events (``autocommit``: no ping, no BEGIN/COMMIT round trips)."""
+        options: dict[str, Any] = ({"isolation_level": "AUTOCOMMIT", "pool_size": 2}
+                                   if autocommit else {"pool_pre_ping": True, "pool_size": 5})
+        engine = sa.create_engine(engine_url(url), max_overflow=10, **options,
                                   connect_args={"connect_timeout": 10,
                                                 "application_name": "agent-desk"})
 
@@ -408,7 +413,8 @@ class RunStore:
             # (never damage the store). Saves a WAL flush per streamed event.
             with dbapi_conn.cursor() as cur:
                 cur.execute("SET synchronous_commit TO off")
-            dbapi_conn.commit()
+            if not dbapi_conn.autocommit:
+                dbapi_conn.commit()
 
         return engine
 
@@ -464,6 +470,8 @@ class RunStore:
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
         self.engine.dispose()
+        if not self.is_sqlite:
+            self._fast.dispose()
 
     def __enter__(self) -> RunStore:
         return self
@@ -510,10 +518,12 @@ class RunStore:
         if not self.is_sqlite:
             conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (_PG_BLOB_LOCK,))
         in_db = self.blobs.in_database
-        conn.execute("INSERT INTO blobs (sha, size, created, data) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (sha) DO NOTHING",
-                     (sha, len(data), time.time(), data if in_db else None))
-        if not in_db:
+        added = conn.execute("INSERT INTO blobs (sha, size, created, data) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (sha) DO NOTHING",
+                             (sha, len(data), time.time(), data if in_db else None)).rowcount
+        # a row already there was committed with its bytes (S3: no second upload); files
+        # under the home folder are checked anyway (one may have been deleted by hand)
+        if not in_db and (added or self.files_on_disk):
             try:
                 self.blobs.put(sha, data)
             except BlobError as exc:
@@ -583,33 +593,54 @@ class RunStore:
     def append_event(self, run_id: str, event: AgentEvent) -> int:
         """Write one event now (committed before returning); returns its sequence number.
 
-        The run's row is updated first (its heartbeat): that locks it, so the writers of
-        one run get their sequence numbers in order on PostgreSQL as on SQLite."""
+        The run's row is updated first (its heartbeat, time to first event, tokens): that
+        locks it, so the writers of one run number their events in order. On PostgreSQL an
+        event without a file is one statement in autocommit (one round trip)."""
         data = event_to_dict(event)
         payload = bytes(event.file.data) if isinstance(event, FileReturned) else None
         now = time.time()
-        with self._write() as conn:
-            beat = conn.execute(f"UPDATE runs SET heartbeat_at = {self._now_sql()} WHERE id = ?",
-                                (run_id,))
-            if beat.rowcount == 0:
-                raise RunNotFoundError(f"No run {run_id!r} in the store (was it deleted?).")
-            sha = self._put_blob(conn, payload) if payload is not None else None
-            seq = conn.execute(
-                "INSERT INTO events (run_id, seq, at, kind, event_json, blob_sha) "
-                "SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? FROM events WHERE run_id = ? "
-                "RETURNING seq",
-                (run_id, now, data["event"], json.dumps(data, default=str), sha, run_id)).scalar_one()
-            if seq == 0:
-                conn.execute("UPDATE runs SET first_event_seconds = CASE WHEN ? > started "
-                             "THEN ? - started ELSE 0 END "
-                             "WHERE id = ? AND first_event_seconds IS NULL", (now, now, run_id))
-            if isinstance(event, Usage):
-                used = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
-                sets = [f"{col} = COALESCE({col}, 0) + ?" for col, n in used.items() if n is not None]
-                if sets:
-                    conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?",
-                                 (*(n for n in used.values() if n is not None), run_id))
+        sets = [f"heartbeat_at = {self._now_sql()}",
+                "first_event_seconds = COALESCE(first_event_seconds, "
+                "CASE WHEN ? > started THEN ? - started ELSE 0 END)"]
+        set_args: list[Any] = [now, now]
+        if isinstance(event, Usage):
+            for col, n in (("input_tokens", event.input_tokens), ("output_tokens", event.output_tokens)):
+                if n is not None:
+                    sets.append(f"{col} = COALESCE({col}, 0) + ?")
+                    set_args.append(n)
+        update = f"UPDATE runs SET {', '.join(sets)} WHERE id = ?"
+        row = (now, data["event"], json.dumps(data, default=str))
+        next_seq = "(SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?)"
+        if payload is None and not self.is_sqlite:
+            seq = self._autocommit_one(
+                f"WITH beat AS ({update} RETURNING id) INSERT INTO events (run_id, seq, at, kind, "
+                f"event_json, blob_sha) SELECT beat.id, {next_seq}, ?, ?, ?, NULL FROM beat RETURNING seq",
+                (*set_args, run_id, run_id, *row))
+        else:
+            with self._write() as conn:
+                if conn.execute(update, (*set_args, run_id)).rowcount == 0:
+                    seq = None
+                else:
+                    sha = self._put_blob(conn, payload) if payload is not None else None
+                    seq = conn.execute(
+                        "INSERT INTO events (run_id, seq, at, kind, event_json, blob_sha) "
+                        f"SELECT ?, {next_seq}, ?, ?, ?, ? RETURNING seq",
+                        (run_id, run_id, *row, sha)).scalar_one()
+        if seq is None:
+            raise RunNotFoundError(f"No run {run_id!r} in the store (was it deleted?).")
         return int(seq)
+
+    def _autocommit_one(self, query: str, args: Sequence[Any]) -> Any:
+        """One statement, its own transaction, on a connection kept without a ping per use
+        (one round trip); a connection the server dropped (a restart) is replaced once."""
+        for attempt in (1, 2):
+            try:
+                with self._fast.connect() as conn:
+                    return conn.execute(_sql(query), _params(args)).scalar()
+            except sa.exc.DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     def finish_run(self, run_id: str, outcome: str) -> None:
         if outcome not in FINAL_OUTCOMES:
