@@ -332,11 +332,11 @@ class RunStore:
                 self.engine = self._postgres_engine(url)
                 self._fast = self._postgres_engine(url, autocommit=True)
             self._migrate()
+            if recover:
+                self.recover_interrupted()
         except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
             raise StoreError(f"The run store at {self.location} cannot be opened "
                              f"({_short(exc)}). {self._fix_hint}") from None
-        if recover:
-            self.recover_interrupted()
 
     @property
     def location(self) -> str:

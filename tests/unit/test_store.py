@@ -284,13 +284,15 @@ def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
     assert store._read("SELECT COUNT(*) AS n FROM events WHERE run_id = 'run-old'")[0]["n"] == 0
 
 
-def test_a_v6_file_of_the_old_code_opens_and_upgrades_without_loss(tmp_path):
-    """A store written by the last pre-Alembic release (schema 6, every table filled, file
-    bytes under blobs/) opens, is upgraded in place, and reads back everything it held."""
+@pytest.mark.parametrize("legacy", [6, 7])
+def test_a_v6_file_of_the_old_code_opens_and_upgrades_without_loss(tmp_path, legacy):
+    """A store written by the last pre-Alembic release (schema 6; 7 with owners, written by
+    the code just before Alembic; every table filled, file bytes under blobs/) opens, is
+    upgraded in place, and reads back everything it held."""
     import hashlib
 
     home = tmp_path / "old-home"
-    conn = _legacy_file(home, 6)
+    conn = _legacy_file(home, legacy)
     png = PNG + b"v6"
     sha = hashlib.sha256(png).hexdigest()
     (home / "blobs" / sha[:2]).mkdir(parents=True)
@@ -558,3 +560,14 @@ def test_runs_and_sessions_belong_to_their_owner(tmp_path, db):
     assert store.session_owner("s-ann") == "ann@example.com"
     store.close()
     assert RunStore(tmp_path).session_owner("s-bob") == "bob@example.com"  # survives a restart
+
+
+def test_a_bad_store_url_is_said_in_words_without_its_password(tmp_path, monkeypatch):
+    with pytest.raises(StoreError, match="must be a postgresql:// URL"):
+        RunStore(tmp_path, url="mysql://user@host/db")
+    with pytest.raises(StoreError, match="cannot be opened.*AGENT_DESK_STORE_URL") as refused:
+        RunStore(tmp_path, url="postgresql://ann:S3CRET-PW@127.0.0.1:1/db")
+    assert "S3CRET-PW" not in str(refused.value) and "postgresql://ann:***@127.0.0.1:1/db" in str(refused.value)
+    monkeypatch.setenv("AGENT_DESK_LEASE_SECONDS", "soon")
+    with pytest.raises(StoreError, match="AGENT_DESK_LEASE_SECONDS must be a number"):
+        RunStore(tmp_path)
