@@ -27,6 +27,7 @@ import re
 import secrets
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,12 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from agent_core.events import (
     AgentEvent,
@@ -54,7 +52,11 @@ from agent_core.failures import AgentDeskError
 from agent_core.files import AttachedFile
 from agent_core.store_blobs import FILES_URL_ENV, BlobError, Blobs, FileBlobs, blobs_for, check_sha
 from agent_core.store_schema import LATEST as LEGACY_LATEST
-from agent_core.store_schema import SchemaTooNewError, migrate
+from agent_core.store_schema import SQLITE_HEAD, SQLITE_HEAD_VERSION, SchemaTooNewError, _statements, migrate
+
+if TYPE_CHECKING:  # SQLAlchemy loads only for PostgreSQL and for migrations (see RunStore)
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection, Engine
 
 DB_NAME = "runs.sqlite3"
 BLOB_DIR = "blobs"
@@ -255,8 +257,23 @@ def lease_from_env() -> float:
     return value
 
 
+def _db_errors() -> tuple[type[BaseException], ...]:
+    """sqlite3's errors, and SQLAlchemy's once it is loaded (PostgreSQL, migrations)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return (sqlite3.Error,) if sa_exc is None else (sqlite3.Error, sa_exc.SQLAlchemyError)
+
+
+def _sqlite_pragmas(conn: Any, busy_timeout_ms: int) -> None:
+    for pragma in (f"busy_timeout = {int(busy_timeout_ms)}", "journal_mode = WAL",
+                   "synchronous = NORMAL",  # WAL: survives a killed process
+                   "foreign_keys = ON"):
+        conn.execute(f"PRAGMA {pragma}")
+
+
 def engine_url(url: str) -> sa.URL:
     """``postgresql://user@host:port/db`` (or ``postgres://``) -> SQLAlchemy's psycopg 3 URL."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
@@ -273,6 +290,8 @@ def engine_url(url: str) -> sa.URL:
 def _sql(query: str) -> sa.TextClause:
     """The store's SQL is written with ``?`` placeholders (one text for both databases);
     SQLAlchemy binds them as ``:p0, :p1, ...``."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
     parts = query.split("?")
     named = parts[0] + "".join(f":p{i}{part}" for i, part in enumerate(parts[1:]))
     return sa.text(named)
@@ -324,19 +343,28 @@ class RunStore:
         self._raw: Any = None  # SQLite: the store's own connection (see _sqlite_conn)
         self._beat_stop = threading.Event()
         self._beat_thread: threading.Thread | None = None
+        self._busy_ms = busy_timeout_ms
+        self._engine: Engine | None = None
         try:
             if self.is_sqlite:
                 self._legacy_upgrade(self.home / DB_NAME, busy_timeout_ms)
-                self.engine = self._sqlite_engine(self.home / DB_NAME, busy_timeout_ms)
             else:
-                self.engine = self._postgres_engine(url)
+                self._engine = self._postgres_engine(url)
                 self._fast = self._postgres_engine(url, autocommit=True)
-            self._migrate()
+            if self.schema_version != LATEST and not self._create_sqlite_from_snapshot():
+                self._migrate()
             if recover:
                 self.recover_interrupted()
-        except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
+        except _db_errors() as exc:
             raise StoreError(f"The run store at {self.location} cannot be opened "
                              f"({_short(exc)}). {self._fix_hint}") from None
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (SQLite: made when first asked for, by migrations)."""
+        if self._engine is None:
+            self._engine = self._sqlite_engine(self.home / DB_NAME, self._busy_ms)
+        return self._engine
 
     @property
     def location(self) -> str:
@@ -380,18 +408,41 @@ class RunStore:
         finally:
             conn.close()
 
+    _use_snapshot = True  # tests turn it off to build a new SQLite file through Alembic
+
+    def _create_sqlite_from_snapshot(self) -> bool:
+        """A NEW SQLite file gets the migrations' head schema from its snapshot
+        (``store_schema.SQLITE_HEAD``) without loading SQLAlchemy and Alembic; False when
+        the file is not new (the migrations then bring it up)."""
+        if not (self.is_sqlite and self._use_snapshot and SQLITE_HEAD_VERSION == LATEST):
+            return False
+        with self._sqlite_conn() as raw:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                if raw.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                    raw.execute("ROLLBACK")
+                    return self.schema_version == LATEST  # another process made it just now
+                for statement in _statements(SQLITE_HEAD):
+                    raw.execute(statement)
+                raw.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD,))
+                raw.execute(f"PRAGMA user_version = {LATEST:d}")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+        return True
+
     @staticmethod
     def _sqlite_engine(path: Path, busy_timeout_ms: int) -> Engine:
+        import sqlalchemy as sa  # noqa: PLC0415
+
         engine = sa.create_engine(f"sqlite:///{path}", pool_size=5, max_overflow=10,
                                   connect_args={"check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # BEGIN is ours (below), not the driver's
-            for pragma in (f"busy_timeout = {int(busy_timeout_ms)}", "journal_mode = WAL",
-                           "synchronous = NORMAL",  # WAL: survives a killed process
-                           "foreign_keys = ON"):
-                dbapi_conn.execute(f"PRAGMA {pragma}")
+            _sqlite_pragmas(dbapi_conn, busy_timeout_ms)
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -404,6 +455,8 @@ class RunStore:
 
     @staticmethod
     def _postgres_engine(url: str, *, autocommit: bool = False) -> Engine:
+        import sqlalchemy as sa  # noqa: PLC0415
+
         """The store's engine (a ping on each checkout: survives a server restart), or the
         one that streams events (``autocommit``: no ping, no BEGIN/COMMIT round trips)."""
         options: dict[str, Any] = ({"isolation_level": "AUTOCOMMIT", "pool_size": 2}
@@ -427,8 +480,7 @@ class RunStore:
     def _migrate(self) -> None:
         """Bring the database to :data:`HEAD` under a lock (SQLite's write lock, a
         PostgreSQL advisory lock), so that replicas starting at once migrate it once."""
-        if self._version_of() == LATEST:
-            return
+        import sqlalchemy as sa  # noqa: PLC0415
         from alembic import command  # noqa: PLC0415  (only when there is work to do)
         from alembic.config import Config  # noqa: PLC0415
 
@@ -448,16 +500,23 @@ class RunStore:
             command.upgrade(cfg, HEAD)
             if self.is_sqlite:  # an older app opening this file refuses it (newer than it knows)
                 conn.exec_driver_sql(f"PRAGMA user_version = {LATEST:d}")
+        if self.is_sqlite:  # SQLite's runtime is sqlite3 (see _sqlite_conn): the engine goes
+            self.engine.dispose()
+            self._engine = None
 
     @property
     def _setting(self) -> str:
         return "AGENT_DESK_HOME" if self.is_sqlite else STORE_URL_ENV
 
     def _has_alembic(self, conn: Connection) -> bool:
+        import sqlalchemy as sa  # noqa: PLC0415
+
         return sa.inspect(conn).has_table("alembic_version")
 
     def _version_of(self, conn: Connection | None = None) -> int:
         """The schema version: Alembic's revision, or a pre-Alembic file's user_version."""
+        import sqlalchemy as sa  # noqa: PLC0415
+
         if conn is None:
             with self.engine.connect().execution_options(store_read=True) as own:
                 return self._version_of(own)
@@ -479,7 +538,8 @@ class RunStore:
             if self._raw is not None:
                 self._raw.close()
                 self._raw = None
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
         if not self.is_sqlite:
             self._fast.dispose()
 
@@ -489,16 +549,19 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # SQLite: the store's SQL (``?`` placeholders, sqlite3's own style) goes straight to one
-    # driver connection of SQLAlchemy's pool (PRAGMAs set by its connect event), held for
-    # the store's life under a lock (SQLite has one writer at a time anyway): SQLAlchemy's
-    # per-statement and per-checkout work tripled the cost of an event's transaction.
+    # SQLite at run time: the store's SQL (``?`` placeholders, sqlite3's own style) on one
+    # sqlite3 connection held for the store's life under a lock (SQLite has one writer at a
+    # time anyway), as before SQLAlchemy: its per-statement and per-checkout work tripled the
+    # cost of an event's transaction, and loading it costs a command ~1 s to start and exit
+    # on a busy machine. SQLAlchemy and Alembic load only to migrate an existing file.
     @contextmanager
     def _sqlite_conn(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._raw is None:
-                self._raw = self.engine.raw_connection()
-            yield self._raw.driver_connection
+                self._raw = sqlite3.connect(self.home / DB_NAME, isolation_level=None,
+                                            check_same_thread=False, timeout=self._busy_ms / 1000)
+                _sqlite_pragmas(self._raw, self._busy_ms)
+            yield self._raw
 
     @contextmanager
     def _write(self) -> Iterator[_Tx]:
@@ -534,7 +597,15 @@ class RunStore:
 
     @property
     def schema_version(self) -> int:
-        return self._version_of()
+        """Alembic's revision as a number (a pre-Alembic SQLite file: its user_version)."""
+        if not self.is_sqlite:
+            return self._version_of()
+        with self._sqlite_conn() as raw:
+            if raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone():
+                row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+                if row is not None:
+                    return int(row[0])
+            return int(raw.execute("PRAGMA user_version").fetchone()[0])
 
     # --- blobs ----------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -685,7 +756,7 @@ class RunStore:
             try:
                 with self._fast.connect() as conn:
                     return conn.execute(_sql(query), _params(args)).scalar()
-            except sa.exc.DBAPIError as exc:
+            except sys.modules["sqlalchemy.exc"].DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
@@ -754,7 +825,7 @@ class RunStore:
                     marks = ", ".join("?" for _ in live)
                     conn.execute(f"UPDATE runs SET heartbeat_at = {self._now_sql()} "
                                  f"WHERE outcome = 'running' AND id IN ({marks})", live)
-            except (SQLAlchemyError, sqlite3.Error):  # the next beat tries again
+            except _db_errors():  # the next beat tries again
                 log.warning("could not refresh the heartbeat of %d running run(s)", len(live))
 
     # --- recovery -------------------------------------------------------------------
@@ -786,7 +857,7 @@ class RunStore:
         if self._recover and time.monotonic() - self._last_recovery > self.lease_seconds / 4:
             try:
                 self.recover_interrupted()
-            except (SQLAlchemyError, sqlite3.Error):
+            except _db_errors():
                 log.warning("could not mark runs whose writer is gone as interrupted")
 
     # --- reading --------------------------------------------------------------------
@@ -1010,21 +1081,20 @@ class RunStore:
         """Bytes the store holds. SQLite: the pages in use; PostgreSQL: the text of the rows
         (its files keep the space of deleted rows until VACUUM, so their size would never
         go down when retention deletes); both: the files' bytes, wherever they are kept."""
-        with self.engine.connect().execution_options(store_read=True) as conn:
-            if self.is_sqlite:
-                page_size, pages, free = (conn.exec_driver_sql(f"PRAGMA {name}").scalar() or 0
-                                          for name in ("page_size", "page_count", "freelist_count"))
-                database_bytes = (pages - free) * page_size
-            else:
-                database_bytes = int(conn.execute(sa.text(
-                    "SELECT (SELECT COALESCE(SUM(OCTET_LENGTH(event_json)), 0) FROM events) + "
-                    "(SELECT COALESCE(SUM(OCTET_LENGTH(prompt) + OCTET_LENGTH(settings_json)), 0) "
-                    "FROM runs) + (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM sessions) "
-                    "+ (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM conversation_state)"
-                )).scalar() or 0)
-            blob_bytes, blobs = conn.execute(
-                sa.text("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs")).one()
-            runs = conn.execute(sa.text("SELECT COUNT(*) FROM runs")).scalar() or 0
+        if self.is_sqlite:
+            page_size, pages, free = (self._read(f"PRAGMA {name}")[0][name]
+                                      for name in ("page_size", "page_count", "freelist_count"))
+            database_bytes = (pages - free) * page_size
+        else:
+            database_bytes = self._read(
+                "SELECT (SELECT COALESCE(SUM(OCTET_LENGTH(event_json)), 0) FROM events) + "
+                "(SELECT COALESCE(SUM(OCTET_LENGTH(prompt) + OCTET_LENGTH(settings_json)), 0) "
+                "FROM runs) + (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM sessions) "
+                "+ (SELECT COALESCE(SUM(OCTET_LENGTH(state_json)), 0) FROM conversation_state) "
+                "AS n")[0]["n"] or 0
+        totals = self._read("SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS n, "
+                            "(SELECT COUNT(*) FROM runs) AS runs FROM blobs")[0]
+        blob_bytes, blobs, runs = totals["bytes"], totals["n"], totals["runs"]
         return SpaceUsed(database_bytes=int(database_bytes), blob_bytes=int(blob_bytes),
                          runs=int(runs), blobs=int(blobs))
 
@@ -1128,7 +1198,7 @@ class RunRecorder:
             self.signals.append(event)
         try:
             self.store.append_event(self.run_id, event)
-        except (StoreError, SQLAlchemyError, sqlite3.Error, OSError):
+        except (StoreError, OSError) + _db_errors():
             log.warning("could not store an event of run %s", self.run_id)
         return event
 
@@ -1144,7 +1214,7 @@ class RunRecorder:
         self.outcome = outcome_of(self.signals, ended=ended)
         try:
             self.store.finish_run(self.run_id, self.outcome)
-        except (StoreError, SQLAlchemyError, sqlite3.Error, OSError):
+        except (StoreError, OSError) + _db_errors():
             log.warning("could not finish run %s in the store", self.run_id)
         return self.outcome
 

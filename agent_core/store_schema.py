@@ -163,6 +163,115 @@ MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST = len(MIGRATIONS)
 
 
+# The schema Alembic's migrations (agent_core/migrations) build on SQLite at their head, as
+# SQLite itself writes it down (sqlite_master), used to create a NEW SQLite file without
+# loading SQLAlchemy and Alembic (about a second of a command's start on a busy machine).
+# Not a second schema: tests/unit/test_store.py proves it equals what the migrations build,
+# and must be regenerated (the test prints it) whenever a migration is added.
+SQLITE_HEAD_VERSION = 8
+SQLITE_HEAD = """
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL,
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+CREATE TABLE sessions (
+	id TEXT NOT NULL,
+	backend TEXT NOT NULL,
+	created FLOAT NOT NULL,
+	last_used FLOAT NOT NULL,
+	state_json TEXT DEFAULT '{}' NOT NULL, owner TEXT,
+	PRIMARY KEY (id)
+);
+CREATE TABLE runs (
+	id TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	parent_run_id TEXT,
+	prompt TEXT NOT NULL,
+	backend TEXT NOT NULL,
+	settings_json TEXT DEFAULT '{}' NOT NULL,
+	started FLOAT NOT NULL,
+	ended FLOAT,
+	outcome TEXT DEFAULT 'running' NOT NULL,
+	writer_pid INTEGER,
+	writer_token TEXT,
+	first_event_seconds FLOAT,
+	input_tokens BIGINT,
+	output_tokens BIGINT,
+	over_cap INTEGER DEFAULT '0' NOT NULL, owner TEXT, writer_id TEXT, heartbeat_at FLOAT,
+	PRIMARY KEY (id),
+	CONSTRAINT runs_outcome CHECK (outcome IN ('running', 'completed', 'completed with problems',
+		'refused', 'failed', 'stopped', 'interrupted')),
+	FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+);
+CREATE INDEX runs_started ON runs (started);
+CREATE INDEX runs_session ON runs (session_id);
+CREATE TABLE blobs (
+	sha TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	created FLOAT NOT NULL, data BLOB,
+	PRIMARY KEY (sha)
+);
+CREATE TABLE events (
+	run_id TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	at FLOAT NOT NULL,
+	kind TEXT NOT NULL,
+	event_json TEXT NOT NULL,
+	blob_sha TEXT,
+	PRIMARY KEY (run_id, seq),
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE,
+	FOREIGN KEY(blob_sha) REFERENCES blobs (sha)
+);
+CREATE INDEX events_blob ON events (blob_sha);
+CREATE TABLE attachments (
+	run_id TEXT NOT NULL,
+	position INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	media_type TEXT NOT NULL,
+	use_case TEXT DEFAULT 'CODE_INTERPRETER' NOT NULL,
+	size BIGINT NOT NULL,
+	blob_sha TEXT NOT NULL,
+	PRIMARY KEY (run_id, position),
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE,
+	FOREIGN KEY(blob_sha) REFERENCES blobs (sha)
+);
+CREATE INDEX attachments_blob ON attachments (blob_sha);
+CREATE TABLE retention_log (
+	at FLOAT NOT NULL,
+	run_id TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	prompt TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	reason TEXT NOT NULL
+);
+CREATE INDEX retention_log_at ON retention_log (at);
+CREATE TABLE conversation_state (
+	session_id TEXT NOT NULL,
+	state_json TEXT NOT NULL,
+	updated FLOAT NOT NULL,
+	PRIMARY KEY (session_id)
+);
+CREATE TABLE session_files (
+	session_id TEXT NOT NULL,
+	role TEXT NOT NULL,
+	position INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	media_type TEXT NOT NULL,
+	use_case TEXT DEFAULT 'CODE_INTERPRETER' NOT NULL,
+	size BIGINT NOT NULL,
+	blob_sha TEXT NOT NULL,
+	PRIMARY KEY (session_id, role, position),
+	CONSTRAINT session_files_role CHECK (role IN ('attached', 'uploaded')),
+	FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE,
+	FOREIGN KEY(blob_sha) REFERENCES blobs (sha)
+);
+CREATE INDEX session_files_blob ON session_files (blob_sha);
+CREATE INDEX sessions_owner ON sessions (owner, last_used);
+CREATE INDEX runs_owner ON runs (owner, started);
+CREATE INDEX runs_outcome ON runs (outcome);
+"""
+
+
 class SchemaTooNewError(AgentDeskError, RuntimeError):
     """The database was written by a newer Agent Desk than this one."""
 

@@ -571,3 +571,35 @@ def test_a_bad_store_url_is_said_in_words_without_its_password(tmp_path, monkeyp
     monkeypatch.setenv("AGENT_DESK_LEASE_SECONDS", "soon")
     with pytest.raises(StoreError, match="AGENT_DESK_LEASE_SECONDS must be a number"):
         RunStore(tmp_path)
+
+
+def test_new_sqlite_files_from_the_snapshot_equal_what_the_migrations_build(tmp_path, monkeypatch):
+    """A new SQLite file is created from store_schema.SQLITE_HEAD (no SQLAlchemy, no Alembic
+    loaded: a command starts and exits fast); it must be exactly what Alembic builds."""
+    import re
+
+    from agent_core.store_schema import SQLITE_HEAD
+
+    def schema(home: Path) -> list[str]:
+        conn = sqlite3.connect(home / "runs.sqlite3")
+        rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        def flat(sql: str) -> str:
+            return re.sub(r"\s+", " ", sql).replace("( ", "(").replace(" )", ")")
+
+        out = [f"{t} {n} {flat(sql)}" for t, n, sql in rows]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(f"{LATEST:04d}",)]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        return out
+
+    code = ("import sys; from agent_core.store import RunStore; RunStore(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "snap")], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr  # neither was loaded
+    monkeypatch.setattr(RunStore, "_use_snapshot", False)
+    RunStore(tmp_path / "alembic").close()
+    built = schema(tmp_path / "alembic")
+    print("\n".join(r[1] for r in sqlite3.connect(tmp_path / "alembic" / "runs.sqlite3").execute(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")))  # the snapshot, when it must change
+    assert schema(tmp_path / "snap") == built
+    assert "CREATE TABLE runs" in SQLITE_HEAD
