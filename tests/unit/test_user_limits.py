@@ -139,9 +139,12 @@ def test_a_waiting_run_can_be_stopped_and_never_reaches_the_agent(tmp_path):
 
 def test_a_run_stuck_as_running_by_a_dead_writer_does_not_hold_a_slot(tmp_path):
     store = RunStore(tmp_path)
-    stale = store.start_run("s-old", "from a replica that died", "local", owner="ann")
-    store._conn.execute("UPDATE runs SET writer_pid = 999999999, writer_token = '999999999:1' "
-                        "WHERE id = ?", (stale,))
+    dead = RunStore(tmp_path)  # another replica, which then dies: its heartbeat stops
+    stale = dead.start_run("s-old", "from a replica that died", "local", owner="ann")
+    dead._release_lease(stale)
+    with dead._write() as conn:  # its lease ran out (store.py: the heartbeat lease)
+        conn.execute("UPDATE runs SET heartbeat_at = heartbeat_at - ? WHERE id = ?",
+                     (store.lease_seconds + 1, stale))
     agent = GatedAgent()
     agent.gate("fresh").set()
     from agent_core import run_slots
