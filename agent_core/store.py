@@ -344,6 +344,7 @@ class RunStore:
         self._beat_stop = threading.Event()
         self._beat_thread: threading.Thread | None = None
         self._busy_ms = busy_timeout_ms
+        self._closed = False
         self._engine: Engine | None = None
         try:
             if self.is_sqlite:
@@ -530,6 +531,8 @@ class RunStore:
 
     # --- plumbing -------------------------------------------------------------------
     def close(self) -> None:
+        """Close the store: its connections go, and any later use raises StoreError."""
+        self._closed = True
         self._beat_stop.set()
         thread = self._beat_thread
         if thread is not None and thread is not threading.current_thread():
@@ -554,8 +557,13 @@ class RunStore:
     # time anyway), as before SQLAlchemy: its per-statement and per-checkout work tripled the
     # cost of an event's transaction, and loading it costs a command ~1 s to start and exit
     # on a busy machine. SQLAlchemy and Alembic load only to migrate an existing file.
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"The run store at {self.location} was closed.")
+
     @contextmanager
     def _sqlite_conn(self) -> Iterator[sqlite3.Connection]:
+        self._check_open()
         with self._lock:
             if self._raw is None:
                 self._raw = sqlite3.connect(self.home / DB_NAME, isolation_level=None,
@@ -566,6 +574,7 @@ class RunStore:
     @contextmanager
     def _write(self) -> Iterator[_Tx]:
         """One write transaction (SQLite: holding the write lock from its start)."""
+        self._check_open()
         if not self.is_sqlite:
             with self.engine.begin() as conn:
                 yield _Tx(conn)
@@ -580,6 +589,7 @@ class RunStore:
             raw.execute("COMMIT")
 
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        self._check_open()
         if self.is_sqlite:
             with self._sqlite_conn() as raw:
                 cur = raw.execute(query, tuple(args))
@@ -752,6 +762,7 @@ class RunStore:
     def _autocommit_one(self, query: str, args: Sequence[Any]) -> Any:
         """One statement, its own transaction, on a connection kept without a ping per use
         (one round trip); a connection the server dropped (a restart) is replaced once."""
+        self._check_open()
         for attempt in (1, 2):
             try:
                 with self._fast.connect() as conn:
