@@ -8,7 +8,7 @@ all start their runs here; they only render (or print) what it yields.
     run.run_id, run.outcome, run.result()
 
 * Where a run starts: :func:`start` (one :class:`Run` per request).
-* Where it is recorded: ``RunStore.recording`` (agent_core/store.py), entered by
+* Where it is recorded: ``RunStore.recording`` (agent_core/store/runstore.py), entered by
   :meth:`Run.__iter__`: the run row first, each event as it arrives, then the outcome.
 * How it ended: :func:`outcome_of`, the one place the six outcomes are decided.
 """

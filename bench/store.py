@@ -35,7 +35,7 @@ from agent_core.events import (
 )
 from agent_core.files import ReturnedFile
 from agent_core.store import RunStore
-from agent_core.store_schema import migrate
+from agent_core.store.schema import migrate
 
 TARGET = 2.0
 

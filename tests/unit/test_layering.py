@@ -106,4 +106,4 @@ def test_only_the_run_path_and_the_store_write_runs():
     writers = {p.relative_to(ROOT).as_posix() for p in _files("agent_core") + _files("components")
                + _files("app_pages") if _calls(p) & {"start_run", "append_event", "finish_run",
                                                       "recording"}}
-    assert writers <= {"agent_core/run.py", "agent_core/store.py"}, writers
+    assert writers <= {"agent_core/run.py", "agent_core/store/runstore.py", "agent_core/store/recorder.py"}, writers

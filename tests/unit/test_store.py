@@ -23,7 +23,7 @@ from agent_core.files import AttachedFile, ReturnedFile
 from agent_core.store import (
     LATEST, NotYourSessionError, RunNotFoundError, RunStore, StoreError, process_token, public_settings, writer_alive,
 )
-from agent_core.store_schema import MIGRATIONS, _statements
+from agent_core.store.schema import MIGRATIONS, _statements
 from tests.pg import pg_url  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -336,7 +336,7 @@ def test_a_v6_file_of_the_old_code_opens_and_upgrades_without_loss(tmp_path, leg
     assert [r.id for r in store.list_runs(session="s6")] == [new, "r6"]
     store.close()
     # the pre-Alembic code refuses the upgraded file rather than damaging it
-    from agent_core.store_schema import SchemaTooNewError, migrate
+    from agent_core.store.schema import SchemaTooNewError, migrate
 
     with pytest.raises(SchemaTooNewError):
         migrate(sqlite3.connect(home / "runs.sqlite3"))
@@ -365,7 +365,7 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path, db):
     with store._write() as conn:
         conn.execute("UPDATE alembic_version SET version_num = ?", (f"{LATEST + 5:04d}",))
     store.close()
-    from agent_core.store_schema import SchemaTooNewError
+    from agent_core.store.schema import SchemaTooNewError
 
     with pytest.raises(SchemaTooNewError, match="newer than this app"):
         RunStore(tmp_path)
@@ -574,11 +574,11 @@ def test_a_bad_store_url_is_said_in_words_without_its_password(tmp_path, monkeyp
 
 
 def test_new_sqlite_files_from_the_snapshot_equal_what_the_migrations_build(tmp_path, monkeypatch):
-    """A new SQLite file is created from store_schema.SQLITE_HEAD (no SQLAlchemy, no Alembic
+    """A new SQLite file is created from schema.SQLITE_HEAD (no SQLAlchemy, no Alembic
     loaded: a command starts and exits fast); it must be exactly what Alembic builds."""
     import re
 
-    from agent_core.store_schema import SQLITE_HEAD
+    from agent_core.store.schema import SQLITE_HEAD
 
     def schema(home: Path) -> list[str]:
         conn = sqlite3.connect(home / "runs.sqlite3")

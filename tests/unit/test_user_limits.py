@@ -142,7 +142,7 @@ def test_a_run_stuck_as_running_by_a_dead_writer_does_not_hold_a_slot(tmp_path):
     dead = RunStore(tmp_path)  # another replica, which then dies: its heartbeat stops
     stale = dead.start_run("s-old", "from a replica that died", "local", owner="ann")
     dead._release_lease(stale)
-    with dead._write() as conn:  # its lease ran out (store.py: the heartbeat lease)
+    with dead._write() as conn:  # its lease ran out (agent_core/store/lease.py: the heartbeat lease)
         conn.execute("UPDATE runs SET heartbeat_at = heartbeat_at - ? WHERE id = ?",
                      (store.lease_seconds + 1, stale))
     agent = GatedAgent()

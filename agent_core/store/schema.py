@@ -163,7 +163,7 @@ MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST = len(MIGRATIONS)
 
 
-# The schema Alembic's migrations (agent_core/migrations) build on SQLite at their head, as
+# The schema Alembic's migrations (agent_core/store/migrations) build on SQLite at their head, as
 # SQLite itself writes it down (sqlite_master), used to create a NEW SQLite file without
 # loading SQLAlchemy and Alembic (about a second of a command's start on a busy machine).
 # Not a second schema: tests/unit/test_store.py proves it equals what the migrations build,
