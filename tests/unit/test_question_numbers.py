@@ -169,6 +169,13 @@ def _with_gaps(kind: str) -> tuple[AttachedFile, pd.DataFrame]:
     return AttachedFile(name=f"{kind}.csv", media_type="text/csv", data=buf.getvalue().encode()), prices
 
 
+def _answered(text: str, file: AttachedFile, kind: str, folder, monkeypatch, capsys) -> str:
+    """Plan ``text`` (a ``kind`` plan that writes answer.csv), run it; what it printed."""
+    plan, state = plan_turn(text, [file], None)
+    assert isinstance(plan, Plan) and state.kind == kind and "answer.csv" in plan.outputs
+    return _exec(plan, file, folder, monkeypatch, capsys)
+
+
 DATE_FORMATS = {"trading-daily": "%Y-%m-%d", "weekly": "%Y-%m-%d", "monthly": "%Y-%m",
                 "calendar-daily": "%Y-%m-%d", "intraday": "%Y-%m-%d %H:%M"}
 UNITS = {"trading-daily": "days", "weekly": "weeks", "monthly": "months", "calendar-daily": "days",
@@ -178,9 +185,7 @@ UNITS = {"trading-daily": "days", "weekly": "weeks", "monthly": "months", "calen
 @pytest.mark.parametrize("kind", list(FREQS))
 def test_compare_two_tickers_states_their_returns_over_the_common_dates(kind, tmp_path, monkeypatch, capsys):
     file, prices = _with_gaps(kind)
-    plan, state = plan_turn("compare AAPL and MSFT", [file], None)
-    assert isinstance(plan, Plan) and state.kind == "normalised" and "answer.csv" in plan.outputs
-    out = _exec(plan, file, tmp_path, monkeypatch, capsys)
+    out = _answered("compare AAPL and MSFT", file, "normalised", tmp_path, monkeypatch, capsys)
     both = prices[["AAPL", "MSFT"]].dropna()
     expected = (both.iloc[-1] / both.iloc[0] - 1) * 100
     got = pd.read_csv(tmp_path / "answer.csv", index_col="ticker")
@@ -194,9 +199,8 @@ def test_compare_two_tickers_states_their_returns_over_the_common_dates(kind, tm
 @pytest.mark.parametrize("kind", list(FREQS))
 def test_correlation_of_two_tickers_is_one_number(kind, tmp_path, monkeypatch, capsys):
     file, prices = _with_gaps(kind)
-    plan, state = plan_turn("what is the correlation between AAPL and MSFT?", [file], None)
-    assert isinstance(plan, Plan) and state.kind == "correlation" and "answer.csv" in plan.outputs
-    out = _exec(plan, file, tmp_path, monkeypatch, capsys)
+    out = _answered("what is the correlation between AAPL and MSFT?", file, "correlation", tmp_path, monkeypatch,
+                    capsys)
     rets = prices[["AAPL", "MSFT"]].pct_change(fill_method=None)
     paired = rets.dropna()
     expected = paired["AAPL"].corr(paired["MSFT"])
