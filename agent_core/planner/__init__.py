@@ -62,7 +62,7 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("Drawdown", "drawdown chart"),
     ("Normalised comparison of tickers; two tickers' returns over the same dates", "compare AAPL and MSFT"),
     ("Correlation matrix of returns (CSV + heatmap); of two tickers, one number",
-     "correlation of monthly returns of AAPL and MSFT"),
+     "correlation matrix of returns, or correlation of monthly returns of AAPL and MSFT"),
     ("Resampling to weekly or monthly prices (CSV)", "resample to monthly prices as CSV"),
     ("Summary statistics (CSV)", "summary statistics"),
     ("Synthetic companies dataset (SALES.csv, DETAILS.csv, box plot, rule check)",
