@@ -45,7 +45,8 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Refusal", "Plan", "Intent", "TableInfo",
+__all__ = ["LEFT_OUT", "AnalysisState", "RunCode", "plan_turn", "Answer", "Refusal", "Plan", "Intent",
+           "TableInfo",
            "plan_request", "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES",
            "capabilities_text"]
 
@@ -218,6 +219,8 @@ def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInf
     return plan
 
 
+#: how an answer starts the sentence naming what the plan does not serve
+LEFT_OUT = "Left out (the local agent does not do it): "
 #: the recipes that draw in the colours a request names
 _COLOURED = {"price_chart": "price and moving averages", "candlestick": "moving averages"}
 
@@ -238,8 +241,7 @@ def _left_out(intent: Intent) -> list[str]:
         out.append(f"the colour {intent.price_color} for the prices (candles are green up, red down)")
     if not out:
         return []
-    return [f"Left out (the local agent does not do it): {_words(out)}. A model backend (bedrock, converse "
-            "or openai) can."]
+    return [f"{LEFT_OUT}{_words(out)}. A model backend (bedrock, converse or openai) can."]
 
 
 def _outside(intent: Intent, table: TableInfo) -> str | None:

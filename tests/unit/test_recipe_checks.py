@@ -99,3 +99,10 @@ def test_a_result_that_fails_its_own_checks_is_completed_with_problems(agent, ki
     result, outcome = _run(agent, good, file)
     assert outcome == "completed", (kind, result.text)
     assert "Self-check passed." in result.text
+
+
+def test_a_failed_check_still_names_what_the_request_left_out(agent):
+    result, outcome = _run(agent, "plot ZZZ as a pie chart", _ohlc_long())
+    assert outcome == "completed with problems"
+    assert "failed its own checks" in result.text
+    assert "Left out (the local agent does not do it): a pie chart." in result.text
