@@ -256,6 +256,12 @@ MAX_BAR_ROWS = 20
 _COUNT_NAMES = {"count", "n", "observations", "obs", "rows", "n_obs", "days"}
 
 
+def _is_count(name: object) -> bool:
+    """A column that counts things (``observations``, ``n_returns``): context, not a measure to chart."""
+    low = str(name).lower()
+    return low in _COUNT_NAMES or low.startswith("n_")
+
+
 def _is_num(s: pd.Series) -> bool:
     import pandas as pd
 
@@ -410,8 +416,8 @@ def grouped_lines_chart(df: pd.DataFrame, x: str, group: str, values: Sequence[s
 def grouped_bar_chart(df: pd.DataFrame, label: str, *,
                       title: str | None = None) -> go.Figure | None:
     """Bars of a few labelled rows (``label`` = text first column), one trace per numeric
-    column. Counts are left out; ``*_pct`` columns (one unit, one axis) are preferred when there
-    are several; otherwise None when the columns' scales differ too much to share an axis."""
+    column. Counts are left out; ``*_pct`` columns (one unit, one axis) are preferred whenever there
+    are any; otherwise None when the columns' scales differ too much to share an axis."""
     import re
 
     import numpy as np
@@ -419,10 +425,9 @@ def grouped_bar_chart(df: pd.DataFrame, label: str, *,
     import plotly.graph_objects as go
 
     rows = df[~df[label].astype(str).str.lower().isin(_COUNT_NAMES)]
-    num = [c for c in rows.columns if c != label and _is_num(rows[c])
-           and str(c).lower() not in _COUNT_NAMES]
+    num = [c for c in rows.columns if c != label and _is_num(rows[c]) and not _is_count(c)]
     pct = [c for c in num if re.search(r"pct|percent|%", str(c), re.I)]
-    cols = pct if len(pct) >= 2 else num
+    cols = pct or num  # percentages share an axis; prices or counts beside them would dwarf them
     if not cols or rows.empty:
         return None
     peaks = [float(np.nanmax(np.abs(pd.to_numeric(rows[c], errors="coerce").to_numpy(

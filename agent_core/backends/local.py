@@ -14,6 +14,7 @@ its own ``traceId``.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Generator, Iterator
@@ -313,6 +314,10 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
     understood = first_plan.summary.split("\n", 1)[0]
     if understood.startswith("Understood:") and not execution.ok:
         parts.insert(0, understood)
+    if not execution.ok:  # what the request asked for and the plan left out is said either way
+        from agent_core.planner import LEFT_OUT
+
+        parts += re.findall(re.escape(LEFT_OUT) + r".*? can\.", first_plan.summary)
     if too_big:
         parts.append("Not returned (over the 1 MB limit per file): " + ", ".join(too_big) + ".")
     for n in dict.fromkeys(notices):

@@ -45,7 +45,8 @@ def inspect_file(name: str, data: bytes, sheet: str | None = None) -> TableInfo:
 if TYPE_CHECKING:
     from agent_core.synthetic import SyntheticSpec
 
-__all__ = ["AnalysisState", "RunCode", "plan_turn", "Answer", "Refusal", "Plan", "Intent", "TableInfo",
+__all__ = ["LEFT_OUT", "AnalysisState", "RunCode", "plan_turn", "Answer", "Refusal", "Plan", "Intent",
+           "TableInfo",
            "plan_request", "parse_intent", "inspect_file", "NotAPriceTable", "CAPABILITIES",
            "capabilities_text"]
 
@@ -60,8 +61,9 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("Daily returns: histogram and summary table", "histogram of daily returns"),
     ("Rolling volatility", "30-day rolling volatility"),
     ("Drawdown", "drawdown chart"),
-    ("Normalised comparison of tickers", "compare the tickers normalised to 100"),
-    ("Correlation matrix of returns (CSV + heatmap)", "correlation matrix of returns"),
+    ("Normalised comparison of tickers; two tickers' returns over the same dates", "compare AAPL and MSFT"),
+    ("Correlation matrix of returns (CSV + heatmap); of two tickers, one number",
+     "correlation matrix of returns, or correlation of monthly returns of AAPL and MSFT"),
     ("Resampling to weekly or monthly prices (CSV)", "resample to monthly prices as CSV"),
     ("Summary statistics (CSV)", "summary statistics"),
     ("Synthetic companies dataset (SALES.csv, DETAILS.csv, box plot, rule check)",
@@ -138,7 +140,7 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
 
 
 def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInfo], unreadable: list[str],
-                 table: TableInfo | None, named: bool, intent: Intent) -> Plan | Answer:
+                 table: TableInfo | None, named: str, intent: Intent) -> Plan | Answer:
 
     if intent.kind == "run_code":
         names = ", ".join(f.name for f in files)
@@ -157,7 +159,9 @@ def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInf
                       rationale="The request asks what I can do.")
     if intent.kind == "unknown":
         return Refusal(
-            text="I could not map this request to one of the local agent's analyses, so I did not run "
+            text=(f"The local agent cannot compute or draw {_words(intent.left_out)}. " if intent.left_out
+                  else "")
+            + "I could not map this request to one of the local agent's analyses, so I did not run "
                  "any code (I do not guess). The local agent can do:\n" + capabilities_text()
                  + "\n\nRephrase your request like one of these examples, or run your own code with "
                  "\"run this code: ```...```\". Free-form requests are handled by the Bedrock "
@@ -201,16 +205,43 @@ def _plan_intent(text: str, files: Sequence[AttachedFile], tables: list[TableInf
     notes = []
     if len(tables) > 1:
         others = ", ".join(t.name for t in tables if t is not table)
-        why = "the request names it" if named else "it is the most recently attached price file"
+        why = (f"the request names {named}, one of its tickers" if named and named != table.name
+               else "the request names it" if named else "it is the most recently attached price file")
         notes.append(f"I used {table.name} ({why}); also attached: {others}. Name another file or one of "
                      "its tickers in the request to use it instead.")
     if intent.unknown_tickers:
         notes.append(f"{', '.join(intent.unknown_tickers)} not in {table.name}; left out.")
+    notes += _left_out(intent)
     if notes:
         extra = " ".join(notes)
         plan = replace(plan, rationale=plan.rationale + " " + extra,
                        summary=plan.summary + " " + extra)
     return plan
+
+
+#: how an answer starts the sentence naming what the plan does not serve
+LEFT_OUT = "Left out (the local agent does not do it): "
+#: the recipes that draw in the colours a request names
+_COLOURED = {"price_chart": "price and moving averages", "candlestick": "moving averages"}
+
+
+def _words(items: Sequence[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _left_out(intent: Intent) -> list[str]:
+    """The parts of a request the plan does not serve, in words for the answer."""
+    out = list(intent.left_out)
+    coloured = _COLOURED.get(intent.kind)
+    asked = ([intent.price_color] if intent.price_color else []) + list(intent.ma_colors)
+    if asked and coloured is None:
+        out.append(f"the colour{'s' if len(asked) > 1 else ''} {_words(asked)} (this chart keeps its own "
+                   "colours)")
+    elif intent.kind == "candlestick" and intent.price_color:
+        out.append(f"the colour {intent.price_color} for the prices (candles are green up, red down)")
+    if not out:
+        return []
+    return [f"{LEFT_OUT}{_words(out)}. A model backend (bedrock, converse or openai) can."]
 
 
 def _outside(intent: Intent, table: TableInfo) -> str | None:
@@ -231,24 +262,25 @@ def _outside(intent: Intent, table: TableInfo) -> str | None:
 
 
 def _chosen_table(text: str, tables: list[TableInfo],
-                  current: str | None = None) -> tuple[TableInfo | None, bool]:
+                  current: str | None = None) -> tuple[TableInfo | None, str]:
     """The table the request names (by file name or stem, then by a ticker only it holds), else
-    the conversation's current file, else the most recently attached one; and whether the
-    request named it."""
+    the conversation's current file, else the most recently attached one; and what the request
+    named to choose it (the file's name, or the ticker), "" when it named neither."""
     low = (text or "").lower()
     for t in reversed(tables):
         stem = t.name.rsplit(".", 1)[0].lower()
         if t.name.lower() in low or (
                 len(stem) >= 3 and re.search(rf"(?<![\w.]){re.escape(stem)}(?![\w])", low)):
-            return t, True
+            return t, t.name
     words = set(re.findall(r"[A-Za-z0-9^][A-Za-z0-9.\-^]*", text or ""))
     for t in reversed(tables):
-        if any(tk in words for tk in t.tickers if len(tk) >= 2 and tk.upper() == tk):
-            return t, True
+        ticker = next((tk for tk in t.tickers if len(tk) >= 2 and tk.upper() == tk and tk in words), None)
+        if ticker is not None:
+            return t, ticker
     for t in tables:
         if current and t.name == current:
-            return t, False
-    return (tables[-1], False) if tables else (None, False)
+            return t, ""
+    return (tables[-1], "") if tables else (None, "")
 
 
 def _synthetic_plan(text: str) -> Plan | Answer:

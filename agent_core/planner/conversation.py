@@ -177,7 +177,7 @@ def understood(state: AnalysisState, unit: str, all_tickers: tuple[str, ...]) ->
         if state.measure == "value":
             parts.append(f"the value on {state.on_date}")
         elif state.measure == "day":
-            parts.append(f"the {state.extreme} {unit}")
+            parts.append(f"the {'best' if state.extreme == 'highest' else 'worst'} {unit}")
         else:
             parts.append(f"which ticker had the {state.extreme} {state.measure}")
     elif state.kind:

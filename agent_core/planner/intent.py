@@ -72,6 +72,7 @@ class Intent:
     measure: str | None = None                 # question: return|volatility|drawdown|price|day|value
     extreme: str | None = None                 # question: highest | lowest
     on_date: str | None = None                 # question "value on a date": the date
+    left_out: tuple[str, ...] = ()             # parts of the request no recipe serves, in words
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -87,6 +88,7 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
 
     if OUT_OF_SCOPE.search(text):
         return Intent(kind="out_of_scope", keyword=OUT_OF_SCOPE.search(text).group(0))  # type: ignore[union-attr]
+    left_out = extract_left_out(text)
     on_date = extract_on_date(text)
     rest, date_from, date_to, last = extract_dates(text)
     rest = _RETURN_AS.sub(" ", rest)  # "return it as a CSV" asks for a file, not for returns
@@ -97,7 +99,7 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
         return Intent(kind="question", measure=measure, extreme=extreme, on_date=on_date,
                       tickers=found, unknown_tickers=unknown, column=extract_column(text, columns),
                       date_from=None if on_date else date_from, date_to=None if on_date else date_to,
-                      last=last, keyword="question")
+                      last=last, keyword="question", left_out=left_out)
     kind, keyword = classify(rest)
     windows = extract_windows(rest)
     if kind == "price_chart" and not windows and _MA_SUBJECT.search(rest):
@@ -110,7 +112,7 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
         kind=kind, windows=windows, price_color=price_color, ma_colors=ma_colors, tickers=found,
         unknown_tickers=unknown, column=extract_column(text, columns), date_from=date_from,
         date_to=date_to, last=last, freq=extract_freq(rest), image_format=extract_format(text),
-        keyword=keyword,
+        keyword=keyword, left_out=left_out,
     )
 
 
@@ -124,6 +126,34 @@ _RETURN_AS = re.compile(r"\breturn\s+(?:it|them|this|that|the\s+\w+)\s+(?:as|in)
 _MEASURES = (("volatility", r"volatil|\bvol\b|risk(?:iest)?"), ("drawdown", r"draw[\s-]?down"),
              ("return", r"\breturns?\b|gain|performance|perform(?:ed|er)|\bup\b"),
              ("price", r"prices?|close|value"))
+
+
+#: chart kinds and measures analysts ask for that no recipe draws or computes: (pattern, words)
+_NOT_SERVED = (
+    (r"\bpie\b", "a pie chart"),
+    (r"\bscatter", "a scatter plot"),
+    (r"\b3-?d\b", "a 3D chart"),
+    (r"\barea\s+(?:chart|plot|graph)", "an area chart"),
+    (r"\banimat", "an animation"),
+    (r"\blog(?:arithmic)?[\s-]*(?:scale|axis)", "a logarithmic scale"),
+    (r"\bsharpe", "the Sharpe ratio"),
+    (r"\bsortino", "the Sortino ratio"),
+    (r"\bbeta\b", "beta"),
+    (r"\brsi\b|relative\s+strength", "the RSI"),
+    (r"\bmacd\b", "the MACD"),
+    (r"\bbollinger", "Bollinger bands"),
+    (r"\bema\b|\bema\s*-?\d+|exponential(?:ly)?[\s-]+(?:weighted\s+)?moving", "exponential weighting (the "
+     "moving averages drawn are simple)"),
+    (r"(?i:value[\s-]at[\s-]risk)|\bVaR\b", "value at risk"),  # case kept: "var" is a word
+    (r"\bforecast|\bpredict|\bprojection", "a forecast"),
+)
+
+
+def extract_left_out(text: str) -> tuple[str, ...]:
+    """What the request asks for that no recipe serves ("as a pie chart", "the Sharpe ratio"):
+    said in the answer, never dropped without a word."""
+    return tuple(words for pattern, words in _NOT_SERVED
+                 if re.search(pattern, text, 0 if "VaR" in pattern else re.I))
 
 
 def extract_question(text: str) -> tuple[str, str] | None:
@@ -170,7 +200,7 @@ _KIND_RULES: tuple[tuple[str, str], ...] = (
     ("price_chart", r"moving[\s-]?averages?|rolling[\s-](?:mean|average)|\b[se]?ma\s*-?\d+\b|\b[se]?mas?\b"
                     r"|trend[\s-]?lines?"),
     ("normalised", r"normali[sz]|rebas|indexed\s+to|relative\s+performance|\bcompar|base\s+100"
-                   r"|side[\s-]by[\s-]side|growth\s+of"),
+                   r"|side[\s-]by[\s-]side|growth\s+of|\bvs\.?(?!\w)|\bversus\b"),
     ("summary", r"summary\s+stat|statistic|\bstats\b|\bdescribe\b|overview"),
     ("returns", r"\breturns?\b|histogram|distribution|daily\s+(?:changes?|moves?)|pct\s+change"
                 r"|percent(?:age)?\s+change"),

@@ -185,6 +185,28 @@ print("Self-check passed.")
 """)
 
 
+#: a series charted as a line needs two finite points; ``$frame`` holds one column per ticker
+SERIES_CHECK = Template("""for ticker in $frame.columns:
+    if np.isfinite($frame[ticker]).sum() < $least:
+        problems.append(f"{ticker}: $what ({prices[ticker].count()} price(s) in the period asked for)")""")
+
+
+def series_check(frame: str, what: str, least: int = 2) -> str:
+    """Self-check lines: every ticker of ``frame`` has at least ``least`` finite values."""
+    return SERIES_CHECK.substitute(frame=frame, what=what, least=least)
+
+
+def self_check(*checks: str) -> str:
+    """The self-check block that ends a recipe's code (``checks`` append to ``problems``)."""
+    return _fill(SELF_CHECK, checks="\n".join(checks))
+
+
+def date_format(t: TableInfo) -> str:
+    """How the answers write a date of this data: with the time for bars, the month for coarse data."""
+    return {"intraday": "%Y-%m-%d %H:%M", "monthly": "%Y-%m", "quarterly": "%Y-%m",
+            "yearly": "%Y"}.get(t.frequency.kind, "%Y-%m-%d")
+
+
 def _fill(template: Template, **values: object) -> str:
     """A code template with its ``$names`` filled in (a leading blank line, no trailing one)."""
     return "\n" + template.substitute({k: str(v) for k, v in values.items()}).strip("\n")
@@ -227,8 +249,6 @@ plotted = pd.concat(tables).reset_index()
 if prices.shape[1] > len(tickers):
     print(f"Note: plotted the first {len(tickers)} of {prices.shape[1]} tickers; "
           "name the ones you want to see others.")
-if len(tickers) == 1:
-    plotted = plotted.drop(columns="ticker")
 plotted.to_csv("$stem.csv", index=False)
 print(f"{len(prices)} dates from {prices.index.min():%Y-%m-%d} to {prices.index.max():%Y-%m-%d}.")
 print(f"Saved $stem.$fmt and $stem.csv ({len(plotted)} rows) for: {', '.join(tickers)}.")
@@ -236,8 +256,9 @@ print(f"Saved $stem.$fmt and $stem.csv ({len(plotted)} rows) for: {', '.join(tic
 PRICE_CHECKS = """if plotted.empty:
     problems.append("the chart has no rows")
 for ticker, table in zip(tickers, tables):
-    if not np.isfinite(table["price"]).any():
-        problems.append(f"{ticker}: no finite prices to chart")
+    if np.isfinite(table["price"]).sum() < 2:
+        problems.append(f"{ticker}: fewer than 2 prices to draw a line ({table['price'].count()} in the "
+                        "period asked for)")
     for window in windows:
         column = f"ma_{window}"
         if column not in table or not np.isfinite(table[column]).any():
@@ -270,7 +291,7 @@ def price_chart(t: TableInfo, intent: Intent, lenient: bool) -> tuple[str, str, 
     unit = period_unit(t)
     if windows:
         body += _fill(PRICE_CHART_LAST_VALUES, unit=unit)
-    body += _fill(SELF_CHECK, checks=PRICE_CHECKS.replace("$unit", unit))
+    body += self_check(PRICE_CHECKS.replace("$unit", unit))
     wtxt = " and ".join(f"{w}-{unit}" for w in windows)
     title = (f"price chart with {wtxt} moving average{'s' if len(windows) > 1 else ''}" if windows
              else "price chart")
@@ -328,6 +349,9 @@ def candlestick(t: TableInfo, intent: Intent, lenient: bool):
                  title=_lit(ticker + " candlestick"),
                  volume_panel=CANDLE_VOLUME if vol else CANDLE_NO_VOLUME, fmt=fmt,
                  overlays=_candle_overlays(t, intent))
+    if not intent.windows:
+        body += "\nwindows, ma_colours = [], []  # no moving averages asked for"
+    body += self_check(CANDLE_CHECKS.replace("$unit", period_unit(t)))
     others = [x for x in t.tickers if x != ticker] if t.layout == "long" else []
     mas = " and ".join(f"{w}-{period_unit(t)}" for w in intent.windows)
     summary = (f"Here is the candlestick chart{' with volume' if vol else ''} of {ticker}"
@@ -344,11 +368,19 @@ for window, colour in zip(windows, ma_colours):
     ma = ohlc["close"].rolling(window).mean().reindex(candles.index)  # from the full history
     candles[f"ma_{window}"] = ma
     ax.plot(x, ma, color=colour, linewidth=1.4, label=f"{window}-$unit moving average")
-    if not np.isfinite(ma).any():
-        raise RuntimeError(f"Self-check failed: the {window}-$unit moving average has no values "
-                           f"({len(ohlc)} rows; use a shorter window)")
 ax.legend(loc="upper left")
 """)
+CANDLE_CHECKS = """if len(candles) < 2:
+    problems.append(f"{len(candles)} candle(s) with open, high, low and close in the period asked for: "
+                    "too few for a chart")
+for window, colour in zip(windows, ma_colours):
+    column = f"ma_{window}"
+    if column not in candles or not np.isfinite(candles[column]).any():
+        problems.append(f"the {window}-$unit moving average has no values ({len(ohlc)} rows; "
+                        "use a shorter window)")
+    elif matplotlib.colors.to_hex(colour) not in {matplotlib.colors.to_hex(line.get_color())
+                                                    for line in ax.get_lines()}:
+        problems.append(f"the colour {colour} is not used in the chart")"""
 
 
 def _candle_overlays(t: TableInfo, intent: Intent) -> str:
@@ -403,7 +435,10 @@ summary.index.name = "ticker"
 summary.to_csv("returns_summary.csv")
 print(summary.to_string())
 """)
+RETURNS_CHECKS = """if rets.empty:
+    problems.append("no returns: a return needs two prices in a row")"""
 PERIOD_WORDS = {"W": "weekly", "ME": "monthly", "QE": "quarterly", "YE": "yearly"}
+FREQ_UNITS = {"W": "week", "ME": "month", "QE": "quarter", "YE": "year"}
 
 
 def returns(t: TableInfo, intent: Intent, lenient: bool):
@@ -411,6 +446,7 @@ def returns(t: TableInfo, intent: Intent, lenient: bool):
     period = PERIOD_WORDS.get(intent.freq or "", RETURN_WORDS[period_unit(t)])
     body = _fill(RETURNS, Period=period.capitalize(), period=period, resample=_resample_lines(intent),
                  fmt=fmt)
+    body += self_check(RETURNS_CHECKS, series_check("rets", f"no {period} returns to chart", least=1))
     return (f"{period} returns histogram and summary", body,
             (f"returns_histogram.{fmt}", "returns_histogram.csv", "returns_summary.csv"),
             f"Here is the distribution of {period} returns with a summary table (mean, spread, extremes).")
@@ -447,7 +483,7 @@ def volatility(t: TableInfo, intent: Intent, lenient: bool):
     return (f"{w}-{unit} rolling volatility",
             _fill(VOLATILITY, window=w, fmt=fmt, unit=unit, returns=RETURN_WORDS[unit],
                   ppy=periods_per_year(t))
-            + _fill(SELF_CHECK, checks=VOL_CHECKS.replace("$unit", unit)),
+            + self_check(VOL_CHECKS.replace("$unit", unit)),
             (f"rolling_volatility.{fmt}", "rolling_volatility.csv"),
             f"Here is the {w}-{unit} rolling volatility (standard deviation of {RETURN_WORDS[unit]} returns, "
             f"annualised with {periods_per_year(t):g} periods a year)."
@@ -478,21 +514,22 @@ plt.close(fig)
 dd.reset_index().melt(id_vars="date", var_name="ticker", value_name="drawdown_pct").dropna().to_csv(
     "drawdown.csv", index=False)
 for ticker in dd.columns:
-    worst = dd[ticker].idxmin()
-    print(f"{ticker}: maximum drawdown {dd[ticker].min():.2f}% on {worst:%Y-%m-%d}")
+    if dd[ticker].notna().any():
+        print(f"{ticker}: maximum drawdown {dd[ticker].min():.2f}% on {dd[ticker].idxmin():%Y-%m-%d}")
 """)
 
 
 def drawdown(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    return ("drawdown chart", _fill(DRAWDOWN, fmt=fmt), (f"drawdown.{fmt}", "drawdown.csv"),
+    body = _fill(DRAWDOWN, fmt=fmt) + self_check(series_check("dd", "fewer than 2 prices for a drawdown"))
+    return ("drawdown chart", body, (f"drawdown.{fmt}", "drawdown.csv"),
             "Here is the drawdown chart (percent below the running peak) with each ticker's "
             "maximum drawdown.")
 
 
 NORMALISED = Template("""
 # --- Normalised comparison: every ticker starts at 100 ---
-first = prices.apply(lambda s: s.dropna().iloc[0])
+first = prices.bfill().iloc[0]  # each ticker's first price
 norm = prices / first * 100
 fig, ax = plt.subplots(figsize=(11, 5.5))
 for ticker in norm.columns:
@@ -509,18 +546,45 @@ plt.close(fig)
 norm.reset_index().melt(id_vars="date", var_name="ticker", value_name="normalised").dropna().to_csv(
     "normalised_prices.csv", index=False)
 print("Value of 100 at the end:", norm.ffill().iloc[-1].round(2).to_dict())
+
+# --- The comparison in numbers: total return over the dates every ticker has a price ---
+common = prices.dropna()  # the same period for all, so the returns compare like with like
+growth = ((common.iloc[-1] / common.iloc[0] - 1) * 100 if len(common) >= 2
+          else pd.Series(np.nan, index=prices.columns))
+answer = pd.DataFrame({"first_date": common.index.min(), "last_date": common.index.max(),
+                       "first_price": common.iloc[0] if len(common) else np.nan,
+                       "last_price": common.iloc[-1] if len(common) else np.nan,
+                       "total_return_pct": growth}, index=prices.columns)
+answer.index.name = "ticker"
+answer.to_csv("answer.csv")
+if len(common) >= 2 and growth.notna().all():
+    span = f"{common.index[0]:$datefmt}..{common.index[-1]:$datefmt}"
+    how = (f"last price / first price - 1 over the {len(common)} dates "
+           + ("both have" if len(growth) == 2 else "every ticker has") + " a price")
+    if len(growth) == 2:
+        (a, ra), (b, rb) = growth.items()
+        print(f"Answer: {a} returned {ra:.1f}% vs {b} {rb:.1f}% over {span} ({how}).")
+    else:
+        print("Answer: total return over " + span + ": "
+              + ", ".join(f"{t} {r:.1f}%" for t, r in growth.sort_values(ascending=False).items())
+              + f" ({how}).")
 """)
+NORMALISED_CHECKS = """if len(prices.columns) > 1 and len(common) < 2:
+    problems.append(f"the tickers share {len(common)} date(s) with a price: too few to compare them")"""
 
 
 def normalised(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    return ("normalised comparison", _fill(NORMALISED, fmt=fmt),
-            (f"normalised_prices.{fmt}", "normalised_prices.csv"),
-            "Here is the normalised comparison: each ticker rebased to 100 on its first date.")
+    body = _fill(NORMALISED, fmt=fmt, datefmt=date_format(t)) + self_check(
+        series_check("norm", "fewer than 2 prices to chart"), NORMALISED_CHECKS)
+    return ("normalised comparison", body,
+            (f"normalised_prices.{fmt}", "normalised_prices.csv", "answer.csv"),
+            "Here is the normalised comparison: each ticker rebased to 100 on its first date; the total "
+            "returns over the dates all of them have a price are in answer.csv.")
 
 
 CORRELATION = Template("""
-# --- Correlation of daily returns: table and heatmap ---$resample
+# --- Correlation of $period returns: table and heatmap ---$resample
 rets = prices.pct_change(fill_method=None)
 corr = rets.corr()
 corr.index.name = "ticker"
@@ -536,25 +600,58 @@ for i in range(n):
         ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
                 color="white" if abs(value) > 0.6 else "black")
 fig.colorbar(image, ax=ax, label="correlation")
-ax.set_title("Correlation of daily returns")
+ax.set_title("Correlation of $period returns")
 fig.tight_layout()
 fig.savefig("correlation.$fmt", dpi=110)
 plt.close(fig)
 print(corr.round(3).to_string())
+
+# --- The number: each pair's correlation, on the $unit returns both tickers have ---
+pairs = []
+for i, a in enumerate(corr.columns):
+    for b in corr.columns[i + 1:]:
+        both = rets[[a, b]].dropna()
+        pairs.append({"ticker_a": a, "ticker_b": b, "correlation": corr.loc[a, b], "n_returns": len(both),
+                      "first_date": both.index.min(), "last_date": both.index.max()})
+answer = pd.DataFrame(pairs, columns=["ticker_a", "ticker_b", "correlation", "n_returns", "first_date",
+                                      "last_date"])
+answer.to_csv("answer.csv", index=False)
+how = "Pearson correlation; a return is price / previous price - 1"
+known = answer.dropna(subset=["correlation"])
+if len(answer) == 1 and len(known) == 1:
+    row = known.iloc[0]
+    print(f"Answer: correlation of $period returns {row.ticker_a}/{row.ticker_b}: {row.correlation:.2f} over "
+          f"{row.n_returns} ${unit}s ({row.first_date:$datefmt}..{row.last_date:$datefmt}, the ${unit}s both "
+          f"have a return; {how}).")
+elif len(known) > 1:
+    hi, lo = known.loc[known["correlation"].idxmax()], known.loc[known["correlation"].idxmin()]
+    print(f"Answer: most correlated {hi.ticker_a}/{hi.ticker_b} {hi.correlation:.2f} "
+          f"({hi.n_returns} returns), least {lo.ticker_a}/{lo.ticker_b} {lo.correlation:.2f} "
+          f"({lo.n_returns} returns) ({how}).")
 """)
+CORRELATION_CHECKS = """for row in answer.itertuples():
+    if not np.isfinite(row.correlation):
+        problems.append(f"the correlation of {row.ticker_a} and {row.ticker_b} has no value "
+                        f"({row.n_returns} returns on the same dates; it needs at least 2 that vary)")"""
 
 
 def correlation(t: TableInfo, intent: Intent, lenient: bool):
     fmt = intent.image_format
-    return ("correlation matrix of returns", _fill(CORRELATION, resample=_resample_lines(intent), fmt=fmt),
-            (f"correlation.{fmt}", "correlation.csv"),
-            "Here is the correlation matrix of daily returns, as a table and a heatmap.")
+    period = PERIOD_WORDS.get(intent.freq or "", RETURN_WORDS[period_unit(t)])
+    unit = FREQ_UNITS.get(intent.freq or "", period_unit(t))
+    datefmt = "%Y-%m" if intent.freq in ("ME", "QE", "YE") else date_format(t)
+    body = _fill(CORRELATION, resample=_resample_lines(intent), fmt=fmt, period=period, unit=unit,
+                 datefmt=datefmt) + self_check(CORRELATION_CHECKS)
+    return ("correlation matrix of returns", body, (f"correlation.{fmt}", "correlation.csv", "answer.csv"),
+            f"Here is the correlation matrix of {period} returns, as a table and a heatmap; each pair's "
+            "correlation, with how many returns and which dates it rests on, is in answer.csv.")
 
 
 RESAMPLE_BARS = Template("""
 # --- $Word bars: first open, highest high, lowest low, last close ---
 rules = {"open": "first", "high": "max", "low": "min", "close": "last"$volume}
 bars = ohlc.resample($freq).agg(rules).dropna(subset=["close"])
+table = bars
 bars.reset_index().to_csv("prices_$word.csv", index=False)
 print(f"Saved prices_$word.csv: {len(bars)} $word bars.")
 print(bars.tail().round(4).to_string())
@@ -562,10 +659,18 @@ print(bars.tail().round(4).to_string())
 RESAMPLE_PRICES = Template("""
 # --- $Word prices: the last price of each period ---
 periodic = prices.resample($freq).last().dropna(how="all")
+table = periodic
 periodic.reset_index().to_csv("prices_$word.csv", index=False)
 print(f"Saved prices_$word.csv: {len(periodic)} $word rows.")
 print(periodic.tail().round(4).to_string())
 """)
+
+
+RESAMPLE_CHECKS = """if table.empty:
+    problems.append("no rows after resampling")
+for ticker in table.columns:
+    if table[ticker].notna().sum() == 0:
+        problems.append(f"{ticker}: no values after resampling")"""
 
 
 def resample(t: TableInfo, intent: Intent, lenient: bool):
@@ -576,6 +681,7 @@ def resample(t: TableInfo, intent: Intent, lenient: bool):
                      volume=', "volume": "sum"' if t.has_volume else "")
     else:
         body = _fill(RESAMPLE_PRICES, Word=word.capitalize(), word=word, freq=_lit(freq))
+    body += self_check(RESAMPLE_CHECKS)
     return (f"{word} resampling", body, (f"prices_{word}.csv",),
             f"Here are the prices resampled to {word} periods, as CSV.")
 
@@ -587,12 +693,12 @@ stats = pd.DataFrame({
     "first_date": prices.apply(lambda s: s.first_valid_index()),
     "last_date": prices.apply(lambda s: s.last_valid_index()),
     "observations": prices.count(),
-    "first_price": prices.apply(lambda s: s.dropna().iloc[0]),
-    "last_price": prices.apply(lambda s: s.dropna().iloc[-1]),
+    "first_price": prices.bfill().iloc[0],
+    "last_price": prices.ffill().iloc[-1],
     "min_price": prices.min(),
     "max_price": prices.max(),
     "mean_price": prices.mean(),
-    "total_return_pct": (prices.apply(lambda s: s.dropna().iloc[-1] / s.dropna().iloc[0]) - 1) * 100,
+    "total_return_pct": (prices.ffill().iloc[-1] / prices.bfill().iloc[0] - 1) * 100,
     "annualised_volatility_pct": rets.std() * np.sqrt($ppy) * 100,  # $ppy periods a year
     "max_drawdown_pct": ((prices / prices.cummax()) - 1).min() * 100,
 })
@@ -604,8 +710,15 @@ print(stats.to_string())
 """)
 
 
+SUMMARY_CHECKS = """for ticker, row in stats.iterrows():
+    if row["observations"] < 3 or not np.isfinite(row["annualised_volatility_pct"]):
+        problems.append(f"{ticker}: {row['observations']} price(s): too few for returns and their "
+                        "volatility")"""
+
+
 def summary_stats(t: TableInfo, intent: Intent, lenient: bool):
-    return ("summary statistics", _fill(SUMMARY_STATS, ppy=periods_per_year(t)), ("summary_statistics.csv",),
+    body = _fill(SUMMARY_STATS, ppy=periods_per_year(t)) + self_check(SUMMARY_CHECKS)
+    return ("summary statistics", body, ("summary_statistics.csv",),
             "Here are the summary statistics per ticker (dates, prices, total return, volatility, drawdown).")
 
 
@@ -632,9 +745,11 @@ def build_price_plan(t: TableInfo, intent: Intent) -> Plan:
         load = replace(intent, date_from=None, date_to=None) if intent.kind == "question" else intent
         loader = loader_code(t, load, lenient=lenient, want_ohlc=want_ohlc)
         code = header + "\n" + loader + "\n" + body + "\n"
-        rationale = (f"The request asks for a {title}. {t.summary()}. I will load it with pandas, "
+        asks, what = ((title.replace("answer: ", ""), "the answer") if intent.kind == "question"
+                      else (f"for a {title}", f"the {title}"))
+        rationale = (f"The request asks {asks}. {t.summary()}. I will load it with pandas, "
                      f"{'drop the values that cannot be read, ' if lenient else ''}"
-                     f"compute the {title} and save {', '.join(outputs)}.")
+                     f"compute {what} and save {', '.join(outputs)}.")
         if lenient:
             rationale = ("The first attempt failed, so I will read the file leniently (dates and numbers "
                          "that cannot be read are left out and counted) and try again. " + rationale)
@@ -659,28 +774,52 @@ numbers = shown.select_dtypes("number").columns
 shown[numbers] = shown[numbers].round(4)
 print(shown.to_string())
 print("Answer:", sentence)
+$chart
 $check""")
 QUESTION_CHECK = """if answer.empty or not np.isfinite(answer[column]).any():
     raise RuntimeError("Self-check failed: no finite values for the period asked about; "
                        "pick a period the file covers")
+named = $named  # the tickers the request names: each must have its number
+have = set(answer.index[np.isfinite(answer[column])])
+missing = [t for t in named if t not in have]
+if missing:
+    raise RuntimeError("Self-check failed: no value for " + ", ".join(missing)
+                       + " in the period asked about (too few prices there)")
+for ticker in sorted(set(answer.index) - have):
+    print(f"Note: no value for {ticker} in the period asked about (too few prices there).")
 print("Self-check passed.")"""
+#: a ranking question's bar chart: the one measure asked about, labelled with the data's frequency
+QUESTION_CHART = Template("""
+# --- Chart: the measure asked about, one bar per ticker ---
+fig, ax = plt.subplots(figsize=(min(12, max(6, 3 + 0.7 * len(answer))), 4.5))
+ax.bar(answer.index.astype(str), answer[column], color="tab:blue")
+ax.set_ylabel($ylabel)
+ax.set_title($title)
+ax.grid(axis="y", alpha=0.3)
+fig.tight_layout()
+fig.savefig("answer.$fmt", dpi=110)
+plt.close(fig)""")
 QUESTION_COMPUTE = {
     "volatility": '''column = "annualised_volatility_pct"
-answer = pd.DataFrame({"returns": rets.count(),
-                       "std_pct": rets.std() * 100,
+answer = pd.DataFrame({"n_returns": rets.count(),  # a count, not a measure: it is not charted
                        column: rets.std() * np.sqrt(periods_per_year) * 100})
 how = (f"standard deviation of $returns returns times sqrt({periods_per_year:g})")''',
     "return": '''column = "total_return_pct"
 first = in_period.apply(lambda s: s.dropna().iloc[0] if s.notna().any() else np.nan)
 last = in_period.apply(lambda s: s.dropna().iloc[-1] if s.notna().any() else np.nan)
-answer = pd.DataFrame({"first_price": first, "last_price": last, column: (last / first - 1) * 100})
+count = in_period.count()  # a return needs two prices
+answer = pd.DataFrame({"n_prices": count, "first_price": first, "last_price": last,
+                       column: ((last / first - 1) * 100).where(count >= 2)})
 how = "last price / first price - 1 over the period"''',
     "drawdown": '''column = "max_drawdown_pct"
 dd = (in_period / in_period.cummax() - 1) * 100
-answer = pd.DataFrame({column: -dd.min(), "trough_date": dd.idxmin()})
+count = in_period.count()  # a drawdown needs two prices
+answer = pd.DataFrame({"n_prices": count, column: (-dd.min()).where(count >= 2),
+                       "trough_date": dd.apply(lambda s: s.idxmin() if s.notna().any() else pd.NaT)})
 how = "largest fall below the running peak within the period"''',
     "price": '''column = "$extreme_price"
-answer = pd.DataFrame({column: in_period.$agg(), "date": in_period.$arg()})
+answer = pd.DataFrame({column: in_period.$agg(),
+                       "date": in_period.apply(lambda s: s.$arg() if s.notna().any() else pd.NaT)})
 how = "the $extreme price in the period"''',
     "day": '''column = "return_pct"
 stacked = (rets * 100).stack().dropna().rename(column)
@@ -702,12 +841,21 @@ sentence = "; ".join(f"{t}: {v:,.4f} (on {d:%Y-%m-%d})" for t, v, d in
                      zip(answer.index, answer[column], answer["date_used"]) if pd.notna(v)) + f" ({how})."''',
 }
 QUESTION_PICK = '''values = answer[column].dropna()
-pick = values.idxmax() if "$extreme" == "highest" else values.idxmin()
+pick = None if values.empty else values.idxmax() if "$extreme" == "highest" else values.idxmin()
 sentence = (f"{pick} had the $extreme $label: {values[pick]:,.2f}$suffix ({how}; "
             + ", ".join(f"{t} {v:,.2f}" for t, v in values.items()) + ")." if not values.empty
             else "no values for the period asked about.")'''
 QUESTION_LABELS = {"volatility": ("annualised volatility", "%"), "return": ("total return", "%"),
                    "drawdown": ("maximum drawdown", "%"), "price": ("price", "")}
+
+
+def _question_axis(measure: str, extreme: str, returns: str, ppy: float) -> tuple[str, str]:
+    """The bar chart's axis label and the line under its title: the one measure, and how it was
+    computed (for volatility, from which returns and with which annualisation factor)."""
+    return {"volatility": ("Annualised volatility (%)", f"std of {returns} returns x sqrt({ppy:g})"),
+            "return": ("Total return (%)", "last price / first price - 1"),
+            "drawdown": ("Maximum drawdown (%)", "largest fall below the running peak"),
+            "price": (f"{extreme.capitalize()} price", f"the {extreme} {returns} price")}[measure]
 
 
 def question(t: TableInfo, intent: Intent, lenient: bool):
@@ -726,13 +874,23 @@ def question(t: TableInfo, intent: Intent, lenient: bool):
     words = {"day": f"the {'best' if extreme == 'highest' else 'worst'} {unit}",
              "value": f"the value on {intent.on_date}"}.get(
                  measure, f"which ticker had the {extreme} {measure}")
+    fmt = intent.image_format
+    ranking = measure in QUESTION_LABELS
+    axis = _question_axis(measure, extreme, RETURN_WORDS[unit], periods_per_year(t)) if ranking else ("", "")
+    until = f" to {intent.date_to}" if intent.date_to and intent.date_to != intent.date_from else ""
+    period = f", {intent.date_from}{until}" if intent.date_from else ""
+    chart = QUESTION_CHART.substitute(
+        ylabel=_lit(axis[0]), title=_lit(f"{axis[0].split(' (')[0]}{period}\n{axis[1]}"),
+        fmt=fmt) if ranking else ""
+    named = [x for x in intent.tickers if x in t.tickers]
     body = _fill(QUESTION, question=words, ppy=periods_per_year(t), frequency=t.frequency.words(),
                  returns=RETURN_WORDS[unit], start=_lit(intent.date_from) if intent.date_from else "None",
-                 end=_lit(intent.date_to) if intent.date_to else "None", compute=compute,
-                 check=QUESTION_CHECK)
+                 end=_lit(intent.date_to) if intent.date_to else "None", compute=compute, chart=chart,
+                 check=QUESTION_CHECK.replace("$named", _lit(named)))
     how = (f" Volatility is annualised with {periods_per_year(t):g} periods a year ({t.frequency.words()} "
            "data)." if measure == "volatility" else "")
-    return (f"answer: {words}", body, ("answer.csv",),
+    outputs = ((f"answer.{fmt}",) if ranking else ()) + ("answer.csv",)
+    return (f"answer: {words}", body, outputs,
             f"Here is the answer to {words}; the table behind it is answer.csv.{how}")
 
 

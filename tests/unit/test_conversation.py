@@ -157,6 +157,12 @@ PHRASINGS = [
     ("what's the latest news on AAPL?", "refused"),
     ("make me a sandwich", "refused"),
     ("translate this into French", "refused"),
+    ("compare AAPL and MSFT", "normalised"),
+    ("AAPL vs MSFT since 2005", "normalised"),
+    ("what is the correlation between AAPL and MSFT?", "correlation"),
+    ("show AAPL returns as a pie chart", "returns"),
+    ("20-day EMA of AAPL", "price_chart"),
+    ("compute the Sharpe ratio", "refused"),
 ]
 FOLLOW_UPS = [
     ("now only AAPL and MSFT", "price_chart", dict(tickers=("AAPL", "MSFT"))),
@@ -214,3 +220,25 @@ def test_synthetic_request_typed_in_analysis_tests_each_rule_in_its_code():
     plan, state = plan_turn(text, [], None)
     assert isinstance(plan, Plan) and state is None
     assert 'print(("PASS" if ok else "FAIL"), rule)' in plan.code
+
+
+@pytest.mark.parametrize(("text", "kind", "left_out"), [
+    ("show AAPL returns as a pie chart", "returns", "a pie chart"),
+    ("rolling volatility and the Sharpe ratio of AAPL", "volatility", "the Sharpe ratio"),
+    ("20-day EMA of AAPL", "price_chart", "exponential weighting (the moving averages drawn are simple)"),
+    ("drawdown chart in green", "drawdown", "the colour green (this chart keeps its own colours)"),
+    ("scatter plot of AAPL and MSFT returns", "returns", "a scatter plot"),
+])
+def test_a_request_only_partly_served_names_the_part_left_out(monthly, text, kind, left_out):
+    plan, state = plan_turn(text, [monthly], None)
+    assert isinstance(plan, Plan) and state.kind == kind
+    assert f"Left out (the local agent does not do it): {left_out}" in plan.summary, plan.summary
+
+
+def test_a_fully_served_request_leaves_nothing_out_and_a_follow_up_can_leave_out(monthly):
+    plan, seed = plan_turn("chart with a 20-day moving average in red and actual data in blue", [monthly], None)
+    assert "Left out" not in plan.summary
+    plan, state = plan_turn("as a pie chart", [monthly], seed)
+    assert state.kind == "price_chart" and "Left out (the local agent does not do it): a pie chart" in plan.summary
+    answer, _ = plan_turn("compute the Sharpe ratio", [monthly], None)
+    assert isinstance(answer, Answer) and "cannot compute or draw the Sharpe ratio" in answer.text

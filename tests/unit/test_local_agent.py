@@ -105,10 +105,10 @@ LAYOUTS = {
                  ["AAPL", "MSFT"], ["date", "ticker", "price", "ma_20"]),
     "ohlcv.csv": (_bytes(pd.DataFrame({"Date": ISO, "Open": A * 0.995, "High": A * 1.02, "Low": A * 0.97,
                                        "Close": A, "Volume": np.arange(N) * 10 + 5000})),
-                  ["ohlcv"], ["date", "price", "ma_20"]),
+                  ["ohlcv"], ["date", "ticker", "price", "ma_20"]),
     "text_dates.csv": (_bytes(pd.DataFrame({"date": DATES.strftime("%b %-d %Y"), "price": A})),
-                       ["text_dates"], ["date", "price", "ma_20"]),
-    "unsorted_dup.csv": (_unsorted_dup(), ["unsorted_dup"], ["date", "price", "ma_20"]),
+                       ["text_dates"], ["date", "ticker", "price", "ma_20"]),
+    "unsorted_dup.csv": (_unsorted_dup(), ["unsorted_dup"], ["date", "ticker", "price", "ma_20"]),
 }
 
 
@@ -168,10 +168,12 @@ def test_candlestick_with_volume(agent):
     ("30-day rolling volatility", ("rolling_volatility.png", "rolling_volatility.csv"),
      {"rolling_volatility.csv": ["date", "ticker", "volatility_30"]}),
     ("drawdown chart", ("drawdown.png", "drawdown.csv"), {"drawdown.csv": ["date", "ticker", "drawdown_pct"]}),
-    ("compare the tickers normalised", ("normalised_prices.png", "normalised_prices.csv"),
-     {"normalised_prices.csv": ["date", "ticker", "normalised"]}),
-    ("correlation matrix of returns", ("correlation.png", "correlation.csv"),
-     {"correlation.csv": ["ticker", "AAPL", "MSFT"]}),
+    ("compare the tickers normalised", ("normalised_prices.png", "normalised_prices.csv", "answer.csv"),
+     {"normalised_prices.csv": ["date", "ticker", "normalised"],
+      "answer.csv": ["ticker", "first_date", "last_date", "first_price", "last_price", "total_return_pct"]}),
+    ("correlation matrix of returns", ("correlation.png", "correlation.csv", "answer.csv"),
+     {"correlation.csv": ["ticker", "AAPL", "MSFT"],
+      "answer.csv": ["ticker_a", "ticker_b", "correlation", "n_returns", "first_date", "last_date"]}),
     ("resample to monthly prices as CSV", ("prices_monthly.csv",), {"prices_monthly.csv": ["date", "AAPL", "MSFT"]}),
     ("summary statistics", ("summary_statistics.csv",), {"summary_statistics.csv": None}),
 ])

@@ -248,6 +248,8 @@ def test_several_files_the_named_one_is_used(tables):
     both = files + _attach(tables, "ohlcv.csv")
     by_ticker = plan_request("summary statistics of MSFT", [both[0], both[2]])
     assert 'pd.read_csv("long.csv"' in by_ticker.code
+    # the ticker chose the file, not its name: the answer says so
+    assert "I used long.csv (the request names MSFT, one of its tickers)" in by_ticker.summary
 
 
 @pytest.mark.parametrize("text,words", [

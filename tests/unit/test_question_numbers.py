@@ -145,3 +145,96 @@ def test_candlesticks_with_moving_average_overlays(tmp_path, monkeypatch):
         expected = frame.set_index("Date")["Close"].rolling(w).mean().loc[got.index]
         assert np.allclose(got[f"ma_{w}"], expected, rtol=1e-9)
     assert (tmp_path / "candlestick.png").stat().st_size > 10_000
+
+
+def _exec(plan: Plan, file: AttachedFile, folder, monkeypatch, capsys) -> str:
+    """Run the plan's code in ``folder``; what it printed."""
+    monkeypatch.chdir(folder)
+    (folder / file.name).write_bytes(file.data)
+    capsys.readouterr()
+    exec(compile(plan.code, "<recipe>", "exec"), {"__name__": "__recipe__"})  # noqa: S102
+    return capsys.readouterr().out
+
+
+def _with_gaps(kind: str) -> tuple[AttachedFile, pd.DataFrame]:
+    """The file with MSFT missing its first tenth and a few rows in the middle: the numbers must
+    use the dates both tickers have."""
+    _, prices, _ = _file(kind)
+    prices = prices.copy()
+    n = len(prices)
+    prices.iloc[: n // 10, prices.columns.get_loc("MSFT")] = np.nan
+    prices.iloc[n // 2: n // 2 + 3, prices.columns.get_loc("MSFT")] = np.nan
+    buf = io.StringIO()
+    prices.reset_index().to_csv(buf, index=False)
+    return AttachedFile(name=f"{kind}.csv", media_type="text/csv", data=buf.getvalue().encode()), prices
+
+
+def _answered(text: str, file: AttachedFile, kind: str, folder, monkeypatch, capsys) -> str:
+    """Plan ``text`` (a ``kind`` plan that writes answer.csv), run it; what it printed."""
+    plan, state = plan_turn(text, [file], None)
+    assert isinstance(plan, Plan) and state.kind == kind and "answer.csv" in plan.outputs
+    return _exec(plan, file, folder, monkeypatch, capsys)
+
+
+DATE_FORMATS = {"trading-daily": "%Y-%m-%d", "weekly": "%Y-%m-%d", "monthly": "%Y-%m",
+                "calendar-daily": "%Y-%m-%d", "intraday": "%Y-%m-%d %H:%M"}
+UNITS = {"trading-daily": "days", "weekly": "weeks", "monthly": "months", "calendar-daily": "days",
+         "intraday": "bars"}
+
+
+@pytest.mark.parametrize("kind", list(FREQS))
+def test_compare_two_tickers_states_their_returns_over_the_common_dates(kind, tmp_path, monkeypatch, capsys):
+    file, prices = _with_gaps(kind)
+    out = _answered("compare AAPL and MSFT", file, "normalised", tmp_path, monkeypatch, capsys)
+    both = prices[["AAPL", "MSFT"]].dropna()
+    expected = (both.iloc[-1] / both.iloc[0] - 1) * 100
+    got = pd.read_csv(tmp_path / "answer.csv", index_col="ticker")
+    assert np.allclose(got["total_return_pct"], expected[got.index], rtol=1e-9)
+    span = f"{both.index[0]:{DATE_FORMATS[kind]}}..{both.index[-1]:{DATE_FORMATS[kind]}}"
+    line = (f"Answer: AAPL returned {expected['AAPL']:.1f}% vs MSFT {expected['MSFT']:.1f}% over {span} "
+            f"(last price / first price - 1 over the {len(both)} dates both have a price).")
+    assert line in out.splitlines(), out
+
+
+@pytest.mark.parametrize("kind", list(FREQS))
+def test_correlation_of_two_tickers_is_one_number(kind, tmp_path, monkeypatch, capsys):
+    file, prices = _with_gaps(kind)
+    out = _answered("what is the correlation between AAPL and MSFT?", file, "correlation", tmp_path, monkeypatch,
+                    capsys)
+    rets = prices[["AAPL", "MSFT"]].pct_change(fill_method=None)
+    paired = rets.dropna()
+    expected = paired["AAPL"].corr(paired["MSFT"])
+    got = pd.read_csv(tmp_path / "answer.csv")
+    assert len(got) == 1 and math.isclose(got["correlation"].iloc[0], expected, rel_tol=1e-9)
+    assert got["n_returns"].iloc[0] == len(paired)
+    words = {"trading-daily": "daily", "calendar-daily": "daily", "weekly": "weekly", "monthly": "monthly",
+             "intraday": "per-bar"}[kind]
+    fmt = DATE_FORMATS[kind]
+    assert (f"Answer: correlation of {words} returns AAPL/MSFT: {expected:.2f} over {len(paired)} {UNITS[kind]} "
+            f"({paired.index[0]:{fmt}}..{paired.index[-1]:{fmt}}, the {UNITS[kind]} both have a return") in out, out
+
+
+def test_correlation_of_monthly_returns_on_daily_data_resamples_first(tmp_path, monkeypatch, capsys):
+    file, prices = _with_gaps("trading-daily")
+    plan, _ = plan_turn("correlation of monthly returns of AAPL and MSFT", [file], None)
+    out = _exec(plan, file, tmp_path, monkeypatch, capsys)
+    rets = prices[["AAPL", "MSFT"]].resample("ME").last().pct_change(fill_method=None).dropna()
+    expected = rets["AAPL"].corr(rets["MSFT"])
+    assert f"Answer: correlation of monthly returns AAPL/MSFT: {expected:.2f} over {len(rets)} months" in out
+    assert "Correlation of monthly returns" in plan.code
+
+
+def test_the_volatility_answer_charts_one_measure_labelled_with_the_frequency(tmp_path, monkeypatch, capsys):
+    from components.charts import quick_chart
+
+    file, prices, _ = _file("weekly")
+    plan, _ = plan_turn("which ticker had the highest volatility in 2008?", [file], None)
+    assert plan.outputs == ("answer.png", "answer.csv")
+    _exec(plan, file, tmp_path, monkeypatch, capsys)
+    got = pd.read_csv(tmp_path / "answer.csv")
+    assert list(got.columns) == ["ticker", "n_returns", "annualised_volatility_pct"]  # a count, then the measure
+    assert (got["n_returns"] == prices.pct_change().loc["2008"].count().values).all()
+    fig = quick_chart(got, name="answer.csv")
+    assert [trace.name for trace in fig.data] == ["annualised_volatility_pct"]  # not the count beside it
+    assert "std of weekly returns x sqrt(52)" in plan.code and "Annualised volatility (%)" in plan.code
+    assert (tmp_path / "answer.png").stat().st_size > 5_000
