@@ -161,19 +161,26 @@ def test_local_print_loop_streams_and_stop_ends_a_long_run(page, app_url, stream
                            "    time.sleep(1)"))
     page.get_by_text("beat 1").first.wait_for(state="visible", timeout=60_000)
     screenshot(page, "issue13-local-midstream", full_page=False)
+    store = RunStore(Path(streamlit_server.home))
+    running = store.list_runs(limit=1)[0]
+    assert running.outcome == "running" and "range(60)" in running.prompt
     t0 = time.monotonic()
     # the run's own Stop button (not the Streamlit toolbar's, which stops the script only)
     page.locator(".st-key-stop_run").get_by_role("button", name="Stop").click()
+    # the issue's bound: the run has ENDED, stored as stopped, within 2 s of the click (the
+    # page's own rerun that follows is timed by the app-page benchmark, not here)
+    while store.get_run(running.id).outcome == "running" and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    assert store.get_run(running.id).outcome == "stopped", store.get_run(running.id).outcome
+    assert took < 2.0, f"Stop took {took:.1f} s to end the run"
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stApp\"]')"
         ".getAttribute('data-test-script-state') === 'notRunning'", timeout=10_000)
-    took = time.monotonic() - t0
-    assert took < 2.0, f"Stop took {took:.1f} s"
     wait_for_app(page)
     expect(page.get_by_text("Stopped by you").first).to_be_visible(timeout=30_000)
     screenshot(page, "issue13-after-stop", full_page=False,
                scroll_to=page.get_by_text("Stopped by you").first)
-    store = RunStore(Path(streamlit_server.home))
     latest = store.list_runs(limit=1)[0]
     assert latest.outcome == "stopped" and "range(60)" in latest.prompt
     kept = [e for e in store.run_events(latest.id) if type(e).__name__ == "CodeOutputProgress"]
