@@ -276,7 +276,8 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
                          "the fallback plan worked.")
         parts.append(plan.summary)
         # a question's answer, as its code printed it: the number and how it was computed
-        parts += [line.strip() for line in execution.stdout.splitlines() if line.startswith("Answer: ")]
+        answers = [line.strip() for line in execution.stdout.splitlines() if line.startswith("Answer: ")]
+        parts += answers
         if plan.title == "synthetic companies dataset":
             parts.append(_synthetic_check(request.text, returned))
         if returned:
@@ -285,7 +286,7 @@ def _final_text(attempts: list, request: AgentRequest) -> str:
             parts.append("The code ran but wrote none of the expected files ("
                          + ", ".join(plan.outputs) + ").")
         out = _tail(execution.stdout)
-        if out:
+        if out and not answers:  # a question's printout is its table, already in answer.csv and the step
             parts.append("Output:\n" + _fenced(out))
     elif _self_check_failed(execution):
         parts.append(f"The {first_plan.title} ran, but its result failed its own checks, so it is not a "

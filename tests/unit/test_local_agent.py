@@ -437,6 +437,19 @@ def test_printed_output_reaches_the_answer_as_a_code_block(agent):
     assert "```text\na  1\nb  2\n```" in result.text, result.text
 
 
+def test_a_questions_answer_says_its_number_once_not_its_printout_again(agent):
+    """The question's printed table is in its Code output step and answer.csv; the answer
+    gives the number and how it was computed, without pasting the printout a second time."""
+    rows = [{"date": d, "ticker": t, "price": p} for t, seed in (("AAPL", 1), ("MSFT", 2))
+            for d, p in zip(pd.date_range("2008-01-01", periods=120, freq="D"), _walk(seed, 120))]
+    prices = attach("prices.csv", _bytes(pd.DataFrame(rows)))
+    result = run(agent, "which ticker had the highest volatility?", files=[prices], session="agent-once")
+    assert result.ok and "Answer: " in result.text, result.text
+    assert "Output:" not in result.text and result.text.count("annualised volatility") == 1, result.text
+    chart = run(agent, SEED_PROMPT, files=[prices], session="agent-once-chart")
+    assert "Output:" in chart.text  # a chart's printed summary (last price, average) is kept
+
+
 def test_a_typed_task_is_planned_as_it_is_not_from_the_prose(settings):
     """The Synthetic page sends its SyntheticSpec as ``AgentRequest.task``: the local agent
     plans that spec (the prose is for model backends), so an edited prompt cannot change it."""
