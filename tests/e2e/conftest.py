@@ -33,6 +33,13 @@ import pytest
 
 from tests.conftest import require_tool
 
+try:  # what the user sees may take a while on a loaded 2-core CI machine: kernels, reruns
+    from playwright.sync_api import expect as _expect
+
+    _expect.set_options(timeout=20_000)
+except ImportError:  # the browser tests then fail through require_module, with the reason
+    pass
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
