@@ -13,9 +13,12 @@ APP = str(ROOT / "streamlit_app.py")
 RUN_TIMEOUT = 90  # a real agent run (kernel start, pandas import) on a busy 2-core machine
 
 
-def new_app(page: str | None = None) -> AppTest:
-    """The whole app (entry script), optionally switched to a page, after its first run."""
-    at = AppTest.from_file(APP, default_timeout=30)
+def new_app(page: str | None = None, *, prepare=None, timeout: float = 30) -> AppTest:
+    """The whole app (entry script), optionally switched to a page, after its first run.
+    ``prepare(at)`` sets secrets, user or query parameters before that first run."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if prepare is not None:
+        prepare(at)
     at.run()
     assert not at.exception, at.exception
     if page:

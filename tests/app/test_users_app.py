@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent_core.events import CodeInvocation, TextChunk
 from agent_core.store import RunStore
-from tests.app.conftest import APP, rendered_text
+from tests.app.conftest import new_app, APP, rendered_text
 
 HISTORY = "app_pages/history.py"
 ANN, BOB = "ann@example.com", "bob@example.com"
@@ -35,18 +35,13 @@ def home(tmp_path, monkeypatch):
 
 
 def app_as(email: str | None, *, session: str | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = AUTH
-    at.user = {"is_logged_in": True, "email": email} if email else {"is_logged_in": False}
-    if session is not None:
-        at.query_params["session"] = session
-    at.run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page)
-        at.run()
-        assert not at.exception, at.exception
-    return at
+    def prepare(at: AppTest) -> None:
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "email": email} if email else {"is_logged_in": False}
+        if session is not None:
+            at.query_params["session"] = session
+
+    return new_app(page, prepare=prepare, timeout=60)
 
 
 def _runs_listed(at: AppTest) -> list[str]:
