@@ -371,8 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
                     frame = encode_error(step[1], step[2])
                 else:
                     raise ValueError(f"unknown script step {step!r}")
+                leaving = time.monotonic()  # taken before the write: the client cannot see it earlier
                 self._write_chunk(frame)
-                fake._sent(step, generation)
+                fake._sent(step, generation, leaving)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -405,7 +406,7 @@ class FakeBedrock:
         self._port = port
         self.script: list[Step] = list(script) if script is not None else scenario_chart()
         self.requests: list[RecordedRequest] = []
-        self.sent: list[tuple[float, Step]] = []  # (monotonic time a frame was flushed, step)
+        self.sent: list[tuple[float, Step]] = []  # (monotonic time just before a frame was written, step)
         self._queue: collections.deque[list[Step]] = collections.deque()
         self.generation = 0  # bumped by reset(); a stream from before stops writing
         self.aborted = 0  # streams the client closed before their end
@@ -477,10 +478,10 @@ class FakeBedrock:
             if generation == self.generation:
                 self.aborted += 1
 
-    def _sent(self, step: Step, generation: int) -> None:
+    def _sent(self, step: Step, generation: int, leaving: float) -> None:
         with self._lock:
             if generation == self.generation:
-                self.sent.append((time.monotonic(), step))
+                self.sent.append((leaving, step))
 
 
 # --- credentials for tests ------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import uuid
 
 import pytest
 
@@ -186,9 +187,11 @@ def test_a_model_that_never_stops_is_stopped_by_the_tool_call_bound(pool):
 @pytest.mark.timeout(60)
 def test_wall_time_bound_stops_the_run(pool):
     turns = [Turn(text="Waiting.", code="import time; time.sleep(0.6); print('slept')")]
+    session = f"wall-{uuid.uuid4().hex[:8]}"
+    LocalKernelExecutor(pool).run(session, "0")  # the kernel's start is not what the bound times
     with FakeConverse(turns) as fake:  # the model asks for the same run again and again
         agent = make_agent(fake, pool, max_wall_seconds=1.5)
-        events = run(agent, "sleep", SHARED)
+        events = run(agent, "sleep", session)
     failure = events[-1]
     assert isinstance(failure, AgentFailure) and failure.kind == "max_wall_seconds", events
     assert "AGENT_DESK_MAX_WALL_SECONDS" in failure.message
