@@ -107,6 +107,15 @@ class ExecutorError(AgentDeskError, RuntimeError):
         self.cause = cause
 
 
+class PlannerError(AgentDeskError):
+    """The local agent's planner broke on a request: no code was run."""
+
+    fmt = ("The local planner could not handle this request ({name}: {detail}), so no code was "
+           "run. Rephrase the request, run your own code with \"run this code: ```...```\", or "
+           "use another backend.")
+    kind = "planner"
+
+
 class UnexpectedRunError(AgentDeskError):
     """A backend raised where it should have yielded an ``AgentFailure``."""
 

@@ -26,6 +26,7 @@ from agent_core.backends.execution_events import execution_raw, progress_raw
 from agent_core.backends.execution_events import returnable as _returnable
 from agent_core.config import Settings
 from agent_core.events import AgentEvent
+from agent_core.failures import PlannerError, clip
 from agent_core.safe_text import code_span
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,12 +100,8 @@ class LocalAgent:
         if plan is None:
             try:
                 plan, attached = self._plan_turn(request, attached)
-            except Exception as exc:  # noqa: BLE001 - a planner bug must not look like a service failure
-                plan = Answer(
-                    text=f"The local planner could not handle this request ({type(exc).__name__}: "
-                         f"{str(exc)[:200]}), so no code was run. Rephrase the request, run your own code "
-                         "with \"run this code: ```...```\", or use the Bedrock backend.",
-                    rationale="The planner failed on this request.")
+            except Exception as exc:  # noqa: BLE001 - a planner bug ends the run failed, in words
+                raise PlannerError(name=type(exc).__name__, detail=clip(str(exc), 200)) from exc
 
         step = 0
         if isinstance(plan, Refusal):  # as Bedrock says it: pre-processing found the request invalid

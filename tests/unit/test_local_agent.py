@@ -396,7 +396,7 @@ def test_raw_events_fit_the_botocore_model(agent):
         assert "chunk" in raw[-1]
 
 
-def test_a_planner_bug_is_an_honest_answer_not_a_failure(settings, monkeypatch):
+def test_a_planner_bug_ends_the_run_failed_in_words(settings, monkeypatch):
     import agent_core.planner as planner
 
     def broken(text, files=(), state=None):
@@ -404,8 +404,11 @@ def test_a_planner_bug_is_an_honest_answer_not_a_failure(settings, monkeypatch):
 
     monkeypatch.setattr(planner, "plan_turn", broken)
     result = run(LocalAgent(settings, pool=None), "anything")  # no files: no kernel needed
-    assert result.ok and "CodeInvocation" not in kinds(result)
-    assert "planner exploded" in result.text and "no code was run" in result.text
+    assert outcome_of(result.events) == "failed" and "CodeInvocation" not in kinds(result)
+    failure = result.failure
+    assert failure is not None and failure.kind == "planner" and not failure.retryable
+    assert "planner exploded" in failure.message and "no code was run" in failure.message
+    assert "Traceback" not in failure.message
 
 
 def test_seed_chart_really_draws_the_price_blue_and_the_average_red(agent):
