@@ -3,7 +3,8 @@
 ``agent_core.run`` gives every request one (``AgentRequest.cancel``). Backends register
 what stopping means for them with :meth:`CancelToken.on_cancel` (the local agent interrupts
 its kernel, the Bedrock backends close the response stream) and check
-:attr:`CancelToken.cancelled` between steps (the Converse loop ends after the current call).
+:attr:`CancelToken.cancelled` between steps (the model loop interrupts a local kernel's
+running call, then ends).
 """
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ class Run:
 
     def stop(self) -> None:
         """End the run now: the backend is cancelled (local kernel interrupted, stream
-        closed, model loop ended after its current call) and the run is recorded as
+        closed, model loop's running call interrupted on a local kernel) and the run is recorded as
         ``stopped`` with everything received so far. Safe at any time, also after the end."""
         self._stop_requested = True
         self.cancel_token.cancel()

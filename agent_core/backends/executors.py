@@ -71,6 +71,10 @@ class LocalKernelExecutor:
             raise ExecutorError(f"The local code interpreter could not run the code: {exc}. "
                                 "Start a new session and retry.", kind="executor", cause=exc) from None
 
+    def interrupt(self, session_id: str) -> None:
+        """A Stop: interrupt the code running now; the kernel and its variables stay."""
+        self.pool.interrupt(session_id)
+
     def reset(self, session_id: str) -> None:
         self.pool.reset(session_id)
 

@@ -217,6 +217,9 @@ class AgentLoop:
         try:
             new_files = self._new_files(sid, request.files)
             self.executor.start(sid)
+            interrupt = getattr(self.executor, "interrupt", None)  # a local kernel can be interrupted
+            if request.cancel is not None and callable(interrupt):
+                request.cancel.on_cancel(lambda: interrupt(sid))
             if new_files:
                 self.executor.put_files(sid, new_files)
             self._remember_files(sid, new_files)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from agent_core.backends.executors import LocalKernelExecutor
@@ -31,13 +32,22 @@ def kernel_processes(marker: str) -> list[int]:
 
 
 class StopDuringRun(LocalKernelExecutor):
-    """The real kernel executor of the chat-model loop; a Stop (``token``) arrives while the
-    code of a call runs."""
+    """The real kernel executor of the chat-model loop; a Stop (``token``) arrives ``after``
+    seconds into the code of a call, while the kernel runs it."""
 
-    def __init__(self, pool, token) -> None:
+    def __init__(self, pool, token, after: float = 1.0) -> None:
         super().__init__(pool)
         self.token = token
+        self.after = after
 
     def run(self, session_id, code, timeout=None):
-        self.token.cancel()
-        return super().run(session_id, code, timeout)
+        timer = threading.Timer(self.after, self.token.cancel)
+        timer.start()
+        try:
+            return super().run(session_id, code, timeout)
+        finally:
+            timer.cancel()
+
+
+#: A call that sets a variable, then would run for 30 s: a Stop must interrupt it.
+SLOW_CALL = "x = 41\nimport time\nfor _ in range(300):\n    time.sleep(0.1)\nprint('slept')"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ from agent_core.events import (
 from agent_core.files import AttachedFile
 from agent_core.run import RunCollector
 from tests.fakes.converse_server import FakeConverse, Reply, Turn, scenario_model
-from tests.unit.interpreter_helpers import StopDuringRun
+from tests.unit.interpreter_helpers import SLOW_CALL, StopDuringRun
 
 MODEL = "anthropic.claude-fake-v1:0"
 SHARED = "conv-shared"  # tests that do not depend on a fresh kernel share one (kernel starts cost)
@@ -338,17 +339,24 @@ def test_data_description_reads_semicolon_tables_and_never_the_whole_file():
 
 
 @pytest.mark.timeout(60)
-def test_stop_ends_the_loop_after_the_current_call(pool):
-    """Issue 13: a Stop lets the running call finish, then the shared loop asks the model
-    nothing more and ends without a failure (agent_core.run stores the run as stopped)."""
+def test_stop_interrupts_the_running_call_and_ends_the_loop(pool):
+    """Issue 13: a Stop interrupts the code the kernel is running (its variables stay), then
+    the shared loop asks the model nothing more and ends without a failure (agent_core.run
+    stores the run as stopped)."""
     from agent_core.cancel import CancelToken
 
-    token = CancelToken()
-    with FakeConverse(scenario_model("loop")) as fake:  # a model that never stops calling tools
+    token, session = CancelToken(), f"stop-{uuid.uuid4().hex[:8]}"
+    executor = StopDuringRun(pool, token, after=1.0)
+    LocalKernelExecutor(pool).run(session, "0")  # a warm kernel: the Stop lands in the call, not in the start
+    with FakeConverse([Turn(text="Working.", code=SLOW_CALL)]) as fake:
         settings = load_settings(env={}, secrets={}, backend="converse", model_id=MODEL,
                                  endpoint_url=fake.endpoint_url, region="us-east-1")
-        agent = ConverseAgent(settings, executor=StopDuringRun(pool, token))
-        events = run(agent, "keep going", SHARED, cancel=token)
-    assert [e.text.strip() for e in events if isinstance(e, CodeOutput)] == ["1"]
+        agent = ConverseAgent(settings, executor=executor)
+        started = time.monotonic()
+        events = run(agent, "keep going", session, cancel=token)
+        took = time.monotonic() - started
+    assert took < 15, f"the 30 s call was not interrupted ({took:.1f} s)"
+    assert not any(isinstance(e, CodeOutput) and "slept" in e.text for e in events), events
     assert not any(isinstance(e, AgentFailure) for e in events), events
     assert len(fake.requests) == 1  # no model call after the Stop
+    assert LocalKernelExecutor(pool).run(session, "print(x + 1)").stdout.strip() == "42"

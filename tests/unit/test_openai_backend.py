@@ -348,18 +348,25 @@ def test_settings_from_env_and_secrets_never_hold_the_key(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_stop_ends_the_loop_after_the_current_call(pool):
-    """Issue 13: the openai backend shares the loop: a Stop lets the running call finish,
-    then no further model call is made and no failure is reported."""
+def test_stop_interrupts_the_running_call_and_ends_the_loop(pool):
+    """Issue 13: the openai backend shares the loop: a Stop interrupts the running call (its
+    variables stay), then no further model call is made and no failure is reported."""
     from agent_core.cancel import CancelToken
-    from tests.unit.interpreter_helpers import StopDuringRun
+    from tests.unit.interpreter_helpers import SLOW_CALL, StopDuringRun
 
     token = CancelToken()
-    with FakeChat(scenario_model("loop")) as fake:  # a model that never stops calling tools
+    executor = StopDuringRun(pool, token, after=1.0)
+    LocalKernelExecutor(pool).run("oa-stop", "0")  # a warm kernel: the Stop lands in the call, not in the start
+    call = (TOOL_NAME, json.dumps({"code": SLOW_CALL}))
+    with FakeChat([ChatTurn(text="Working.", calls=(call,))]) as fake:
         settings = load_settings(env={}, secrets={}, backend="openai", openai_base_url=fake.base_url,
                                  openai_model=MODEL)
-        agent = OpenAIAgent(settings, executor=StopDuringRun(pool, token), api_key="")
+        agent = OpenAIAgent(settings, executor=executor, api_key="")
+        started = time.monotonic()
         events = run(agent, "keep going", "oa-stop", cancel=token)
-    assert [e.text.strip() for e in events if isinstance(e, CodeOutput)] == ["1"]
+        took = time.monotonic() - started
+    assert took < 15, f"the 30 s call was not interrupted ({took:.1f} s)"
+    assert not any(isinstance(e, CodeOutput) and "slept" in e.text for e in events), events
     assert not any(isinstance(e, AgentFailure) for e in events), events
     assert len(fake.requests) == 1  # no model call after the Stop
+    assert LocalKernelExecutor(pool).run("oa-stop", "print(x + 1)").stdout.strip() == "42"
