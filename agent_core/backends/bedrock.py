@@ -44,6 +44,14 @@ def session_files(files: Iterable[AttachedFile]) -> list[dict[str, Any]]:
              "useCase": f.use_case} for f in files]
 
 
+def input_text(request: AgentRequest) -> str:
+    """``inputText``: the analyst's words, then which sheet of each attached workbook the
+    analyst chose on the Upload page (the agent gets the whole workbook and would guess)."""
+    notes = [f"(In the workbook `{f.name}`, use the sheet `{f.sheet}`.)"
+             for f in request.files if f.sheet]
+    return "\n\n".join([request.text, *notes]) if notes else request.text
+
+
 def _close(stream: Any) -> None:
     close = getattr(stream, "close", None)
     if close is not None:
@@ -178,7 +186,7 @@ class BedrockAgent(_BedrockAgentsBackend):
             "agentId": self.settings.agent_id,
             "agentAliasId": self.settings.agent_alias_id,
             "sessionId": request.session_id,
-            "inputText": request.text,
+            "inputText": input_text(request),
             "enableTrace": request.enable_trace,
             "endSession": request.end_session,
         }

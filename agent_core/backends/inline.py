@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_core.backends.base import AgentRequest
-from agent_core.backends.bedrock import _BedrockAgentsBackend, session_files
+from agent_core.backends.bedrock import _BedrockAgentsBackend, input_text, session_files
 from agent_core.config import Settings
 
 DEFAULT_INSTRUCTION = (
@@ -46,7 +46,7 @@ class InlineBedrockAgent(_BedrockAgentsBackend):
             "foundationModel": self.settings.model_id,
             "instruction": self.instruction,
             "sessionId": request.session_id,
-            "inputText": request.text,
+            "inputText": input_text(request),
             "enableTrace": request.enable_trace,
             "endSession": request.end_session,
             "actionGroups": [dict(CODE_INTERPRETER_ACTION_GROUP)],

@@ -108,6 +108,13 @@ def test_request_carries_ids_trace_memory_and_session_files(bedrock_server):
     assert "authorization" not in sent.headers  # the fake never records credentials
 
 
+def test_the_chosen_workbook_sheet_is_named_in_the_input_text(bedrock_server):
+    book = AttachedFile.from_bytes("book.xlsx", b"PK\x03\x04 not read here", sheet="Prices")
+    run(BedrockAgent(settings_for(bedrock_server)), req(files=(book, csv_file())))
+    text = bedrock_server.requests[0].body["inputText"]
+    assert text == "Plot the prices\n\n(In the workbook `book.xlsx`, use the sheet `Prices`.)"
+
+
 def test_no_files_no_session_state_and_no_memory(bedrock_server):
     run(BedrockAgent(settings_for(bedrock_server)), req())
     body = bedrock_server.requests[0].body

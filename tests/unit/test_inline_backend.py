@@ -47,6 +47,14 @@ def test_inline_request_has_model_instruction_code_interpreter_and_files(bedrock
     assert "sessionState" not in body and "memoryId" not in body
 
 
+def test_inline_request_names_the_chosen_workbook_sheet(bedrock_server):
+    book = AttachedFile.from_bytes("book.xlsx", b"PK\x03\x04 not read here", sheet="AAPL")
+    list(inline_for(bedrock_server).invoke(AgentRequest(text="Plot it", session_id="inline-2",
+                                                        files=(book,))))
+    assert bedrock_server.requests[0].body["inputText"] == (
+        "Plot it\n\n(In the workbook `book.xlsx`, use the sheet `AAPL`.)")
+
+
 def test_inline_chart_run_parses_through_the_one_parser(bedrock_server):
     bedrock_server.use("chart")
     events = list(inline_for(bedrock_server).invoke(AgentRequest(text="x", session_id="inline-2")))
