@@ -62,11 +62,20 @@ def _help_lists_every_flag(parser: argparse.ArgumentParser, sub: Any) -> None:
 
     def format_help() -> str:
         parts = [top_level()]
-        for name, subparser in sub.choices.items():
+        for name, subparser in _nested(sub):
             parts.append(f"\n=== python -m agent_core {name} ===\n{subparser.format_help()}")
         return "".join(parts)
 
     parser.format_help = format_help  # type: ignore[method-assign]
+
+
+def _nested(sub: Any, prefix: str = "") -> Any:
+    """(name, parser) of every subcommand, and of theirs (``store copy``)."""
+    for name, subparser in sub.choices.items():
+        yield prefix + name, subparser
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                yield from _nested(action, f"{prefix}{name} ")
 
 
 def register_subcommands(sub: Any) -> None:
@@ -76,6 +85,9 @@ def register_subcommands(sub: Any) -> None:
     from agent_core.cli_inspect import add_inspect
 
     add_inspect(sub)
+    from agent_core.cli_store import add_store
+
+    add_store(sub)
 
 
 def _add_ask(sub: Any) -> None:

@@ -82,3 +82,15 @@ def report(title: str, results: list[Result], notes: list[str] = ()) -> int:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def pg_admin(server: str, title: str):  # noqa: ANN201  (psycopg loads only for these benchmarks)
+    """An autocommit connection to the PostgreSQL ``server`` of a benchmark, or None after
+    printing the miss (a server that cannot be reached is a miss)."""
+    import psycopg
+
+    try:
+        return psycopg.connect(server, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        print(f"== {title}: MISSED, no server at {server} ({str(exc).strip().splitlines()[0]})")
+        return None

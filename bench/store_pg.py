@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _harness import Result, interleaved_medians, repeats, report
+from _harness import Result, pg_admin, interleaved_medians, repeats, report
 from store import make_events
 
 from agent_core.store import RunStore
@@ -46,11 +46,8 @@ def main(n: int) -> int:
 
     base, _, _ = SERVER.rpartition("/")
     name = f"agentdesk_bench_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        print(f"== run store on PostgreSQL: MISSED, no server at {SERVER} "
-              f"({str(exc).strip().splitlines()[0]})")
+    admin = pg_admin(SERVER, "run store on PostgreSQL")
+    if admin is None:
         return 1
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -94,6 +94,15 @@ class _Tx:
             return self.conn.execute(query, tuple(args))
         return self.conn.execute(_sql(query), _params(args))
 
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (psycopg pipelines them: one round trip, not one a row)."""
+        if not rows:
+            return
+        if isinstance(self.conn, sqlite3.Connection):
+            self.conn.executemany(query, [tuple(r) for r in rows])
+        else:
+            self.conn.execute(_sql(query), [_params(r) for r in rows])
+
 
 def _short(exc: BaseException) -> str:
     """The first line of a database error (a driver's own message, without the SQL and the

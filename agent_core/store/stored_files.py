@@ -35,16 +35,18 @@ class _StoredFiles(_Database):
             raise StoreError(f"Files of this store are kept {self.blobs.describe()}, not on disk.")
         return self.blobs.path(sha)
 
-    def _put_blob(self, conn: _Tx, data: bytes) -> str:
+    def _put_blob(self, conn: _Tx, data: bytes, created: float | None = None) -> str:
         """Store bytes inside a write transaction (so retention cannot race it): the row
-        first (on PostgreSQL it waits for a collection in progress), then the bytes."""
+        first (on PostgreSQL it waits for a collection in progress), then the bytes.
+        ``created``: the row's time (a copied store keeps its own; default now)."""
         sha = hashlib.sha256(data).hexdigest()
         if not self.is_sqlite:
             conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (_PG_BLOB_LOCK,))
         in_db = self.blobs.in_database
         added = conn.execute("INSERT INTO blobs (sha, size, created, data) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (sha) DO NOTHING",
-                             (sha, len(data), time.time(), data if in_db else None)).rowcount
+                             (sha, len(data), time.time() if created is None else created,
+                              data if in_db else None)).rowcount
         # a row already there was committed with its bytes (S3: no second upload); files
         # under the home folder are checked anyway (one may have been deleted by hand)
         if not in_db and (added or self.files_on_disk):
