@@ -77,6 +77,10 @@ def run_store_copy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         target_kind,
     )
 
+    if args.source and "://" in args.source:
+        print("error: --from takes a SQLite store (an Agent Desk home folder or its runs.sqlite3); "
+              "copying out of PostgreSQL is not offered: use pg_dump.", file=err)
+        return EXIT_USAGE
     source = Path(args.source).expanduser() if args.source else default_home()
     target = args.target or os.environ.get(STORE_URL_ENV, "").strip()
     to_files = args.to_files if args.to_files is not None else os.environ.get(FILES_URL_ENV, "").strip()
@@ -92,13 +96,13 @@ def run_store_copy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             except CopyError:
                 raise
             except StoreError as exc:  # unreachable server, no such database, bad login
-                print(f"error: {exc}".replace(f"and {STORE_URL_ENV} names", "and --to names"),
-                      file=err)
+                print(f"error: {exc}".replace(f"and {STORE_URL_ENV} names", "and --to names")
+                      .replace(f"{STORE_URL_ENV} must", "--to must"), file=err)
                 return EXIT_FAILED
             with dst:
                 out.write(f"Copying {source_database(source)} (read from a snapshot: the source "
                           "is not written)\n"
-                          f"     to {dst.location} (files: {dst.blobs.describe()})\n")
+                          f"     to {dst.location}\n  files to {dst.blobs.describe()}\n")
                 out.flush()
                 report = copy_store(src, dst, progress=_Progress(out))
     except CopyError as exc:

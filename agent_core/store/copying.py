@@ -35,15 +35,29 @@ from typing import Any
 from urllib.parse import quote
 
 from agent_core.store.blobs import FileBlobs
-from agent_core.store.database import DB_NAME, _db_errors, _short, _Tx
+from agent_core.store.database import BLOB_DIR, DB_NAME, _db_errors, _short, _Tx, engine_url
 from agent_core.store.records import StoreError
 from agent_core.store.runstore import RunStore
+from agent_core.store.schema import SchemaTooNewError
 from agent_core.store.stored_files import _PG_BLOB_LOCK
 
-#: The tables a copy reads, and the column each is keyed by in the target.
+#: The tables a copy writes (their columns are read from the target: the same at head).
 _TABLES = ("sessions", "runs", "events", "attachments", "session_files", "conversation_state",
            "retention_log", "blobs")
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+class _ReadOnlyFiles(FileBlobs):
+    """The source's ``blobs/`` folder, read and never written (not even created)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, sha: str, data: bytes) -> None:
+        raise AssertionError("the source of a copy is never written")
+
+    def delete(self, sha: str) -> None:
+        raise AssertionError("the source of a copy is never written")
 
 
 class CopyError(StoreError):
@@ -125,16 +139,20 @@ def open_source(source: Path, files_url: str | None = None) -> Iterator[RunStore
             _snapshot(db, snapshot)
             with closing(sqlite3.connect(snapshot)) as dst:
                 tables = {r[0] for r in dst.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise CopyError(f"--from {source}: cannot read {db} as a SQLite run store "
                             f"({_short(exc)}).") from None
         if not {"runs", "events", "sessions"} <= tables:
             raise CopyError(f"--from {source}: {db} is a SQLite file but not an Agent Desk run "
                             "store (it has no runs, events and sessions tables).")
-        store = RunStore(tmp, url="", files_url=files_url or "")
         try:
-            if not files_url and (db.parent / "blobs").is_dir():
-                store.blobs = FileBlobs(db.parent / "blobs")  # the source's own files, read only
+            store = RunStore(tmp, url="", files_url=files_url or "")
+        except (StoreError, SchemaTooNewError) as exc:  # said of the source, not of the snapshot
+            raise CopyError(f"--from {source}: the app cannot open this store: "
+                            f"{str(exc).replace(str(snapshot), str(db))}", usage=False) from None
+        try:
+            if not files_url:
+                store.blobs = _ReadOnlyFiles(db.parent / BLOB_DIR)  # the source's own files
             yield store
         finally:
             store.close()
@@ -146,6 +164,10 @@ def target_kind(target: str) -> str:
     if "://" in target:
         scheme = target.split("://", 1)[0].lower()
         if scheme in _PG_SCHEMES:
+            try:
+                engine_url(target)
+            except StoreError:  # e.g. a port that is not a number (the URL is never echoed)
+                raise CopyError("--to must look like postgresql://user@host:5432/database.") from None
             return "postgresql"
         raise CopyError(f"--to must be a postgresql://user@host:5432/database URL (or a folder "
                         f"for a SQLite store), not a {scheme}:// URL.")
@@ -211,8 +233,8 @@ class _Copier:
                 try:
                     data = self.source.read_blob(sha)
                 except StoreError as exc:
-                    raise _RunNotCopied(f"{exc} (--from-files names where the source's files "
-                                        "are, when they are not in its blobs/ folder)") from None
+                    raise _RunNotCopied(f"{exc} If the source kept its files on S3, name them with "
+                                        "--from-files s3://bucket/prefix.") from None
             if hashlib.sha256(data).hexdigest() != sha:
                 raise _RunNotCopied(f"the stored file {sha[:12]}... is damaged in the source "
                                     "(its bytes do not match their hash)")

@@ -57,7 +57,7 @@ def engine_url(url: str) -> sa.URL:
 
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise StoreError(f"{STORE_URL_ENV} must look like postgresql://user@host:5432/database "
                          "(leave it unset for SQLite under AGENT_DESK_HOME).") from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):

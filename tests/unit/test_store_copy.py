@@ -18,19 +18,19 @@ from agent_core.events import (
     AgentFailure, CodeInvocation, CodeOutput, FileReturned, TextChunk, Usage,
 )
 from agent_core.files import AttachedFile, ReturnedFile
-from agent_core.store import LATEST, RunStore
+from agent_core.store import BLOB_DIR, LATEST, RunStore
 from tests.pg import pg_url  # noqa: F401  (fixture)
-from tests.unit.test_store import _legacy_file
+from tests.unit.test_store import _legacy_file, s3_endpoint  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 CSV = b"date,close\n2024-01-01,101.5\n2024-01-02,102.25\n"
 
 
-def _source(home: Path) -> dict[str, str]:
+def _source(home: Path, files_url: str = "") -> dict[str, str]:
     """A SQLite store with runs of two owners: completed (a PNG and a CSV returned, a CSV
     attached), stopped, failed, a re-run, a session with kept files and conversation state."""
-    store = RunStore(home, url="", files_url="")
+    store = RunStore(home, url="", files_url=files_url)
     ids = {}
     attach = AttachedFile.from_bytes("prices.csv", CSV)
     ids["done"] = store.start_run("sess-ann", "Plot the moving average", "local",
@@ -202,8 +202,18 @@ def test_bad_paths_and_urls_are_said_in_words(tmp_path):
     assert code == 2 and "cannot read" in err and "SQLite run store" in err
     code, _, err = _copy("--from", str(home), "--to", "mysql://root:hunter2@db/agent")
     assert code == 2 and "postgresql://" in err and "hunter2" not in err
+    code, _, err = _copy("--from", str(home), "--to", "postgresql://u:hunter2@127.0.0.1:port/x")
+    assert code == 2 and "--to must look like postgresql://" in err and "hunter2" not in err
+    newer = tmp_path / "newer"
+    _source(newer)
+    with sqlite3.connect(newer / "runs.sqlite3") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, _, err = _copy("--from", str(newer), "--to", str(tmp_path / "t2"))
+    assert code == 1 and "newer than this app knows" in err and str(newer) in err
     code, _, err = _copy("--from", str(home), "--to", str(home))
     assert code == 2 and "same store" in err
+    code, _, err = _copy("--from", "postgresql://u:pw@db/x", "--to", str(tmp_path / "t"))
+    assert code == 2 and "SQLite store" in err and "pw" not in err
     code, _, err = _copy("--from", str(home))  # no --to, no AGENT_DESK_STORE_URL
     assert code == 2 and "--to postgresql://" in err
     # a server that is not there (port 9: nothing listens): a message, no traceback, no password
@@ -214,3 +224,33 @@ def test_bad_paths_and_urls_are_said_in_words(tmp_path):
     assert "cannot be opened" in proc.stderr and "127.0.0.1:9" in proc.stderr
     assert "Traceback" not in proc.stderr and "s3cret-pw" not in proc.stderr + proc.stdout
     assert "--to" in proc.stderr
+
+
+def test_files_on_s3_on_both_sides(tmp_path, pg_url, s3_endpoint):
+    """A source that kept its files on S3 (--from-files) into PostgreSQL with files on S3
+    (--to-files, as the replicas' AGENT_DESK_FILES_URL): every file is an object of the target's
+    prefix, and reads back through the store as it did in the source."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="desk")
+    home = tmp_path / "laptop"
+    ids = _source(home, files_url="s3://desk/laptop")
+    code, out, err = _copy("--from", str(home), "--to", pg_url, "--from-files", "s3://desk/laptop",
+                           "--to-files", "s3://desk/team")
+    assert (code, err) == (0, ""), out + err
+    assert "files to s3://desk/team" in out and "3 files" in out
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="desk", Prefix="team/")["Contents"]}
+    assert keys == {f"team/{sha[:2]}/{sha}" for sha in
+                    (hashlib.sha256(b).hexdigest() for b in (PNG, CSV, CSV + b"x"))}
+    with RunStore(home, url="", files_url="s3://desk/laptop") as src, \
+            RunStore(tmp_path / "h", url=pg_url, files_url="s3://desk/team") as dst:
+        assert _history(dst) == _history(src)
+        assert dst._read("SELECT sha FROM blobs WHERE data IS NOT NULL") == []  # not in the table
+        assert dst.run_events(ids["bob2"])[0].file.data == PNG
+    # without --from-files the source's files cannot be found: said, and nothing half-copied
+    code, out, err = _copy("--from", str(home), "--to", str(tmp_path / "other"), "--to-files", "")
+    assert code == 1 and "--from-files s3://" in err and f"laptop/{BLOB_DIR};" in err
+    assert "2 runs copied" in out  # the runs without files; the others are named
+    for run in ("done", "bob2"):
+        assert f"not copied: {ids[run]}: The stored file" in err
