@@ -9,6 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,23 @@ def test_files_on_s3_on_both_sides(tmp_path, pg_url, s3_endpoint):
     assert "2 runs copied" in out  # the runs without files; the others are named
     for run in ("done", "bob2"):
         assert f"not copied: {ids[run]}: The stored file" in err
+
+
+def test_a_run_whose_writer_died_is_copied_as_interrupted(tmp_path, monkeypatch):
+    """The app shows a running run whose writer's lease ran out as interrupted; so does the
+    copy (decided on the snapshot: the source file still says running)."""
+    monkeypatch.setenv("AGENT_DESK_LEASE_SECONDS", "0.5")
+    home = tmp_path / "laptop"
+    store = RunStore(home, url="", files_url="")
+    dead = store.start_run("s", "the app was killed", "local")
+    store.append_event(dead, TextChunk(text="half an answer"))
+    store.close()  # no finish_run: as if the process had been killed
+    time.sleep(0.8)
+    code, out, err = _copy("--from", str(home), "--to", str(tmp_path / "team"))
+    assert (code, err) == (0, "") and "1 runs copied" in out
+    with RunStore(tmp_path / "team", url="", files_url="", recover=False) as dst:
+        run = dst.get_run(dead)
+        assert run.outcome == "interrupted" and run.ended is not None
+        assert dst.run_events(dead) == [TextChunk(text="half an answer")]
+    with sqlite3.connect(home / "runs.sqlite3") as conn:
+        assert conn.execute("SELECT outcome FROM runs").fetchone()[0] == "running"
