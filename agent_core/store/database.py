@@ -78,6 +78,13 @@ def _sql(query: str) -> sa.TextClause:
     return sa.text(named)
 
 
+@lru_cache(maxsize=64)
+def _driver_sql(query: str) -> str:
+    """The same ``?`` text in psycopg's own ``%s`` placeholders (for the hot path, which
+    skips SQLAlchemy's compile step)."""
+    return query.replace("%", "%%").replace("?", "%s")
+
+
 def _params(args: Iterable[Any]) -> dict[str, Any]:
     return {f"p{i}": value for i, value in enumerate(args)}
 
@@ -362,8 +369,8 @@ class _Database:
         self._check_open()
         for attempt in (1, 2):
             try:
-                with self._fast.connect() as conn:
-                    return conn.execute(_sql(query), _params(args)).scalar()
+                with self._fast.connect() as conn:  # the driver's own placeholders: no compile step
+                    return conn.exec_driver_sql(_driver_sql(query), tuple(args)).scalar()
             except sys.modules["sqlalchemy.exc"].DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
