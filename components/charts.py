@@ -484,7 +484,11 @@ def quick_chart(df: pd.DataFrame, *, name: str | None = None, max_points: int = 
                                        max_points=max_points, title=title)
         if dates.is_unique and (dates.dropna().is_monotonic_increasing
                                 or dates.dropna().is_monotonic_decreasing):
-            return numeric_quick_chart(df[[xcol] + [c for c in num if c != xcol]].assign(
+            lines = [c for c in num if c != xcol]
+            # volume is counted in shares, prices in currency: on one axis the prices of an
+            # OHLCV table are a flat line at zero, so volume is left out beside prices
+            priced = [c for c in lines if not re.search(r"^vol(ume)?\.?$|_volume$", str(c), re.I)]
+            return numeric_quick_chart(df[[xcol] + (priced or lines)].assign(
                 **{str(xcol): dates}), max_points=max_points, title=title)
         return None
     first = df.columns[0]

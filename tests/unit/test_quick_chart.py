@@ -52,6 +52,19 @@ def test_price_table_prefers_close_over_other_columns():
     assert fig.layout.yaxis.title.text == "close"
 
 
+def test_resampled_ohlcv_table_draws_prices_not_volume_on_their_axis():
+    """'resample to monthly' returns date,open,high,low,close,volume: with volume (1e8) on the
+    same axis the prices (190) were a flat line at zero."""
+    df = pd.DataFrame({"date": ["2024-01-31", "2024-02-29", "2024-03-31"],
+                       "open": [184.22, 186.19, 190.09], "high": [195.53, 194.59, 190.85],
+                       "low": [182.86, 183.2, 188.95], "close": [187.53, 187.66, 189.71],
+                       "volume": [114660829, 104539051, 10694096]})
+    fig = quick_chart(_csv(df), name="prices_monthly.csv")
+    assert [t.name for t in fig.data] == ["open", "high", "low", "close"]
+    only_volume = quick_chart(_csv(df[["date", "volume"]]), name="volume.csv")
+    assert [t.name for t in only_volume.data] == ["volume"]
+
+
 def test_returns_histogram_is_a_histogram_per_ticker():
     df = _csv(_long("return", start=0.0))  # returns_histogram.csv: date, ticker, return
     fig = quick_chart(df, name="returns_histogram.csv")
