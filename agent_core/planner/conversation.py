@@ -178,8 +178,12 @@ def understood(state: AnalysisState, unit: str, all_tickers: tuple[str, ...]) ->
             parts.append(f"the value on {state.on_date}")
         elif state.measure == "day":
             parts.append(f"the {'best' if state.extreme == 'highest' else 'worst'} {unit}")
-        else:
+        elif state.extreme:
             parts.append(f"which ticker had the {state.extreme} {state.measure}")
+        else:
+            measure = {"volatility": "annualised volatility", "return": "total return",
+                       "drawdown": "maximum drawdown"}.get(state.measure or "", state.measure)
+            parts.append(f"the {measure} of each ticker")
     elif state.kind:
         parts.append(_KIND_WORDS.get(state.kind, state.kind))
     if state.export:

@@ -156,7 +156,7 @@ def extract_left_out(text: str) -> tuple[str, ...]:
                  if re.search(pattern, text, 0 if "VaR" in pattern else re.I))
 
 
-def extract_question(text: str) -> tuple[str, str] | None:
+def extract_question(text: str) -> tuple[str, str | None] | None:
     """(measure, extreme) of "which ticker had the highest volatility", "best day", "lowest
     price", "biggest drawdown"; None for a request that is not such a question."""
     low = text.lower()
@@ -169,6 +169,8 @@ def extract_question(text: str) -> tuple[str, str] | None:
     m = re.search(r"\b(highest|lowest|largest|smallest|biggest|most|least|max(?:imum)?|min(?:imum)?"
                   r"|best|worst|deepest|top)\b", low)
     asks = re.search(r"\b(which|what|who|where|when)\b|\?\s*$", low)
+    if not m and asks:
+        return _plain_question(low)
     if not m or not asks:
         return None
     word = m.group(1)
@@ -178,6 +180,25 @@ def extract_question(text: str) -> tuple[str, str] | None:
             if measure == "drawdown" and word in ("biggest", "largest", "deepest", "worst", "max", "maximum"):
                 extreme = "highest"
             return measure, extreme
+    return None
+
+
+#: "what was the annualised volatility?", "how volatile was it?", "what is the max drawdown":
+#: one number per ticker over the period, not a chart; a window or a chart word makes it a chart
+_PLAIN_MEASURES = (("volatility", r"\bvolatil|\bhow\s+risky"), ("drawdown", r"draw[\s-]?down(?!s)"),
+                   ("return", r"\b(?:total|overall|cumulative)\s+return\b|\breturn\b(?!s)"))
+_PLAIN_ASK = re.compile(r"^\s*(?:so\s+|and\s+|ok,?\s+)?(?:what|how)\b", re.I)
+_CHART_WORDS = re.compile(r"chart|plot|graph|\bdraw\b|rolling|window|moving|\d+[\s-]*(?:day|week|month|"
+                          r"period|bar)|histogram|distribution|over\s+time", re.I)
+
+
+def _plain_question(low: str) -> tuple[str, None] | None:
+    """(measure, None) of a question that asks for a number without ranking the tickers."""
+    if not _PLAIN_ASK.search(low) or _CHART_WORDS.search(low):
+        return None
+    for measure, pattern in _PLAIN_MEASURES:
+        if re.search(pattern, low):
+            return measure, None
     return None
 
 

@@ -845,6 +845,10 @@ pick = None if values.empty else values.idxmax() if "$extreme" == "highest" else
 sentence = (f"{pick} had the $extreme $label: {values[pick]:,.2f}$suffix ({how}; "
             + ", ".join(f"{t} {v:,.2f}" for t, v in values.items()) + ")." if not values.empty
             else "no values for the period asked about.")'''
+#: a question that asks for the number, not for a ranking ("what was the annualised volatility?")
+QUESTION_ALL = '''values = answer[column].dropna()
+sentence = ("the $label was " + ", ".join(f"{t} {v:,.2f}$suffix" for t, v in values.items())
+            + f" ({how})." if not values.empty else "no values for the period asked about.")'''
 QUESTION_LABELS = {"volatility": ("annualised volatility", "%"), "return": ("total return", "%"),
                    "drawdown": ("maximum drawdown", "%"), "price": ("price", "")}
 
@@ -865,15 +869,17 @@ def question(t: TableInfo, intent: Intent, lenient: bool):
     compute = QUESTION_COMPUTE[measure]
     if measure not in ("day", "value"):
         label, suffix = QUESTION_LABELS[measure]
-        compute += "\n" + QUESTION_PICK.replace("$label", label).replace("$suffix", suffix)
+        pick = QUESTION_PICK if intent.extreme else QUESTION_ALL
+        compute += "\n" + pick.replace("$label", label).replace("$suffix", suffix)
     compute = (compute.replace("$returns", RETURN_WORDS[unit]).replace("$extreme", extreme)
                .replace("$agg", "max" if extreme == "highest" else "min")
                .replace("$arg", "idxmax" if extreme == "highest" else "idxmin")
                .replace("$word", "best" if extreme == "highest" else "worst").replace("$unit", unit)
                .replace("$on_date", _lit(intent.on_date or "")))
     words = {"day": f"the {'best' if extreme == 'highest' else 'worst'} {unit}",
-             "value": f"the value on {intent.on_date}"}.get(
-                 measure, f"which ticker had the {extreme} {measure}")
+             "value": f"the value on {intent.on_date}"}.get(measure) or (
+                 f"which ticker had the {extreme} {measure}" if intent.extreme
+                 else f"the {QUESTION_LABELS[measure][0]} of each ticker")
     fmt = intent.image_format
     ranking = measure in QUESTION_LABELS
     axis = _question_axis(measure, extreme, RETURN_WORDS[unit], periods_per_year(t)) if ranking else ("", "")

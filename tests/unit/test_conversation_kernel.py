@@ -130,3 +130,24 @@ def test_the_done_when_conversation(agent, name):
     assert "exported as CSV" in result.text.splitlines()[0]
     exported = pd.read_csv(io.BytesIO(files["result.csv"]), index_col="ticker")
     pd.testing.assert_frame_equal(exported, answer)
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_what_was_the_annualised_volatility_is_the_periods_number_per_ticker(agent, name):
+    """Asked as a question without "highest", the volatility is one number per ticker over the
+    whole file, annualised with the data's own periods a year; it was a 20-period rolling chart
+    whose last value (38.26% for weekly AAPL, not the period's 39.24%) read as the answer."""
+    unit, ppy = FILES[name]
+    prices = _prices(name)
+    file = AttachedFile.from_bytes(name, (DATA / name).read_bytes())
+    session = "vol-" + re.sub(r"\W", "-", name)
+    result, outcome, files = _turn(agent, session, "what was the annualised volatility?", [file])
+    assert outcome == "completed", result.text
+    assert "the annualised volatility of each ticker" in result.text.splitlines()[0]
+    expected = prices.pct_change(fill_method=None).std() * math.sqrt(ppy) * 100
+    answer = pd.read_csv(io.BytesIO(files["answer.csv"]), index_col="ticker")
+    assert np.allclose(answer["annualised_volatility_pct"], expected[answer.index], rtol=1e-9)
+    listed = ", ".join(f"{t} {expected[t]:,.2f}%" for t in answer.index)
+    assert f"Answer: the annualised volatility was {listed} (" in result.text
+    assert "highest" not in result.text
+    assert f"annualised with {ppy} periods a year" in result.text
