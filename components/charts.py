@@ -131,6 +131,7 @@ def price_chart(long_df: pd.DataFrame, *, ma_windows: Iterable[int] = (),
     return fig
 
 
+LEGEND_GAP = 48  # px between a panel chart's plot area and its legend: room for the date labels
 PRICE_BLUE = "#1f4e9c"   # as the static chart: price in blue ...
 AVERAGE_RED = "#d62728"  # ... and its moving average in red
 MAX_PANELS = 4
@@ -166,10 +167,14 @@ def panel_price_chart(long_df: pd.DataFrame, tickers: Sequence[str], *, window: 
                                        hovertemplate="%{y:,.2f}<extra>" + f"{name}</extra>"),
                           row=row, col=1)
         fig.update_yaxes(title_text="price", row=row, col=1)
+    height = max(320, 230 * len(shown))
     fig.update_layout(
-        height=max(320, 230 * len(shown)), hovermode="x unified",
+        height=height, hovermode="x unified",
         margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.06, "xanchor": "left", "x": 0},
+        # the legend's top sits LEGEND_GAP pixels below the plot, under the date labels (two
+        # lines: "Jan 14" and "2024"): a fixed fraction put it over them on a one-panel chart
+        legend={"orientation": "h", "yanchor": "top", "y": -LEGEND_GAP / (height - 50),
+                "xanchor": "left", "x": 0},
         meta={"points_in": points_in, "points_shown": points_shown, "panels": shown})
     return fig
 

@@ -213,3 +213,17 @@ def test_returns_histogram_is_in_percent_like_the_png_and_its_legend_is_below_th
     assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
     already = histogram_chart(pd.DataFrame({"return_pct": [1.5, -2.0, 0.3]}), "return_pct")
     assert list(already.data[0].x) == [1.5, -2.0, 0.3]  # already in percent: left alone
+
+
+@pytest.mark.parametrize("panels", [1, 2, 3])
+def test_panel_chart_legend_sits_below_the_date_labels_not_over_them(panels):
+    """The interactive twin of a one-ticker moving-average chart (the Nasdaq AAPL file) had its
+    legend 16 px under the plot, over the two-line date labels ("Jan 14 / 2024" were hidden)."""
+    from components.charts import panel_price_chart
+
+    fig = panel_price_chart(_long("price"), TICKERS[:panels], window=20)
+    margin = fig.layout.margin
+    plot_height = fig.layout.height - margin.t - margin.b
+    gap = -fig.layout.legend.y * plot_height
+    assert fig.layout.legend.yanchor == "top"
+    assert gap >= 40, f"legend top only {gap:.0f} px below the plot: it covers the date labels"
