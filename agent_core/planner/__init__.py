@@ -116,6 +116,8 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
         tickers=table.tickers if table else (),
         columns=table.numeric_columns if table else (),
     )
+    if intent.month and table is not None:
+        intent = _month_in_file(intent, table)
     if intent.kind == "out_of_scope":
         return Refusal(
             text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "
@@ -242,6 +244,19 @@ def _left_out(intent: Intent) -> list[str]:
     if not out:
         return []
     return [f"{LEFT_OUT}{_words(out)}. A model backend (bedrock, converse or openai) can."]
+
+
+def _month_in_file(intent: Intent, table: TableInfo) -> Intent:
+    """"in February" without a year: the file's latest February (the answer's "Understood:"
+    line names the year); a month the file never reaches gets the last year, which
+    :func:`_outside` then explains."""
+    if not table.start or not table.end or intent.month is None:
+        return intent
+    first, last = int(table.start[:4]), int(table.end[:4])
+    years = [y for y in range(last, first - 1, -1)
+             if table.start[:7] <= f"{y}-{intent.month:02d}" <= table.end[:7]]
+    month = f"{years[0] if years else last}-{intent.month:02d}"
+    return replace(intent, date_from=month, date_to=month)
 
 
 def _outside(intent: Intent, table: TableInfo) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 KINDS = ("run_code", "synthetic", "question", "out_of_scope", "correlation", "candlestick", "drawdown",
          "volatility", "price_chart", "normalised", "returns", "resample", "summary", "help", "unknown")
@@ -72,12 +72,14 @@ class Intent:
     measure: str | None = None                 # question: return|volatility|drawdown|price|day|value
     extreme: str | None = None                 # question: highest | lowest
     on_date: str | None = None                 # question "value on a date": the date
+    month: int | None = None                   # "in February" without a year (the file's year)
     left_out: tuple[str, ...] = ()             # parts of the request no recipe serves, in words
 
 
 # --- entry point ----------------------------------------------------------------------------
 def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[str] = ()) -> Intent:
     text = text or ""
+    tickers, columns = tuple(tickers), tuple(columns)
     code = extract_code(text)
     if code is not None:
         return Intent(kind="run_code", code=code, keyword="run this code")
@@ -92,6 +94,10 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
     on_date = extract_on_date(text)
     rest, date_from, date_to, last = extract_dates(text)
     rest = _RETURN_AS.sub(" ", rest)  # "return it as a CSV" asks for a file, not for returns
+    month = None if date_from or date_to or on_date else extract_bare_month(rest)
+    if month is not None:
+        intent = parse_intent(_BARE_MONTH.sub(" ", text), tickers=tickers, columns=columns)
+        return replace(intent, month=month)
     question = extract_question(rest)
     if question is not None or on_date:
         measure, extreme = question or ("value", None)
@@ -200,6 +206,18 @@ def _plain_question(low: str) -> tuple[str, None] | None:
         if re.search(pattern, low):
             return measure, None
     return None
+
+
+_BARE_MONTH = re.compile(r"\b(?:in|for|during|of)\s+(january|february|march|april|may|june|july|august"
+                         r"|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct"
+                         r"|nov|dec)\b\.?(?!\s*,?\s*\d)", re.I)
+
+
+def extract_bare_month(text: str) -> int | None:
+    """The month of "in February" said without a year (1-12); the planner finds its year in
+    the file (the dates of "in February 2024" are read by :func:`extract_dates`)."""
+    m = _BARE_MONTH.search(text)
+    return _MONTHS[m.group(1).lower()[:3]] if m else None
 
 
 def extract_on_date(text: str) -> str | None:

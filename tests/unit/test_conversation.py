@@ -157,6 +157,7 @@ PHRASINGS = [
     ("what was the 20-day volatility?", "volatility"),
     ("what does the rolling volatility look like?", "volatility"),
     ("what are the daily returns?", "returns"),
+    ("which ticker had the highest return in March?", "question:return:highest"),
     ("what can you do?", "help"),
     ("run this code: ```print(1 + 1)```", "run_code"),
     (BOOKS, "refused"),
@@ -250,3 +251,23 @@ def test_a_fully_served_request_leaves_nothing_out_and_a_follow_up_can_leave_out
     assert state.kind == "price_chart" and "Left out (the local agent does not do it): a pie chart" in plan.summary
     answer, _ = plan_turn("compute the Sharpe ratio", [monthly], None)
     assert isinstance(answer, Answer) and "cannot compute or draw the Sharpe ratio" in answer.text
+
+
+@pytest.mark.parametrize(("text", "period"), [
+    ("how volatile was it in February?", "2010-02"),        # the file's latest February
+    ("which ticker had the highest return in March?", "2010-03"),
+    ("chart the prices for january", "2010-01"),
+])
+def test_a_month_without_a_year_takes_the_files_latest(daily, text, period):
+    """A bare month was dropped silently (the whole file answered); now the file's latest such
+    month is used and named in the "Understood" line."""
+    plan, state = plan_turn(text, [daily], None)
+    assert isinstance(plan, Plan), plan
+    assert (state.date_from, state.date_to) == (period, period)
+    assert f", {period}, " in plan.summary.splitlines()[0]
+
+
+def test_a_month_the_file_never_reaches_is_explained():
+    plan, _ = plan_turn("what was the annualised volatility in June?",
+                        [_long("B", "short.csv", start="2024-01-01", end="2024-03-31")], None)
+    assert isinstance(plan, Answer) and "after the last date" in plan.text, plan

@@ -151,3 +151,20 @@ def test_what_was_the_annualised_volatility_is_the_periods_number_per_ticker(age
     assert f"Answer: the annualised volatility was {listed} (" in result.text
     assert "highest" not in result.text
     assert f"annualised with {ppy} periods a year" in result.text
+
+
+def test_a_month_without_a_year_is_the_files_latest_such_month(agent):
+    """"How volatile was it in February?" on 2007-2009 daily prices: February 2009, the latest
+    February of the file, named in the "Understood" line; the month was dropped silently and
+    the whole file's volatility answered."""
+    name = "stocks_daily_long.csv"
+    prices = _prices(name)
+    file = AttachedFile.from_bytes(name, (DATA / name).read_bytes())
+    result, outcome, files = _turn(agent, "feb-month", "how volatile was it in February?", [file])
+    assert outcome == "completed", result.text
+    assert "2009-02, the annualised volatility of each ticker" in result.text.splitlines()[0]
+    rets = prices.pct_change(fill_method=None).loc["2009-02"]
+    expected = rets.std() * math.sqrt(252) * 100
+    answer = pd.read_csv(io.BytesIO(files["answer.csv"]), index_col="ticker")
+    assert np.allclose(answer["annualised_volatility_pct"], expected[answer.index], rtol=1e-9)
+    assert (answer["n_returns"] == rets.count()[answer.index]).all()
