@@ -311,7 +311,11 @@ def to_long_prices(result) -> Any:
     long = to_long(result.profile, result.frame)
     if result.profile.tickers_from == "file name":  # a returned file is named by the agent, not the
         long["ticker"] = str(result.profile.value_column)  # instrument: the column names the series
-    return None if long.empty else long.sort_values(["ticker", "date"], kind="stable")
+    if long.empty or long.groupby("ticker").size().max() < 3:
+        # one date per ticker (a drawdown answer: ticker, n_prices, trough_date) is a summary
+        # whose count would be drawn as a "price" of one point: no series, no price chart
+        return None
+    return long.sort_values(["ticker", "date"], kind="stable")
 
 
 _BLUES = ("#1f4e9c", "#4f8fd6", "#0b2a5b", "#7fb2e5", "#2c6e9e")

@@ -227,3 +227,16 @@ def test_panel_chart_legend_sits_below_the_date_labels_not_over_them(panels):
     gap = -fig.layout.legend.y * plot_height
     assert fig.layout.legend.yanchor == "top"
     assert gap >= 40, f"legend top only {gap:.0f} px below the plot: it covers the date labels"
+
+
+def test_drawdown_answer_is_not_drawn_as_one_point_price_series():
+    """The answer.csv of "what was the maximum drawdown?" (ticker, n_prices, max_drawdown_pct,
+    trough_date) was read as prices: four empty "AAPL: price and 20-row average" panels of
+    one point each (the count 313 as the price). It is a summary; its chart is the bars."""
+    answer = pd.DataFrame({"ticker": ["AAPL", "MSFT", "GOOG", "IBM"], "n_prices": [313] * 4,
+                           "max_drawdown_pct": [76.711, 52.4819, 71.3308, 50.1004],
+                           "trough_date": ["2010-11-19", "2010-04-16", "2009-10-23", "2010-11-12"]})
+    assert to_long_prices(_read(answer)) is None
+    fig = quick_chart(_csv(answer), name="answer.csv")
+    assert fig is None or "max_drawdown_pct" in [t.name for t in fig.data] or all(
+        t.type == "bar" for t in fig.data)
