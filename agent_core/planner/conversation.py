@@ -27,7 +27,9 @@ _FOLLOW = re.compile(
     r"^\s*(?:and\s+|ok(?:ay)?,?\s+|now\b|same\b|what\s+about\b|how\s+about\b|and\s+for\b|only\b|just\b"
     r"|add\b|also\b|use\b|instead\b|as\s+(?:a|an)?\s*\w|export\b|save\b|make\s+it\b|change\b"
     r"|switch\b|remove\b|drop\b|without\b)"
-    r"|\b(?:too|as\s+well|instead|also)\b[.!?]*\s*$", re.I)
+    r"|\b(?:too|as\s+well|instead|also)\b[.!?]*\s*$"
+    # "compare them", "correlation of those two", "plot both": the tickers of the turn before
+    r"|\b(?:them|those|both)\b", re.I)
 _ADD = re.compile(r"\b(?:add|too|also|as\s+well|plus)\b", re.I)
 _EXPORT = re.compile(r"\b(?:export|save|download|give\s+me)\b.*\b(csv|excel|xlsx|spreadsheet)\b"
                      r"|\b(?:as|to|in)\s+(?:a\s+|an\s+)?(csv|excel|xlsx)\b", re.I)

@@ -271,3 +271,16 @@ def test_a_month_the_file_never_reaches_is_explained():
     plan, _ = plan_turn("what was the annualised volatility in June?",
                         [_long("B", "short.csv", start="2024-01-01", end="2024-03-31")], None)
     assert isinstance(plan, Answer) and "after the last date" in plan.text, plan
+
+
+@pytest.mark.parametrize("text", ["compare them normalised to 100", "correlation of those two",
+                                  "plot both with a 50-day moving average"])
+def test_them_and_those_keep_the_tickers_of_the_turn_before(monthly, text):
+    """After "now only AAPL and MSFT", "compare them normalised to 100" compared all four
+    tickers: a new analysis word started afresh and "them" was not read as the ones before."""
+    _, seed = plan_turn("chart with a 20-day moving average", [monthly], None)
+    _, only = plan_turn("now only AAPL and MSFT", [monthly], seed)
+    plan, state = plan_turn(text, [monthly], only)
+    assert isinstance(plan, Plan), plan
+    assert state.tickers == ("AAPL", "MSFT")
+    assert "AAPL and MSFT" in plan.summary.splitlines()[0]
