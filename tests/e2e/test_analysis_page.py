@@ -169,3 +169,47 @@ def test_bedrock_throttling_shows_the_error_and_retry_recovers(
     wait_for_app(page)
     expect(page.get_by_text("The 20-day average is 100.5 €")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_weekly_questions_answer_the_periods_number_and_draw_no_empty_panels(page, app_url):
+    """Found walking the product as an analyst on weekly prices: "what was the annualised
+    volatility?" drew a 20-week rolling chart whose latest value read as the answer (38.26%
+    for AAPL, the period's is 39.24%), and the drawdown answer's table was drawn as four empty
+    "price and 20-row average" panels."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    data = Path(__file__).resolve().parents[1] / "data" / "conversation" / "stocks_weekly_wide.csv"
+    prices = pd.read_csv(data, parse_dates=["Date"]).set_index("Date")
+    vol = prices.pct_change(fill_method=None).std() * np.sqrt(52) * 100
+    page.goto(f"{app_url}/upload")
+    wait_for_app(page, expect_run=False)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(data))
+    wait_for_app(page)
+    page.get_by_role("button", name="Attach").first.click()
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Analysis").click()
+    wait_for_app(page)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("what was the annualised volatility?")
+    box.press("Enter")
+    wait_for_app(page, timeout=120_000)
+    turn = page.locator('[data-testid="stChatMessage"]').last
+    listed = ", ".join(f"{t} {vol[t]:,.2f}%" for t in prices.columns)
+    expect(turn.get_by_text(f"Answer: the annualised volatility was {listed} (standard deviation "
+                            "of weekly returns times sqrt(52)).").last).to_be_visible(timeout=120_000)
+    expect(turn.get_by_text(re.compile(r"rolling volatility"))).to_have_count(0)
+    box.fill("what was the maximum drawdown?")
+    box.press("Enter")
+    wait_for_app(page, timeout=120_000)
+    turn = page.locator('[data-testid="stChatMessage"]').last
+    expect(turn.get_by_text(re.compile(r"^Answer: AAPL had the highest maximum drawdown")).last
+           ).to_be_visible(timeout=120_000)
+    expect(turn.get_by_text("Interactive:").last).to_be_visible()
+    expect(turn.get_by_text(re.compile(r"price and \d+-row average"))).to_have_count(0)
+    expect(turn.get_by_label(re.compile(r"^Moving-average window"))).to_have_count(0)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "analysis-weekly-drawdown-answer", scroll_to=turn.get_by_text("Interactive:").last)
