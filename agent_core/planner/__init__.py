@@ -118,6 +118,10 @@ def plan_turn(text: str, files: Sequence[AttachedFile] = (),
     )
     if intent.month and table is not None:
         intent = _month_in_file(intent, table)
+    if intent.week_windows and table is not None and period_unit(table) == "week":
+        # "a 20-week average" on weekly data is 20 rows, not the 100 (days) it is on daily data
+        weeks = {5 * w: w for w in intent.week_windows}
+        intent = replace(intent, windows=tuple(weeks.get(w, w) for w in intent.windows))
     if intent.kind == "out_of_scope":
         return Refusal(
             text=f"This request needs general knowledge or free text (\"{intent.keyword}\"), not an "

@@ -181,9 +181,10 @@ def understood(state: AnalysisState, unit: str, all_tickers: tuple[str, ...]) ->
         elif state.measure == "day":
             parts.append(f"the {'best' if state.extreme == 'highest' else 'worst'} {unit}")
         elif state.extreme:
-            parts.append(f"which ticker had the {state.extreme} {state.measure}")
+            parts.append(f"which ticker had the {state.extreme} {(state.measure or '').replace('_', ' ')}")
         else:
             measure = {"volatility": "annualised volatility", "return": "total return",
+                       "annualised_return": "annualised return",
                        "drawdown": "maximum drawdown"}.get(state.measure or "", state.measure)
             parts.append(f"the {measure} of each ticker")
     elif state.kind:

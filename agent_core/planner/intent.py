@@ -73,6 +73,7 @@ class Intent:
     extreme: str | None = None                 # question: highest | lowest
     on_date: str | None = None                 # question "value on a date": the date
     month: int | None = None                   # "in February" without a year (the file's year)
+    week_windows: tuple[int, ...] = ()         # windows said in weeks (in windows as 5 days each)
     left_out: tuple[str, ...] = ()             # parts of the request no recipe serves, in words
 
 
@@ -115,7 +116,8 @@ def parse_intent(text: str, *, tickers: Iterable[str] = (), columns: Iterable[st
     price_color, ma_colors = extract_colours(rest)
     found, unknown = extract_tickers(text, tickers)
     return Intent(
-        kind=kind, windows=windows, price_color=price_color, ma_colors=ma_colors, tickers=found,
+        kind=kind, windows=windows, week_windows=extract_week_windows(rest), price_color=price_color,
+        ma_colors=ma_colors, tickers=found,
         unknown_tickers=unknown, column=extract_column(text, columns), date_from=date_from,
         date_to=date_to, last=last, freq=extract_freq(rest), image_format=extract_format(text),
         keyword=keyword, left_out=left_out,
@@ -129,7 +131,9 @@ OUT_OF_SCOPE = re.compile(
     r"|greatest|famous|biograph\w*|translate|news|headlines|write\s+(?:me\s+)?(?:a|an)\s+"
     r"(?:email|letter|poem|story|essay|summary of)|who\s+(?:is|was|invented|wrote))\b", re.I)
 _RETURN_AS = re.compile(r"\breturn\s+(?:it|them|this|that|the\s+\w+)\s+(?:as|in)\b", re.I)
+_ANNUALISED_RETURN = r"annuali[sz]ed\s+(?:total\s+)?returns?|compound(?:ed)?\s+annual"
 _MEASURES = (("volatility", r"volatil|\bvol\b|risk(?:iest)?"), ("drawdown", r"draw[\s-]?down"),
+             ("annualised_return", _ANNUALISED_RETURN),
              ("return", r"\breturns?\b|gain|performance|perform(?:ed|er)|\bup\b"),
              ("price", r"prices?|close|value"))
 
@@ -192,8 +196,9 @@ def extract_question(text: str) -> tuple[str, str | None] | None:
 #: "what was the annualised volatility?", "how volatile was it?", "what is the max drawdown":
 #: one number per ticker over the period, not a chart; a window or a chart word makes it a chart
 _PLAIN_MEASURES = (("volatility", r"\bvolatil|\bhow\s+risky"), ("drawdown", r"draw[\s-]?down(?!s)"),
+                   ("annualised_return", _ANNUALISED_RETURN),
                    ("return", r"\b(?:total|overall|cumulative)\s+return\b|\breturn\b(?!s)"))
-_PLAIN_ASK = re.compile(r"^\s*(?:so\s+|and\s+|ok,?\s+)?(?:what|how)\b", re.I)
+_PLAIN_ASK = re.compile(r"^\s*(?:so\s+|and\s+|ok,?\s+)?(?:what|how)\b|\?\s*$", re.I)
 _CHART_WORDS = re.compile(r"chart|plot|graph|\bdraw\b|rolling|window|moving|\d+[\s-]*(?:day|week|month|"
                           r"period|bar)|histogram|distribution|over\s+time", re.I)
 
@@ -346,6 +351,15 @@ def extract_dates(text: str) -> tuple[str, str | None, str | None, tuple[int, st
 
 # --- windows ---------------------------------------------------------------------------------
 _NUMS = r"\d{1,3}(?:\s*(?:,|and|&|/|or)\s*\d{1,3})*"
+
+
+_WEEKS = rf"({_NUMS})\s*[-\s]?\s*(?:week|wk)s?\b"
+
+
+def extract_week_windows(text: str) -> tuple[int, ...]:
+    """The windows said in weeks ("20-week average"), as numbers of weeks: on daily data they
+    are 5 days each (as :func:`extract_windows` gives them), on weekly data that many rows."""
+    return tuple(int(n) for m in re.finditer(_WEEKS, text, re.I) for n in re.findall(r"\d+", m.group(1)))
 
 
 def extract_windows(text: str) -> tuple[int, ...]:

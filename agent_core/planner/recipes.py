@@ -811,6 +811,18 @@ count = in_period.count()  # a return needs two prices
 answer = pd.DataFrame({"n_prices": count, "first_price": first, "last_price": last,
                        column: ((last / first - 1) * 100).where(count >= 2)})
 how = "last price / first price - 1 over the period"''',
+    "annualised_return": '''column = "annualised_return_pct"
+first = in_period.apply(lambda s: s.dropna().iloc[0] if s.notna().any() else np.nan)
+last = in_period.apply(lambda s: s.dropna().iloc[-1] if s.notna().any() else np.nan)
+count = in_period.count()  # a return needs two prices
+# periods between the first and the last price (rows of the data's own frequency, gaps included)
+periods = in_period.apply(lambda s: float(s.index.get_loc(s.last_valid_index())
+                                          - s.index.get_loc(s.first_valid_index()))
+                          if s.notna().any() else np.nan)
+growth = (last / first) ** (periods_per_year / periods) - 1
+answer = pd.DataFrame({"n_prices": count, "periods": periods, "first_price": first, "last_price": last,
+                       column: (growth * 100).where(count >= 2)})
+how = (f"(last price / first price) ^ ({periods_per_year:g} / periods between them) - 1")''',
     "drawdown": '''column = "max_drawdown_pct"
 dd = (in_period / in_period.cummax() - 1) * 100
 count = in_period.count()  # a drawdown needs two prices
@@ -850,6 +862,7 @@ QUESTION_ALL = '''values = answer[column].dropna()
 sentence = ("the $label was " + ", ".join(f"{t} {v:,.2f}$suffix" for t, v in values.items())
             + f" ({how})." if not values.empty else "no values for the period asked about.")'''
 QUESTION_LABELS = {"volatility": ("annualised volatility", "%"), "return": ("total return", "%"),
+                   "annualised_return": ("annualised return", "%"),
                    "drawdown": ("maximum drawdown", "%"), "price": ("price", "")}
 
 
@@ -858,6 +871,7 @@ def _question_axis(measure: str, extreme: str, returns: str, ppy: float) -> tupl
     computed (for volatility, from which returns and with which annualisation factor)."""
     return {"volatility": ("Annualised volatility (%)", f"std of {returns} returns x sqrt({ppy:g})"),
             "return": ("Total return (%)", "last price / first price - 1"),
+            "annualised_return": ("Annualised return (%)", f"(last / first) ^ ({ppy:g} / periods) - 1"),
             "drawdown": ("Maximum drawdown (%)", "largest fall below the running peak"),
             "price": (f"{extreme.capitalize()} price", f"the {extreme} {returns} price")}[measure]
 
@@ -878,7 +892,7 @@ def question(t: TableInfo, intent: Intent, lenient: bool):
                .replace("$on_date", _lit(intent.on_date or "")))
     words = {"day": f"the {'best' if extreme == 'highest' else 'worst'} {unit}",
              "value": f"the value on {intent.on_date}"}.get(measure) or (
-                 f"which ticker had the {extreme} {measure}" if intent.extreme
+                 f"which ticker had the {extreme} {measure.replace('_', ' ')}" if intent.extreme
                  else f"the {QUESTION_LABELS[measure][0]} of each ticker")
     fmt = intent.image_format
     ranking = measure in QUESTION_LABELS
@@ -893,8 +907,9 @@ def question(t: TableInfo, intent: Intent, lenient: bool):
                  returns=RETURN_WORDS[unit], start=_lit(intent.date_from) if intent.date_from else "None",
                  end=_lit(intent.date_to) if intent.date_to else "None", compute=compute, chart=chart,
                  check=QUESTION_CHECK.replace("$named", _lit(named)))
-    how = (f" Volatility is annualised with {periods_per_year(t):g} periods a year ({t.frequency.words()} "
-           "data)." if measure == "volatility" else "")
+    how = (f" {'Volatility' if measure == 'volatility' else 'The return'} is annualised with "
+           f"{periods_per_year(t):g} periods a year ({t.frequency.words()} data)."
+           if measure in ("volatility", "annualised_return") else "")
     outputs = ((f"answer.{fmt}",) if ranking else ()) + ("answer.csv",)
     return (f"answer: {words}", body, outputs,
             f"Here is the answer to {words}; the table behind it is answer.csv.{how}")

@@ -284,3 +284,29 @@ def test_them_and_those_keep_the_tickers_of_the_turn_before(monthly, text):
     assert isinstance(plan, Plan), plan
     assert state.tickers == ("AAPL", "MSFT")
     assert "AAPL and MSFT" in plan.summary.splitlines()[0]
+
+
+@pytest.mark.parametrize(("text", "weekly", "daily"), [
+    ("chart with a 20-week moving average", (20,), (100,)),
+    ("chart with a 4 week moving average", (4,), (20,)),
+    ("chart with 10 and 40 week moving averages", (10, 40), (50, 200)),
+    ("chart with a 20-day moving average", (20,), (20,)),  # days on weekly data count rows
+])
+def test_a_window_said_in_weeks_counts_weeks_on_weekly_data(text, weekly, daily):
+    """"A 20-week moving average" on weekly prices drew a 100-week average: weeks were turned
+    into 5 trading days each, then counted as rows of the weekly file."""
+    week = _long("W-FRI", "weekly.csv")
+    day = _long("B", "daily.csv", start="2006-01-01", end="2010-12-31")
+    _, state = plan_turn(text, [week], None)
+    assert state.windows == weekly
+    _, state = plan_turn(text, [day], None)
+    assert state.windows == daily
+
+
+@pytest.mark.parametrize("text", ["annualised return?", "what was the annualized return?",
+                                  "which ticker had the highest annualised return?"])
+def test_annualised_return_is_a_question_not_a_returns_histogram(monthly, text):
+    plan, state = plan_turn(text, [monthly], None)
+    assert isinstance(plan, Plan) and state.kind == "question", plan
+    assert state.measure == "annualised_return"
+    assert "annualised with 12 periods a year (monthly data)" in plan.summary

@@ -168,3 +168,22 @@ def test_a_month_without_a_year_is_the_files_latest_such_month(agent):
     answer = pd.read_csv(io.BytesIO(files["answer.csv"]), index_col="ticker")
     assert np.allclose(answer["annualised_volatility_pct"], expected[answer.index], rtol=1e-9)
     assert (answer["n_returns"] == rets.count()[answer.index]).all()
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_annualised_return_uses_the_datas_periods_a_year(agent, name):
+    """"Annualised return?" drew a histogram of returns; it is (last / first) ^ (periods a year
+    / periods between them) - 1, with the data's own periods a year."""
+    unit, ppy = FILES[name]
+    prices = _prices(name)
+    file = AttachedFile.from_bytes(name, (DATA / name).read_bytes())
+    result, outcome, files = _turn(agent, "ann-" + re.sub(r"\W", "-", name), "annualised return?", [file])
+    assert outcome == "completed", result.text
+    answer = pd.read_csv(io.BytesIO(files["answer.csv"]), index_col="ticker")
+    for ticker in answer.index:
+        s = prices[ticker]
+        first, last = s.first_valid_index(), s.last_valid_index()
+        periods = s.index.get_loc(last) - s.index.get_loc(first)
+        expected = ((s[last] / s[first]) ** (ppy / periods) - 1) * 100
+        assert math.isclose(answer.loc[ticker, "annualised_return_pct"], expected, rel_tol=1e-9), ticker
+    assert f"annualised with {ppy} periods a year" in result.text
