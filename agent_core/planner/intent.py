@@ -49,7 +49,7 @@ _NOT_TICKERS = frozenset({
     "I", "AND", "OR", "THE", "TO", "IN", "OF", "ON", "AT", "BY", "FOR", "WITH", "MY", "ME", "IT",
     "IS", "AS", "AN", "BE", "DO", "ALL", "JSON", "XLSX", "TSV", "PLEASE", "YTD", "API", "AI", "OK",
     "US", "UK", "EU", "NYSE", "UTC", "ETF", "DATE", "CLOSE", "OPEN", "HIGH", "LOW", "VOLUME",
-    "PRICE", "PRICES", "SALES", "DETAILS", "NOT", "NO",
+    "PRICE", "PRICES", "SALES", "DETAILS", "NOT", "NO", "CAGR",
 })
 
 
@@ -131,7 +131,7 @@ OUT_OF_SCOPE = re.compile(
     r"|greatest|famous|biograph\w*|translate|news|headlines|write\s+(?:me\s+)?(?:a|an)\s+"
     r"(?:email|letter|poem|story|essay|summary of)|who\s+(?:is|was|invented|wrote))\b", re.I)
 _RETURN_AS = re.compile(r"\breturn\s+(?:it|them|this|that|the\s+\w+)\s+(?:as|in)\b", re.I)
-_ANNUALISED_RETURN = r"annuali[sz]ed\s+(?:total\s+)?returns?|compound(?:ed)?\s+annual"
+_ANNUALISED_RETURN = r"annuali[sz]ed\s+(?:total\s+)?returns?|compound(?:ed)?\s+annual|\bcagr\b"
 _MEASURES = (("volatility", r"volatil|\bvol\b|risk(?:iest)?"), ("drawdown", r"draw[\s-]?down"),
              ("annualised_return", _ANNUALISED_RETURN),
              ("return", r"\breturns?\b|gain|performance|perform(?:ed|er)|\bup\b"),

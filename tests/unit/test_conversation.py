@@ -304,7 +304,8 @@ def test_a_window_said_in_weeks_counts_weeks_on_weekly_data(text, weekly, daily)
 
 
 @pytest.mark.parametrize("text", ["annualised return?", "what was the annualized return?",
-                                  "which ticker had the highest annualised return?"])
+                                  "which ticker had the highest annualised return?", "what was the CAGR?",
+                                  "which ticker had the highest CAGR?"])
 def test_annualised_return_is_a_question_not_a_returns_histogram(monthly, text):
     plan, state = plan_turn(text, [monthly], None)
     assert isinstance(plan, Plan) and state.kind == "question", plan
