@@ -92,10 +92,12 @@ def test_browser_run_survives_refresh_and_server_restart(page, home_servers):
     wait_for_app(page, timeout=120_000)
     expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=60_000)
 
-    # (1) a tab refresh: a new browser session, nothing in its session state
-    page.reload()
+    # (1) the app opened afresh (its plain address, no ?session= to restore the chat from): a
+    # new browser session with nothing in its session state (a refresh of the ?session= address
+    # brings the chat back: tests/e2e/test_session_and_stream.py)
+    page.goto(first.url)
     wait_for_app(page, expect_run=False)
-    expect(page.locator('[data-testid="stImage"]')).to_have_count(0)  # the chat is gone...
+    expect(page.locator('[data-testid="stImage"]')).to_have_count(0)  # the chat is not there...
     open_history(page)
     assert_run_replayed(page)  # ...the History page still has the run, files and all
     whole_page_screenshot(page, "history-after-refresh")
