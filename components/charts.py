@@ -231,6 +231,7 @@ def numeric_quick_chart(df: pd.DataFrame, *, max_points: int = MAX_POINTS,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       xaxis={"title": str(xcol)}, legend={"orientation": "h", "y": 1.02,
                                                           "yanchor": "bottom"},
+                      yaxis={"title": str(ycols[0]) if len(ycols) == 1 else None},  # one line: its name
                       meta={"points_in": points_in, "points_shown": points_shown,
                             "downsampled": points_shown < points_in})
     return fig

@@ -240,3 +240,11 @@ def test_drawdown_answer_is_not_drawn_as_one_point_price_series():
     fig = quick_chart(_csv(answer), name="answer.csv")
     assert fig is None or "max_drawdown_pct" in [t.name for t in fig.data] or all(
         t.type == "bar" for t in fig.data)
+
+
+def test_one_line_against_dates_is_titled_by_its_column_and_several_are_not():
+    dates = pd.date_range("2024-01-01", periods=30, freq="D").strftime("%Y-%m-%d")
+    one = quick_chart(_csv(pd.DataFrame({"date": dates, "volatility_30": np.linspace(0.1, 0.3, 30)})))
+    assert one.layout.yaxis.title.text == "volatility_30"
+    two = quick_chart(_csv(pd.DataFrame({"date": dates, "AAPL": np.arange(30.0), "MSFT": np.arange(30.0)})))
+    assert two.layout.yaxis.title.text is None  # the legend names the lines
