@@ -23,6 +23,18 @@ def bedrock_app_env(url: str) -> dict[str, str]:
     return env
 
 
+def upload_attach_and_open_analysis(page, app_url: str, path: Path) -> None:
+    """Upload ``path`` on the Upload page, attach it, and go to Analysis through the sidebar."""
+    page.goto(f"{app_url}/upload")
+    wait_for_app(page, expect_run=False)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    wait_for_app(page)
+    page.get_by_role("button", name="Attach").first.click()
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Analysis").click()
+    wait_for_app(page)
+
+
 def open_with_sample(page, url: str) -> None:
     """First visit: the welcome's sample button attaches the sample and opens Analysis."""
     from playwright.sync_api import expect
@@ -117,14 +129,7 @@ def test_local_upload_attach_ask_seed_prompt_see_image_and_code(page, app_url, t
 
     csv_path = tmp_path / "my_prices.csv"
     csv_path.write_bytes(sample_bytes())
-    page.goto(f"{app_url}/upload")
-    wait_for_app(page, expect_run=False)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv_path))
-    wait_for_app(page)
-    page.get_by_role("button", name="Attach").first.click()
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("Analysis").click()
-    wait_for_app(page)
+    upload_attach_and_open_analysis(page, app_url, csv_path)
     expect(page.get_by_text("my_prices.csv").first).to_be_visible()
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(SEED)
@@ -185,14 +190,7 @@ def test_weekly_questions_answer_the_periods_number_and_draw_no_empty_panels(pag
     data = Path(__file__).resolve().parents[1] / "data" / "conversation" / "stocks_weekly_wide.csv"
     prices = pd.read_csv(data, parse_dates=["Date"]).set_index("Date")
     vol = prices.pct_change(fill_method=None).std() * np.sqrt(52) * 100
-    page.goto(f"{app_url}/upload")
-    wait_for_app(page, expect_run=False)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(data))
-    wait_for_app(page)
-    page.get_by_role("button", name="Attach").first.click()
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("Analysis").click()
-    wait_for_app(page)
+    upload_attach_and_open_analysis(page, app_url, data)
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill("what was the annualised volatility?")
     box.press("Enter")

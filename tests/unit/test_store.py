@@ -256,15 +256,21 @@ def _legacy_file(home: Path, upto: int) -> sqlite3.Connection:
     return conn
 
 
-def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
-    conn = _legacy_file(tmp_path, 1)
+def _legacy_store_with_one_run(home: Path, upto: int, outcome: str) -> None:
+    """A pre-Alembic store (schema ``upto``) holding run 'run-old' of session 's-old', whose
+    one event is the text 'from v{upto}'."""
+    conn = _legacy_file(home, upto)
     conn.execute("INSERT INTO sessions VALUES ('s-old', 'bedrock', 1.0, 2.0)")
     conn.execute("INSERT INTO runs (id, session_id, prompt, backend, started, ended, outcome) "
-                 "VALUES ('run-old', 's-old', 'old prompt', 'bedrock', 1.0, 3.0, 'completed')")
+                 "VALUES ('run-old', 's-old', 'old prompt', 'bedrock', 1.0, 3.0, ?)", (outcome,))
     conn.execute("INSERT INTO events VALUES ('run-old', 0, 1.5, 'TextChunk', ?, NULL)",
-                 (json.dumps({"event": "TextChunk", "text": "from v1"}),))
+                 (json.dumps({"event": "TextChunk", "text": f"from v{upto}"}),))
     conn.commit()
     conn.close()
+
+
+def test_migration_from_v1_keeps_runs_and_adds_cost_columns(tmp_path):
+    _legacy_store_with_one_run(tmp_path, 1, "completed")
 
     store = RunStore(tmp_path)
     assert store.schema_version == LATEST == 8

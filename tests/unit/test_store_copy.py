@@ -21,7 +21,7 @@ from agent_core.events import (
 from agent_core.files import AttachedFile, ReturnedFile
 from agent_core.store import BLOB_DIR, LATEST, RunStore
 from tests.pg import pg_url  # noqa: F401  (fixture)
-from tests.unit.test_store import _legacy_file, s3_endpoint  # noqa: F401  (fixture)
+from tests.unit.test_store import _legacy_store_with_one_run, s3_endpoint  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -171,14 +171,7 @@ def test_new_runs_are_copied_later_and_a_missing_file_is_named(tmp_path, pg_url)
 
 def test_an_old_schema_source_is_copied_without_being_upgraded(tmp_path, pg_url):
     home = tmp_path / "old"
-    conn = _legacy_file(home, 5)  # written by the pre-Alembic code (schema 5)
-    conn.execute("INSERT INTO sessions VALUES ('s-old', 'bedrock', 1.0, 2.0)")
-    conn.execute("INSERT INTO runs (id, session_id, prompt, backend, started, ended, outcome) "
-                 "VALUES ('run-old', 's-old', 'old prompt', 'bedrock', 1.0, 3.0, 'refused')")
-    conn.execute("INSERT INTO events VALUES ('run-old', 0, 1.5, 'TextChunk', ?, NULL)",
-                 (json.dumps({"event": "TextChunk", "text": "from v5"}),))
-    conn.commit()
-    conn.close()
+    _legacy_store_with_one_run(home, 5, "refused")  # written by the pre-Alembic code (schema 5)
     before = _fingerprint(home)
     code, out, err = _copy("--from", str(home), "--to", pg_url)
     assert (code, err) == (0, "") and "1 runs copied" in out
